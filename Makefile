@@ -21,7 +21,7 @@ LLHTTP_INC := /usr/share/include/llhttp
 PKGS := liburing wolfssl yaml-0.1 libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS += -I$(LLHTTP_INC) -Idaemon -DRF_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -DRF_VERSION='"$(VERSION)"' -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) -lm
 

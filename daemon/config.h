@@ -108,23 +108,35 @@ void config_init(struct config *c);
 /* Free everything c owns; c may be config_init()ed again afterwards. */
 void config_fini(struct config *c);
 
-/* Load a YAML file over c (keys not in the file keep their value). Returns 0,
- * or -1 with one line "FILE:LINE:COL: key.path: problem" in err; c is then
- * unchanged. */
+/* Load a YAML file over c (keys not in the file keep their value), then run
+ * config_validate()'s checks, pointing at the line of the key that broke
+ * them. Returns 0, or -1 with one line "FILE:LINE:COL: key.path: problem"
+ * (or "FILE: cannot read: REASON") in err; c is then unchanged. */
 int config_load_file(struct config *c, const char *path, char *err,
 		     size_t errlen);
 
-/* Set one key from a YAML value, as --set KEY=VALUE does. Returns 0, or -1
- * with "KEY: problem" in err and c unchanged. */
+/* As config_load_file(), from len bytes at data (any content; the fuzz
+ * target's entry); name stands for the file in messages. */
+int config_load_buffer(struct config *c, const char *name, const char *data,
+		       size_t len, char *err, size_t errlen);
+
+/* Set one key from a YAML value, as --set KEY=VALUE does ("8", "5s",
+ * "[429,503]", "{X-A: b}"); KEY may also name a whole section with a
+ * mapping value. Checks the value's type and range, but not how it relates
+ * to other keys: that would make the order of several --set matter, so the
+ * caller runs config_validate() after the last one. Returns 0, or -1 with
+ * "KEY: problem" in err (the caller prefixes "--set ") and c unchanged. */
 int config_set(struct config *c, const char *key, const char *yaml_value,
 	       char *err, size_t errlen);
 
-/* Cross-key checks (per_host <= concurrency, ttl bounds...). Returns 0, or -1
- * with a message naming the key in err. */
+/* Every key's range, then cross-key checks (per_host <= concurrency,
+ * cache_min_ttl <= cache_max_ttl, backoff_base <= backoff_max), for values
+ * set by code or --set. Returns 0, or -1 with "key.path: problem" in err. */
 int config_validate(const struct config *c, char *err, size_t errlen);
 
-/* Print the whole configuration as YAML that config_load_file() reads back
- * to an equal struct. Returns 0 or -errno. */
+/* Print every key as YAML, in config/ringfetch.yaml's order, durations and
+ * sizes in their shortest exact units; config_load_file() reads it back to
+ * an equal struct. Returns 0 or -EIO when f fails. */
 int config_print(const struct config *c, FILE *f);
 
 #endif

@@ -118,10 +118,15 @@ int loop_run_once(struct loop *l)
 {
 	struct io_uring_cqe *cqe = NULL;
 	struct __kernel_timespec ts, *tsp = NULL;
-	uint64_t next = timer_next_ms(&l->timers);
+	uint64_t next;
 	unsigned n;
 	int rc;
 
+	/* Hooks run just before sleeping, after the last turn's completions
+	 * and timers, so work they start is submitted in the same enter. */
+	for (struct loop_hook *h = l->hooks; h; h = h->next)
+		h->fn(h);
+	next = timer_next_ms(&l->timers);
 	if (next != UINT64_MAX) {
 		uint64_t wait = next > l->now_ms ? next - l->now_ms : 0;
 
@@ -145,8 +150,6 @@ int loop_run_once(struct loop *l)
 			io_uring_get_events(&l->ring);
 	} while (n && io_uring_cq_ready(&l->ring));
 	timer_run(&l->timers, l->now_ms);
-	for (struct loop_hook *h = l->hooks; h; h = h->next)
-		h->fn(h);
 	return 0;
 }
 

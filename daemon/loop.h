@@ -27,7 +27,8 @@ struct io_op {
 };
 
 struct loop_hook {
-	void (*fn)(struct loop_hook *h);	/* run once per turn, after CQEs */
+	void (*fn)(struct loop_hook *h);	/* run once per turn, before the wait;
+						 * last added runs first */
 	struct loop_hook *next;
 };
 

@@ -1,13 +1,323 @@
-/* ringfetchd: argv, mode (batch, daemon, check-config), signals, exit codes. */
+/* ringfetchd: argv, mode (batch, check-config, print-config), signals, exit
+ * codes: 0 every job ok, 1 some failed, 2 usage or configuration, 3 fatal. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "results.h"
+#include "sched.h"
+#include "summary.h"
+
+enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
+
+struct opts {
+	const char *config_file;
+	const char *summary_json;
+	bool batch, check_config, print_config, quiet;
+	char **files;
+	size_t n_files;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ringfetchd [-c FILE] [options] --batch FILE...   batch crawl\n"
+"       ringfetchd [-c FILE] --check-config | --print-config\n"
+"       ringfetchd --version | --help\n"
+"\n"
+"  -c, --config FILE      YAML configuration (default: built-in defaults)\n"
+"      --batch            fetch every URL in the FILEs ('-' = stdin), then exit\n"
+"      --check-config     validate the configuration and exit 0 or 2\n"
+"      --print-config     print the effective configuration as YAML\n"
+"      --concurrency N    limits.concurrency\n"
+"      --per-host N       limits.per_host\n"
+"      --out DIR          output.dir (results.jsonl goes there)\n"
+"      --timeout DURATION timeouts.total (e.g. 30s)\n"
+"      --set KEY=VALUE    set any configuration key (VALUE is YAML); repeatable\n"
+"      --summary-json FILE  write the end-of-crawl summary as JSON\n"
+"  -q, --quiet            no progress line and no summary on stderr\n"
+"      --version          print the version\n"
+"  -h, --help             this help\n"
+"\n"
+"Exit status: 0 every job ok, 1 some jobs failed, 2 usage or configuration\n"
+"error, 3 fatal runtime error.\n");
+}
+
+/* Apply one override; an error names the option as the user typed it. */
+static int override(struct config *c, const char *opt, const char *key,
+		    const char *val)
+{
+	char err[512];
+
+	if (config_set(c, key, val, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "ringfetchd: %s: %s\n", opt, err);
+	return -1;
+}
+
+static int parse_set(struct config *c, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char key[128];
+
+	if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(key)) {
+		fprintf(stderr, "ringfetchd: --set %s: expected KEY=VALUE\n", arg);
+		return -1;
+	}
+	memcpy(key, arg, (size_t)(eq - arg));
+	key[eq - arg] = '\0';
+	return override(c, "--set", key, eq + 1);
+}
+
+enum { OPT_BATCH = 256, OPT_CHECK, OPT_PRINT, OPT_CONC, OPT_PERHOST, OPT_OUT,
+       OPT_TIMEOUT, OPT_SET, OPT_SUMMARY, OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "batch", no_argument, NULL, OPT_BATCH },
+	{ "check-config", no_argument, NULL, OPT_CHECK },
+	{ "print-config", no_argument, NULL, OPT_PRINT },
+	{ "concurrency", required_argument, NULL, OPT_CONC },
+	{ "per-host", required_argument, NULL, OPT_PERHOST },
+	{ "out", required_argument, NULL, OPT_OUT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "set", required_argument, NULL, OPT_SET },
+	{ "summary-json", required_argument, NULL, OPT_SUMMARY },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The config file is loaded first, so overrides win whatever their order
+ * on the command line: this pass only finds -c. */
+static const char *find_config(int argc, char **argv)
+{
+	const char *file = NULL;
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "c:qh", long_opts, NULL)) != -1)
+		if (ch == 'c')
+			file = optarg;
+	optind = 0;	/* 0, not 1: glibc then starts afresh */
+	opterr = 1;
+	return file;
+}
+
+static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
+{
+	int ch, bad = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:qh", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': break;
+		case OPT_BATCH: o->batch = true; break;
+		case OPT_CHECK: o->check_config = true; break;
+		case OPT_PRINT: o->print_config = true; break;
+		case OPT_CONC:
+			bad |= override(c, "--concurrency", "limits.concurrency", optarg);
+			break;
+		case OPT_PERHOST:
+			bad |= override(c, "--per-host", "limits.per_host", optarg);
+			break;
+		case OPT_OUT:
+			bad |= override(c, "--out", "output.dir", optarg);
+			break;
+		case OPT_TIMEOUT:
+			bad |= override(c, "--timeout", "timeouts.total", optarg);
+			break;
+		case OPT_SET: bad |= parse_set(c, optarg); break;
+		case OPT_SUMMARY: o->summary_json = optarg; break;
+		case 'q': o->quiet = true; break;
+		case OPT_VERSION:
+			printf("ringfetchd %s\n", RF_VERSION);
+			exit(EXIT_ALL_OK);
+		case 'h':
+			usage(stdout);
+			exit(EXIT_ALL_OK);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	o->files = argv + optind;
+	o->n_files = (size_t)(argc - optind);
+	return bad ? -1 : 0;
+}
+
+static int load_config(struct config *c, struct opts *o, int argc, char **argv)
+{
+	char err[512];
+
+	o->config_file = find_config(argc, argv);
+	if (o->config_file &&
+	    config_load_file(c, o->config_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (parse_args(argc, argv, c, o) < 0)
+		return -1;
+	if (config_validate(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return -1;
+	}
+	log_threshold = c->log.level;
+	return 0;
+}
+
+struct run {
+	struct loop loop;
+	struct sched sched;
+	struct results results;
+	struct batch batch;
+	struct loop_hook stop_hook;
+	struct io_op op_sig;
+	struct signalfd_siginfo si;
+	int sigfd;
+	bool interrupted;
+};
+
+static void check_done(struct loop_hook *h)
+{
+	struct run *r = container_of(h, struct run, stop_hook);
+
+	if (r->batch.done && sched_idle(&r->sched))
+		r->loop.stop = true;
+}
+
+static void on_signal(struct io_op *op, int res, unsigned flags)
+{
+	struct run *r = container_of(op, struct run, op_sig);
+
+	(void)flags;
+	if (res <= 0)
+		return;
+	/* Batch mode: stop at once; records of finished jobs are flushed. */
+	log_warn("signal %u: stopping the crawl", r->si.ssi_signo);
+	r->interrupted = true;
+	r->loop.stop = true;
+}
+
+static void watch_signals(struct run *r)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (r->sigfd < 0)
+		return;
+	r->op_sig.done = on_signal;
+	io_uring_prep_read(loop_sqe(&r->loop, &r->op_sig), r->sigfd, &r->si,
+			   sizeof(r->si), 0);
+}
+
+static int run_batch(struct config *c, struct opts *o)
+{
+	static struct run r;
+	char err[512];
+	const char *dir = c->output.dir[0] ? c->output.dir : "./ringfetch-out";
+	uint64_t t0;
+	int rc;
+
+	if (!o->n_files) {
+		o->files = c->batch.urls.v;
+		o->n_files = c->batch.urls.n;
+	}
+	if (!o->n_files) {
+		fprintf(stderr, "ringfetchd: --batch needs URL files (or batch.urls)\n");
+		return EXIT_USAGE;
+	}
+	if (loop_init(&r.loop, 4096, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return EXIT_FATAL;
+	}
+	if (results_open(&r.results, dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return EXIT_FATAL;
+	}
+	if (sched_init(&r.sched, &r.loop, c, &r.results, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return EXIT_FATAL;
+	}
+	if (batch_open(&r.batch, &r.sched, &r.loop, o->files, o->n_files, err,
+		       sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return EXIT_USAGE;
+	}
+	r.stop_hook.fn = check_done;
+	loop_add_hook(&r.loop, &r.stop_hook);
+	watch_signals(&r);
+	t0 = loop_update_clock(&r.loop);
+	rc = loop_run(&r.loop);
+	if (rc < 0)
+		log_error("event loop: %s", strerror(-rc));
+	if (r.interrupted || rc < 0) {
+		/* Skip the orderly close: unfinished jobs get no record. */
+		results_close(&r.results);
+		return EXIT_FATAL;
+	}
+	sched_close_idle(&r.sched);
+	while (r.sched.conns_open && loop_run_once(&r.loop) == 0)
+		;
+	if (!o->quiet)
+		summary_print(stderr, &r.sched.st, loop_now_ms(&r.loop) - t0);
+	if (o->summary_json &&
+	    summary_write_json(o->summary_json, &r.sched.st,
+			       loop_now_ms(&r.loop) - t0) < 0)
+		log_error("%s: cannot write the summary", o->summary_json);
+	if (results_close(&r.results) < 0) {
+		log_error("%s/results.jsonl: write failed", dir);
+		return EXIT_FATAL;
+	}
+	rc = r.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+	batch_close(&r.batch);
+	sched_fini(&r.sched);
+	/* dns_free() may leave a cancelled poll to complete: drain without
+	 * blocking (stop makes every turn's wait zero). */
+	r.loop.stop = true;
+	for (int i = 0; i < 4; i++)
+		loop_run_once(&r.loop);
+	loop_fini(&r.loop);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("ringfetchd %s\n", RF_VERSION);
-		return 0;
+	struct config c;
+	struct opts o = { 0 };
+	int rc;
+
+	config_init(&c);
+	if (load_config(&c, &o, argc, argv) < 0) {
+		config_fini(&c);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "usage: ringfetchd [-c FILE] --batch FILE...\n");
-	return 2;
+	if (o.print_config) {
+		config_print(&c, stdout);
+		rc = EXIT_ALL_OK;
+	} else if (o.check_config) {
+		rc = EXIT_ALL_OK;
+	} else if (o.batch) {
+		rc = run_batch(&c, &o);
+	} else {
+		fprintf(stderr, "ringfetchd: daemon mode is not built yet; "
+			"use --batch FILE\n");
+		rc = EXIT_USAGE;
+	}
+	config_fini(&c);
+	return rc;
 }

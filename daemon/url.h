@@ -34,7 +34,8 @@ int url_parse(struct url *u, const char *s, size_t len, char *err,
 	      size_t errlen);
 
 /* Resolve reference ref (len bytes; absolute or relative, as in a Location
- * header) against base, per RFC 3986 5.2, into *out. Same returns as
+ * header) against base, per RFC 3986 5.2, into *out (never base itself).
+ * Same returns as
  * url_parse(). base is only read. */
 int url_resolve(struct url *out, const struct url *base, const char *ref,
 		size_t len, char *err, size_t errlen);

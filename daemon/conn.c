@@ -1,0 +1,505 @@
+/* One connection's state machine. Every socket operation is an SQE; every
+ * timeout is the conn's single timer, re-armed on each state change, so a
+ * timeout enters through conn_on_timer() rather than through each handler.
+ * A conn is never freed with an SQE in flight: teardown cancels them and
+ * frees on the last completion. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "job.h"
+#include "log.h"
+#include "sched.h"
+
+static const char *const cs_name[CS_COUNT] = {
+	"resolve", "connect", "send", "recv", "idle", "closing",
+};
+
+static void conn_on_timer(struct timer *t);
+static void on_connect(struct io_op *op, int res, unsigned flags);
+static void on_send(struct io_op *op, int res, unsigned flags);
+static void on_recv(struct io_op *op, int res, unsigned flags);
+static void on_dns(struct dns_req *r, int err, const char *detail,
+		   const struct dns_addrs *a);
+static void teardown(struct conn *c);
+
+static uint32_t ms_since(const struct conn *c, uint64_t t)
+{
+	uint64_t now = loop_now_ms(c->s->loop);
+
+	return now > t ? (uint32_t)(now - t) : 0;
+}
+
+/* Arm the phase timer: phase_ms from now, or the job's deadline if sooner. */
+static void arm_phase(struct conn *c, uint64_t phase_ms)
+{
+	uint64_t at = loop_now_ms(c->s->loop) + phase_ms;
+
+	c->deadline_bound = false;
+	if (c->job && c->job->deadline_ms && c->job->deadline_ms <= at) {
+		at = c->job->deadline_ms;
+		c->deadline_bound = true;
+	}
+	loop_timer_arm(c->s->loop, &c->timer, at, conn_on_timer);
+}
+
+/* The only writer of c->state. */
+static void conn_enter(struct conn *c, enum conn_state to)
+{
+	const struct config *cfg = c->s->cfg;
+
+	log_debug("conn fd=%d host=%s:%u %s -> %s", c->fd, c->host->name,
+		  c->host->port, cs_name[c->state], cs_name[to]);
+	c->state = to;
+	c->t_phase_ms = loop_now_ms(c->s->loop);
+	switch (to) {
+	case CS_RESOLVE:
+		arm_phase(c, UINT32_MAX);
+		break;
+	case CS_CONNECT:
+		arm_phase(c, cfg->timeouts.connect_ms);
+		break;
+	case CS_SEND:
+	case CS_RECV:
+		arm_phase(c, cfg->timeouts.first_byte_ms);
+		break;
+	case CS_IDLE:
+		c->deadline_bound = false;
+		loop_timer_arm(c->s->loop, &c->timer,
+			       c->t_phase_ms + cfg->http.keepalive_idle_ms,
+			       conn_on_timer);
+		break;
+	default:
+		loop_timer_cancel(c->s->loop, &c->timer);
+		break;
+	}
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+	const void *a;
+
+	if (ss->ss_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	else
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)n))
+		out[0] = '\0';
+}
+
+/* Hand the attempt's outcome to sched; the job leaves this conn. */
+static void report(struct conn *c, enum rf_err err, const char *detail,
+		   bool release_slot)
+{
+	struct job *j = c->job;
+
+	if (!j)
+		return;
+	j->err = err;
+	snprintf(j->detail, sizeof(j->detail), "%s", detail ? detail : "");
+	j->status = c->resp.status;
+	j->bytes = c->resp.body_bytes;
+	memcpy(j->content_type, c->resp.content_type, sizeof(j->content_type));
+	j->ms_total = ms_since(c, j->t_attempt_ms);
+	if (c->resp.rx_bytes == 0)
+		j->ms_ttfb = 0;
+	/* A pooled conn that died before answering was closed by the peer
+	 * while idle: that try does not count as an attempt. */
+	j->retry_free = err == RF_RESET && c->reused && c->resp.rx_bytes == 0;
+	c->job = NULL;
+	j->conn = NULL;
+	c->holds_slot = !release_slot;
+	sched_attempt_done(c->s, j, c, release_slot);
+}
+
+static void fail(struct conn *c, enum rf_err err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct conn *c, enum rf_err err, const char *fmt, ...)
+{
+	char detail[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	report(c, err, detail, false);
+	teardown(c);
+}
+
+void conn_abort(struct conn *c, int err, const char *detail)
+{
+	fail(c, (enum rf_err)err, "%s", detail);
+}
+
+static struct conn *conn_new(struct sched *s, struct job *j)
+{
+	struct conn *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	/* The buffers need no clearing; only the header fields do. */
+	memset(c, 0, offsetof(struct conn, resp));
+	http_resp_init(&c->resp, 0, false);
+	c->fd = -1;
+	c->s = s;
+	c->host = j->host;
+	c->host->refs++;
+	c->host->n_conns++;
+	c->op_connect.done = on_connect;
+	c->op_send.done = on_send;
+	c->op_recv.done = on_recv;
+	c->dns.cb = on_dns;
+	s->conns_open++;
+	s->st.conns_opened++;
+	return c;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct sched *s = c->s;
+	struct host *h = c->host;
+
+	if (c->fd >= 0)
+		io_uring_prep_close(loop_sqe_noop(s->loop), c->fd);
+	s->conns_open--;
+	h->n_conns--;
+	if (c->holds_slot)
+		sched_slot_release(s, h);
+	host_put(&s->hosts, h);
+	free(c);
+}
+
+/* Cancel what is in flight; the last completion frees c. */
+static void teardown(struct conn *c)
+{
+	if (c->state == CS_CLOSING)
+		return;
+	if (c->state == CS_RESOLVE)
+		dns_cancel(c->s->dns, &c->dns);
+	conn_enter(c, CS_CLOSING);
+	if (c->inflight == 0) {
+		conn_free(c);
+		return;
+	}
+	io_uring_prep_cancel_fd(loop_sqe_noop(c->s->loop), c->fd,
+				IORING_ASYNC_CANCEL_ALL);
+}
+
+/* A completion arrived during teardown: free on the last one. */
+static bool closing(struct conn *c)
+{
+	if (c->state != CS_CLOSING)
+		return false;
+	if (c->inflight == 0)
+		conn_free(c);
+	return true;
+}
+
+void conn_close_idle(struct conn *c)
+{
+	struct host *h = c->host;
+	struct conn **pp;
+
+	for (pp = &h->idle; *pp; pp = &(*pp)->next_idle) {
+		if (*pp == c) {
+			*pp = c->next_idle;
+			h->n_idle--;
+			c->s->conns_idle--;
+			break;
+		}
+	}
+	teardown(c);
+}
+
+static void conn_on_timer(struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, timer);
+	const struct config *cfg = c->s->cfg;
+
+	if (c->state == CS_IDLE) {
+		conn_close_idle(c);
+		return;
+	}
+	if (c->deadline_bound) {
+		fail(c, RF_DEADLINE, "timeouts.total (%llu ms) passed while in %s",
+		     (unsigned long long)cfg->timeouts.total_ms,
+		     cs_name[c->state]);
+		return;
+	}
+	switch (c->state) {
+	case CS_CONNECT:
+		fail(c, RF_CONNECT_TIMEOUT, "connect to %s timed out after %llu ms",
+		     c->job ? c->job->ip : "?",
+		     (unsigned long long)cfg->timeouts.connect_ms);
+		break;
+	case CS_SEND:
+	case CS_RECV:
+		if (c->resp.rx_bytes == 0)
+			fail(c, RF_TIMEOUT, "no response within timeouts.first_byte (%llu ms)",
+			     (unsigned long long)cfg->timeouts.first_byte_ms);
+		else
+			fail(c, RF_TIMEOUT, "no data for timeouts.idle (%llu ms) after %llu bytes",
+			     (unsigned long long)cfg->timeouts.idle_ms,
+			     (unsigned long long)c->resp.rx_bytes);
+		break;
+	default:
+		fail(c, RF_DEADLINE, "timed out in state %s", cs_name[c->state]);
+		break;
+	}
+}
+
+static void arm_recv(struct conn *c)
+{
+	struct io_uring_sqe *sqe = loop_sqe(c->s->loop, &c->op_recv);
+
+	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	c->inflight++;
+	c->recv_armed = true;
+}
+
+static void submit_send(struct conn *c)
+{
+	struct io_uring_sqe *sqe = loop_sqe(c->s->loop, &c->op_send);
+
+	io_uring_prep_send(sqe, c->fd, c->wbuf + c->woff, c->wlen - c->woff,
+			   MSG_NOSIGNAL);
+	c->inflight++;
+}
+
+static void start_request(struct conn *c)
+{
+	struct job *j = c->job;
+	const struct config *cfg = c->s->cfg;
+	int n;
+
+	n = http_build_request(c->wbuf, sizeof(c->wbuf), &j->url,
+			       cfg->http.user_agent, cfg->http.headers,
+			       cfg->http.n_headers, NULL, 0);
+	if (n < 0) {
+		fail(c, RF_INVALID_URL, n == -ENOSPC ?
+		     "request does not fit in %zu bytes" :
+		     "a request header holds CR or LF (request of %zu bytes max)",
+		     sizeof(c->wbuf));
+		return;
+	}
+	c->wlen = (size_t)n;
+	c->woff = 0;
+	http_resp_init(&c->resp, cfg->http.max_body, false);
+	submit_send(c);
+	if (!c->recv_armed)
+		arm_recv(c);
+	conn_enter(c, CS_SEND);
+}
+
+static void try_connect(struct conn *c)
+{
+	struct sockaddr_storage *ss = &c->addrs.addr[c->addr_i];
+	struct io_uring_sqe *sqe;
+	socklen_t len = ss->ss_family == AF_INET6 ?
+		sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int one = 1;
+
+	peer_text(ss, c->job->ip, sizeof(c->job->ip));
+	c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
+	if (c->fd < 0) {
+		fail(c, RF_CONNECT, "socket: %s", strerror(errno));
+		return;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sqe = loop_sqe(c->s->loop, &c->op_connect);
+	io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)ss, len);
+	c->inflight++;
+	conn_enter(c, CS_CONNECT);
+}
+
+static void on_dns(struct dns_req *r, int err, const char *detail,
+		   const struct dns_addrs *a)
+{
+	struct conn *c = container_of(r, struct conn, dns);
+
+	c->job->ms_dns = ms_since(c, c->t_phase_ms);
+	if (err) {
+		fail(c, RF_DNS, "%s", detail ? detail : "name resolution failed");
+		return;
+	}
+	c->addrs = *a;
+	c->addr_i = 0;
+	c->t_start_ms = loop_now_ms(c->s->loop);
+	try_connect(c);
+}
+
+int conn_open(struct sched *s, struct job *j)
+{
+	struct conn *c = conn_new(s, j);
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	c->job = j;
+	j->conn = c;
+	conn_enter(c, CS_RESOLVE);
+	rc = dns_lookup(s->dns, &c->dns, j->url.host, j->url.port, &c->addrs);
+	if (rc == -EINPROGRESS)
+		return 0;
+	if (rc < 0) {
+		fail(c, RF_DNS, "cannot resolve '%s': %s", j->url.host,
+		     strerror(-rc));
+		return 0;
+	}
+	j->ms_dns = 0;
+	c->addr_i = 0;
+	c->t_start_ms = loop_now_ms(s->loop);
+	try_connect(c);
+	return 0;
+}
+
+void conn_reuse(struct conn *c, struct job *j)
+{
+	c->job = j;
+	j->conn = c;
+	c->reused = true;
+	j->ms_dns = j->ms_connect = 0;
+	peer_text(&c->addrs.addr[c->addr_i], j->ip, sizeof(j->ip));
+	c->s->st.conns_reused++;
+	start_request(c);
+}
+
+static void on_connect(struct io_op *op, int res, unsigned flags)
+{
+	struct conn *c = container_of(op, struct conn, op_connect);
+
+	(void)flags;
+	c->inflight--;
+	if (closing(c))
+		return;
+	if (res < 0) {
+		/* Next address of the same name, within the same attempt. */
+		io_uring_prep_close(loop_sqe_noop(c->s->loop), c->fd);
+		c->fd = -1;
+		if (c->addr_i + 1 < c->addrs.n) {
+			c->addr_i++;
+			try_connect(c);
+			return;
+		}
+		fail(c, RF_CONNECT, "connect to %s port %u: %s", c->job->ip,
+		     c->job->url.port, strerror(-res));
+		return;
+	}
+	c->job->ms_connect = ms_since(c, c->t_start_ms);
+	start_request(c);
+}
+
+static void on_send(struct io_op *op, int res, unsigned flags)
+{
+	struct conn *c = container_of(op, struct conn, op_send);
+
+	(void)flags;
+	c->inflight--;
+	if (closing(c))
+		return;
+	if (c->state != CS_SEND)
+		return;		/* the response already ended the request */
+	if (res < 0) {
+		fail(c, RF_RESET, "send failed: %s", strerror(-res));
+		return;
+	}
+	c->woff += (size_t)res;
+	if (c->woff < c->wlen) {
+		submit_send(c);		/* short send: the rest */
+		return;
+	}
+	conn_enter(c, CS_RECV);
+}
+
+/* The response is complete: report it, then pool or close the conn. */
+static void complete(struct conn *c, bool reusable)
+{
+	struct sched *s = c->s;
+	struct job *j = c->job;
+	uint8_t digest[32];
+
+	sha256_final(&c->resp.sha, digest);
+	sha256_hex(digest, j->sha256);
+	reusable = reusable && c->resp.keep_alive && c->state == CS_RECV &&
+		   s->conns_idle < s->cfg->limits.concurrency;
+	report(c, RF_OK, NULL, true);
+	if (!reusable) {
+		teardown(c);
+		return;
+	}
+	c->reused = false;
+	c->next_idle = c->host->idle;
+	c->host->idle = c;
+	c->host->n_idle++;
+	s->conns_idle++;
+	conn_enter(c, CS_IDLE);
+	if (!c->recv_armed)
+		arm_recv(c);
+}
+
+static void on_recv_eof(struct conn *c)
+{
+	if (http_resp_eof(&c->resp) == HTTP_DONE) {
+		complete(c, false);
+		return;
+	}
+	if (c->resp.no_bytes)
+		fail(c, RF_RESET, "connection closed before any response byte");
+	else
+		fail(c, RF_RESET, "%s after %llu bytes", c->resp.detail,
+		     (unsigned long long)c->resp.rx_bytes);
+}
+
+static void on_recv(struct io_op *op, int res, unsigned flags)
+{
+	struct conn *c = container_of(op, struct conn, op_recv);
+	size_t used = 0;
+	int rc;
+
+	(void)flags;
+	c->inflight--;
+	c->recv_armed = false;
+	if (closing(c))
+		return;
+	if (c->state == CS_IDLE) {
+		/* The peer closed (or spoke out of turn) while we were idle. */
+		conn_close_idle(c);
+		return;
+	}
+	if (res < 0) {
+		fail(c, RF_RESET, "receive failed: %s after %llu bytes",
+		     strerror(-res), (unsigned long long)c->resp.rx_bytes);
+		return;
+	}
+	if (res == 0) {
+		on_recv_eof(c);
+		return;
+	}
+	if (c->resp.rx_bytes == 0)
+		c->job->ms_ttfb = ms_since(c, c->job->t_attempt_ms) -
+				  c->job->ms_dns - c->job->ms_connect;
+	rc = http_resp_feed(&c->resp, c->rbuf, (size_t)res, &used);
+	if (rc == HTTP_DONE) {
+		complete(c, used == (size_t)res);
+		return;
+	}
+	if (rc == HTTP_ERROR) {
+		fail(c, c->resp.err == HTTP_E_TOO_LARGE ? RF_BODY_TOO_LARGE :
+		     RF_PROTOCOL, "%s", c->resp.detail);
+		return;
+	}
+	arm_recv(c);
+	if (c->state == CS_RECV)
+		arm_phase(c, c->s->cfg->timeouts.idle_ms);
+}

@@ -1,0 +1,34 @@
+/* Result error classes: exactly SPEC's names, through rf_err_name(). */
+#ifndef RF_ERR_H
+#define RF_ERR_H
+
+#include <stdbool.h>
+
+enum rf_err {
+	RF_OK = 0,
+	RF_INVALID_URL,
+	RF_DNS,
+	RF_CONNECT,
+	RF_CONNECT_TIMEOUT,
+	RF_TLS_HANDSHAKE,
+	RF_TLS_VERIFY,
+	RF_TIMEOUT,		/* no byte for timeouts.first_byte or .idle */
+	RF_DEADLINE,		/* timeouts.total passed */
+	RF_RESET,		/* peer closed or reset early */
+	RF_PROTOCOL,		/* malformed HTTP */
+	RF_TOO_MANY_REDIRECTS,
+	RF_BODY_TOO_LARGE,
+	RF_HTTP_STATUS,		/* final non-2xx */
+	RF_ROBOTS,
+	RF_BLOCKED_ADDRESS,
+	RF_CANCELLED,
+	RF_ERR_COUNT
+};
+
+/* SPEC's name of e ("dns", "connect_timeout"...); "" for RF_OK. */
+const char *rf_err_name(enum rf_err e);
+
+/* Whether a failed attempt of class e is worth another attempt. */
+bool rf_err_retryable(enum rf_err e);
+
+#endif

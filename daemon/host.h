@@ -1,0 +1,69 @@
+/* Per host (scheme, name, port): the semaphore that caps requests in flight,
+ * the queue of jobs waiting for it, and the pool of idle connections. The
+ * table also keeps the round-robin ring of hosts that have both waiting
+ * jobs and room, so one slow host never starves the others. */
+#ifndef RF_HOST_H
+#define RF_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "url.h"
+
+struct job;
+struct conn;
+
+struct host {
+	char name[URL_HOST_MAX + 1];	/* as in struct url */
+	uint16_t port;
+	bool https;
+	uint32_t active;		/* slots taken, <= per_host */
+	uint32_t refs;			/* jobs pointing here (any state) */
+	struct job *q_head, *q_tail;	/* JS_QUEUED jobs, FIFO */
+	uint32_t q_len;
+	struct conn *idle;		/* idle pooled conns, most recent first */
+	uint32_t n_idle;
+	uint32_t n_conns;		/* open conns of this host (idle or busy) */
+	struct host *hnext;		/* hash chain */
+	struct host *rnext, *rprev;	/* ready ring; rnext == NULL: not in it */
+};
+
+struct host_table {
+	struct host **buckets;
+	uint32_t nbuckets;		/* power of two */
+	uint32_t count;
+	struct host *ready;		/* head of the ready ring, or NULL */
+	uint32_t per_host;		/* the cap, from limits.per_host */
+};
+
+/* Returns 0 or -ENOMEM. */
+int host_table_init(struct host_table *t, uint32_t per_host);
+/* Frees every host; the caller has closed all connections first. */
+void host_table_fini(struct host_table *t);
+
+/* The host of u, created when new, with one more reference. Returns NULL
+ * on out of memory. Release with host_put(). */
+struct host *host_get(struct host_table *t, const struct url *u);
+/* Drop a reference; a host with no reference, job or connection is freed. */
+void host_put(struct host_table *t, struct host *h);
+
+/* Queue j (which holds a reference to h) at the tail, or at the head when
+ * front (a retry that must not wait behind newer jobs). */
+void host_enqueue(struct host_table *t, struct host *h, struct job *j,
+		  bool front);
+
+/* Remove j from h's queue; it must be queued there. */
+void host_unqueue(struct host_table *t, struct host *h, struct job *j);
+
+/* Take the next job from the next ready host in round-robin order and take
+ * a slot on its host. Returns NULL when no host has both a job and room. */
+struct job *host_next_job(struct host_table *t);
+
+/* Give back a slot taken by host_next_job(). */
+void host_release(struct host_table *t, struct host *h);
+
+/* Recompute whether h belongs in the ready ring (after a change of cap,
+ * queue or slots). */
+void host_update_ready(struct host_table *t, struct host *h);
+
+#endif

@@ -1,0 +1,373 @@
+/* Scheduling: jobs wait in per-host queues (the bounded queue is their sum
+ * plus those waiting to retry); once per loop turn the pump starts as many
+ * as the global cap allows, round-robin over hosts with room. Every attempt
+ * comes back through sched_attempt_done(), the one place that decides
+ * redirect, retry or final record; every job leaves through finish(). */
+#include "sched.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "conn.h"
+#include "dns.h"
+#include "job.h"
+#include "log.h"
+#include "results.h"
+
+static void pump(struct loop_hook *hook);
+
+int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
+	       struct results *r, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->loop = l;
+	s->cfg = cfg;
+	s->results = r;
+	s->next_job_num = 1;
+	s->rng = loop_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
+	if (host_table_init(&s->hosts, cfg->limits.per_host) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->dns = dns_new(l, cfg, err, errlen);
+	if (!s->dns) {
+		host_table_fini(&s->hosts);
+		return -EINVAL;
+	}
+	s->pump_hook.fn = pump;
+	loop_add_hook(l, &s->pump_hook);
+	return 0;
+}
+
+void sched_fini(struct sched *s)
+{
+	dns_free(s->dns);
+	host_table_fini(&s->hosts);
+}
+
+uint32_t sched_room(const struct sched *s)
+{
+	uint32_t cap = s->cfg->queue.capacity;
+
+	return s->waiting < cap ? cap - s->waiting : 0;
+}
+
+bool sched_idle(const struct sched *s)
+{
+	return s->live == 0 && s->conns_open == s->conns_idle;
+}
+
+static void job_free(struct job *j)
+{
+	url_fini(&j->url);
+	free(j->url_text);
+	free(j->id);
+	free(j);
+}
+
+/* The one exit of every job: exactly one record. */
+static void finish(struct sched *s, struct job *j)
+{
+	s->st.done++;
+	if (j->err == RF_OK) {
+		s->st.ok++;
+		s->st.bytes += j->bytes;
+	} else {
+		s->st.failed++;
+		s->st.failed_by[j->err]++;
+		s->st.bytes += j->bytes;
+	}
+	results_write(s->results, j);
+	if (s->on_finish)
+		s->on_finish(s, j, s->on_finish_arg);
+	if (j->host)
+		host_put(&s->hosts, j->host);
+	s->live--;
+	job_free(j);
+	if (s->on_room)
+		s->on_room(s, s->on_room_arg);
+}
+
+uint64_t sched_submit(struct sched *s, const char *url, size_t len,
+		      const char *id)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int rc;
+
+	if (!j)
+		return 0;
+	j->url_text = strndup(url, len);
+	j->id = id ? strdup(id) : NULL;
+	if (!j->url_text || (id && !j->id)) {
+		job_free(j);
+		return 0;
+	}
+	j->num = s->next_job_num++;
+	j->t_accept_ms = loop_now_ms(s->loop);
+	s->live++;
+	s->st.accepted++;
+	rc = url_parse(&j->url, url, len, j->detail, sizeof(j->detail));
+	if (rc == URL_OK)
+		j->host = host_get(&s->hosts, &j->url);
+	if (rc != URL_OK || !j->host) {
+		if (rc == URL_OK)
+			snprintf(j->detail, sizeof(j->detail), "out of memory");
+		j->err = RF_INVALID_URL;
+		finish(s, j);
+		return s->next_job_num - 1;
+	}
+	j->state = JS_QUEUED;
+	s->waiting++;
+	host_enqueue(&s->hosts, j->host, j, false);
+	return j->num;
+}
+
+static void reset_attempt(struct job *j, uint64_t now)
+{
+	j->err = RF_OK;
+	j->detail[0] = '\0';
+	j->status = 0;
+	j->bytes = 0;
+	j->content_type[0] = '\0';
+	j->sha256[0] = '\0';
+	j->ip[0] = '\0';
+	j->ms_dns = j->ms_connect = j->ms_tls = j->ms_ttfb = j->ms_total = 0;
+	j->t_attempt_ms = now;
+}
+
+static void start(struct sched *s, struct job *j)
+{
+	uint64_t now = loop_now_ms(s->loop);
+	struct host *h = j->host;
+
+	s->in_flight++;
+	s->waiting--;
+	j->state = JS_RUNNING;
+	if (!j->t_first_ms) {
+		j->t_first_ms = now;
+		j->deadline_ms = now + s->cfg->timeouts.total_ms;
+	}
+	if (j->retry_free)
+		j->retry_free = false;
+	else
+		j->attempts++;
+	reset_attempt(j, now);
+	if (now >= j->deadline_ms) {
+		j->err = RF_DEADLINE;
+		snprintf(j->detail, sizeof(j->detail),
+			 "timeouts.total (%llu ms) passed before the attempt",
+			 (unsigned long long)s->cfg->timeouts.total_ms);
+		sched_attempt_done(s, j, NULL, true);
+		return;
+	}
+	if (h->idle) {
+		struct conn *c = h->idle;
+
+		h->idle = c->next_idle;
+		h->n_idle--;
+		s->conns_idle--;
+		conn_reuse(c, j);
+		return;
+	}
+	if (conn_open(s, j) < 0) {
+		j->err = RF_CONNECT;
+		snprintf(j->detail, sizeof(j->detail), "out of memory");
+		sched_attempt_done(s, j, NULL, true);
+	}
+}
+
+static void pump(struct loop_hook *hook)
+{
+	struct sched *s = container_of(hook, struct sched, pump_hook);
+
+	while (s->in_flight < s->cfg->limits.concurrency) {
+		struct job *j = host_next_job(&s->hosts);
+
+		if (!j)
+			break;
+		start(s, j);
+	}
+}
+
+void sched_slot_release(struct sched *s, struct host *h)
+{
+	s->in_flight--;
+	host_release(&s->hosts, h);
+}
+
+static void requeue(struct sched *s, struct job *j, bool front)
+{
+	j->state = JS_QUEUED;
+	s->waiting++;
+	host_enqueue(&s->hosts, j->host, j, front);
+}
+
+static void on_backoff_done(struct timer *t)
+{
+	struct job *j = container_of(t, struct job, timer);
+	struct sched *s = j->sched;
+
+	s->backoff--;
+	s->waiting--;
+	requeue(s, j, true);
+}
+
+static bool status_retryable(const struct config *cfg, int status)
+{
+	for (size_t i = 0; i < cfg->retry.n_statuses; i++)
+		if (cfg->retry.statuses[i] == status)
+			return true;
+	return false;
+}
+
+/* Wait before the next attempt, or finish when none fits in the deadline. */
+static void retry_later(struct sched *s, struct job *j, const char *retry_after)
+{
+	const struct config *cfg = s->cfg;
+	uint64_t now = loop_now_ms(s->loop), delay, ra;
+
+	delay = backoff_delay_ms(j->attempts, cfg->retry.backoff_base_ms,
+				 cfg->retry.backoff_max_ms, cfg->retry.jitter,
+				 &s->rng);
+	if (retry_after && *retry_after &&
+	    backoff_parse_retry_after(retry_after, strlen(retry_after),
+				      loop_wall_ms(), &ra) == 0)
+		delay = ra < cfg->retry.backoff_max_ms ? ra :
+			cfg->retry.backoff_max_ms;
+	if (now + delay >= j->deadline_ms) {
+		size_t n = strlen(j->detail);
+
+		snprintf(j->detail + n, sizeof(j->detail) - n,
+			 "%s(no time left in timeouts.total for a retry)",
+			 n ? " " : "");
+		finish(s, j);
+		return;
+	}
+	if (j->attempts == 1)
+		s->st.retried++;
+	s->st.retries++;
+	j->state = JS_BACKOFF;
+	j->sched = s;
+	s->waiting++;
+	s->backoff++;
+	loop_timer_arm(s->loop, &j->timer, now + delay, on_backoff_done);
+}
+
+/* A 3xx with Location: follow it, or end the job. */
+static void redirect(struct sched *s, struct job *j, const char *location)
+{
+	struct url next;
+	struct host *h;
+
+	if (j->redirects >= s->cfg->http.max_redirects) {
+		j->err = RF_TOO_MANY_REDIRECTS;
+		snprintf(j->detail, sizeof(j->detail),
+			 "more than http.max_redirects (%u) redirects",
+			 s->cfg->http.max_redirects);
+		finish(s, j);
+		return;
+	}
+	if (url_resolve(&next, &j->url, location, strlen(location), j->detail,
+			sizeof(j->detail)) != URL_OK) {
+		size_t n = strlen(j->detail);
+
+		snprintf(j->detail + n, sizeof(j->detail) - n,
+			 " (in Location of a %d)", j->status);
+		j->err = RF_PROTOCOL;
+		finish(s, j);
+		return;
+	}
+	h = host_get(&s->hosts, &next);
+	if (!h) {
+		url_fini(&next);
+		j->err = RF_PROTOCOL;
+		snprintf(j->detail, sizeof(j->detail), "out of memory");
+		finish(s, j);
+		return;
+	}
+	host_put(&s->hosts, j->host);
+	url_fini(&j->url);
+	j->url = next;
+	j->host = h;
+	j->redirects++;
+	j->attempts = 0;
+	s->st.redirects++;
+	requeue(s, j, false);
+}
+
+static bool is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	       status == 307 || status == 308;
+}
+
+void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
+			bool release_slot)
+{
+	const struct config *cfg = s->cfg;
+	bool attempts_left = j->attempts < cfg->retry.attempts;
+
+	if (release_slot)
+		sched_slot_release(s, j->host);
+	if (j->err != RF_OK) {
+		if (j->retry_free && !j->free_retry_used) {
+			j->free_retry_used = true;
+			requeue(s, j, true);
+		} else if (rf_err_retryable(j->err) && attempts_left) {
+			j->retry_free = false;
+			retry_later(s, j, NULL);
+		} else {
+			finish(s, j);
+		}
+		return;
+	}
+	if (is_redirect(j->status) && cfg->http.max_redirects > 0 && c &&
+	    c->resp.location[0]) {
+		redirect(s, j, c->resp.location);
+		return;
+	}
+	if (j->status >= 200 && j->status < 300) {
+		finish(s, j);
+		return;
+	}
+	j->err = RF_HTTP_STATUS;
+	snprintf(j->detail, sizeof(j->detail), "HTTP status %d", j->status);
+	if (is_redirect(j->status) && cfg->http.max_redirects > 0)
+		snprintf(j->detail, sizeof(j->detail),
+			 "HTTP status %d without a Location header", j->status);
+	if (status_retryable(cfg, j->status) && attempts_left) {
+		retry_later(s, j, c ? c->resp.retry_after : NULL);
+		return;
+	}
+	if (j->attempts > 1) {
+		size_t n = strlen(j->detail);
+
+		snprintf(j->detail + n, sizeof(j->detail) - n,
+			 " after %u attempts", j->attempts);
+	}
+	finish(s, j);
+}
+
+void sched_close_idle(struct sched *s)
+{
+	for (uint32_t i = 0; i < s->hosts.nbuckets; i++) {
+		for (struct host *h = s->hosts.buckets[i]; h;) {
+			struct host *next = h->hnext;
+
+			/* closing may free h once its last conn is gone */
+			while (h->idle) {
+				struct conn *c = h->idle;
+				bool last = h->n_conns == 1;
+
+				conn_close_idle(c);
+				if (last)
+					break;
+			}
+			h = next;
+		}
+	}
+}
