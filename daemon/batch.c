@@ -93,7 +93,7 @@ static void next_file(struct batch *b)
 /* Submit buffered lines while there is room; read more when drained. */
 static void feed(struct batch *b)
 {
-	size_t pos = 0;
+	size_t pos = b->pos;
 
 	while (!b->done && sched_room(b->s) > 0) {
 		char *nl = memchr(b->buf + pos, '\n', b->len - pos);
@@ -128,12 +128,16 @@ static void feed(struct batch *b)
 		}
 		break;
 	}
-	if (pos) {
-		memmove(b->buf, b->buf + pos, b->len - pos);
-		b->len -= pos;
-	}
-	if (!b->done && !b->reading && !b->eof && b->len < sizeof(b->buf) &&
-	    sched_room(b->s) > 0) {
+	b->pos = pos;
+	if (!b->done && !b->reading && !b->eof && sched_room(b->s) > 0) {
+		/* Compact only when about to read, not on every turn. */
+		if (pos) {
+			memmove(b->buf, b->buf + pos, b->len - pos);
+			b->len -= pos;
+			b->pos = 0;
+		}
+		if (b->len == sizeof(b->buf))
+			return;
 		struct io_uring_sqe *sqe = loop_sqe(b->loop, &b->op_read);
 
 		io_uring_prep_read(sqe, b->fds[b->cur], b->buf + b->len,

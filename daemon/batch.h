@@ -28,7 +28,8 @@ struct batch {
 	bool done;		/* every file read and every line submitted */
 	int error;		/* -errno of a failed read, 0 if none */
 	uint64_t lines;		/* jobs submitted */
-	size_t len;		/* bytes in buf not yet consumed */
+	size_t pos;		/* buf[pos..len) not yet consumed */
+	size_t len;		/* bytes in buf */
 	char buf[BATCH_BUF];
 };
 

@@ -134,8 +134,10 @@ int loop_run_once(struct loop *l)
 		ts.tv_nsec = (long long)(wait % 1000) * 1000000;
 		tsp = &ts;
 	}
-	if (l->stop)
-		tsp = &(struct __kernel_timespec){ 0 };
+	if (l->stop) {
+		ts.tv_sec = ts.tv_nsec = 0;
+		tsp = &ts;
+	}
 	rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, tsp, NULL);
 	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN &&
 	    rc != -EBUSY)

@@ -71,7 +71,8 @@ int results_open(struct results *r, const char *dir, char *err,
 static void put_ts(struct buf *b, uint64_t wall_ms, struct results *cache)
 {
 	int64_t sec = (int64_t)(wall_ms / 1000);
-	char tail[8];
+	char tail[7] = { '.', 0, 0, 0, 'Z', '"', 0 };
+	unsigned ms = (unsigned)(wall_ms % 1000);
 
 	if (sec != cache->ts_sec) {
 		time_t t = (time_t)sec;
@@ -84,8 +85,10 @@ static void put_ts(struct buf *b, uint64_t wall_ms, struct results *cache)
 	}
 	buf_puts(b, "{\"ts\":\"");
 	buf_puts(b, cache->ts_text);
-	snprintf(tail, sizeof(tail), ".%03uZ\"", (unsigned)(wall_ms % 1000));
-	buf_puts(b, tail);
+	tail[1] = (char)('0' + ms / 100);
+	tail[2] = (char)('0' + ms / 10 % 10);
+	tail[3] = (char)('0' + ms % 10);
+	buf_append(b, tail, 6);
 }
 
 static void put_key(struct buf *b, const char *key)
