@@ -19,6 +19,7 @@ cleanup() {
 trap cleanup EXIT
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$W/www" "$W/logs"
+chmod 755 "$W"	# the nginx worker runs as nobody
 echo hello > "$W/www/ok"
 cat > "$W/nginx.conf" <<CONF
 worker_processes 1;
@@ -50,5 +51,5 @@ for i in range($N):
 	--summary-json "$W/summary.json" || true
 lines=$(wc -l < "$W/out/results.jsonl")
 echo "$N URLs ($(du -h "$W/urls.txt" | cut -f1) file), concurrency $C: $lines records," \
-	"peak RSS $(( $(cat "$W/maxrss") / 1024 )) MiB"
+	"peak RSS $(( $(tail -n 1 "$W/maxrss") / 1024 )) MiB"
 cat "$W/summary.json"
