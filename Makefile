@@ -57,6 +57,9 @@ $(1)/libcore.a: $(patsubst daemon/%.c,$(1)/core/%.o,$(CORE_SRC)) \
 $(1)/ringfetchd: $(1)/core/main.o $(1)/libcore.a
 	$$(if $$(Q),@echo "  LD      $$@")
 	$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+$(1)/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(1)/libcore.a
+	$$(if $$(Q),@echo "  CC      $$@")
+	$(Q)$$(CC) $$(ALL_CFLAGS) -Wno-missing-prototypes $(2) -o $$@ $$< fuzz/replay.c $(1)/libcore.a $$(LDLIBS)
 $(1)/test_%: tests/unit/test_%.c $(1)/libcore.a
 	@mkdir -p $$(dir $$@)
 	$$(if $$(Q),@echo "  CC      $$@")
@@ -67,11 +70,12 @@ $(eval $(call variant,build/rel,))
 $(eval $(call variant,build/asan,$(SAN)))
 
 UNIT_BINS_ASAN := $(patsubst tests/unit/test_%.c,build/asan/test_%,$(UNIT_SRC))
+FUZZ_BINS_ASAN := $(patsubst fuzz/fuzz_%.c,build/asan/fuzz_%,$(wildcard fuzz/fuzz_*.c))
 
 all: build/rel/ringfetchd
 	@ln -sf build/rel/ringfetchd ringfetchd
 
-asan: build/asan/ringfetchd $(UNIT_BINS_ASAN)
+asan: build/asan/ringfetchd $(UNIT_BINS_ASAN) $(FUZZ_BINS_ASAN)
 
 deps:
 	@sh scripts/install-deps.sh

@@ -28,6 +28,23 @@ for t in "$BUILD"/test_*; do
 	fail=$((fail + f))
 	[ "$f" -gt 0 ] && failed_names="$failed_names $name"
 done
+# Replay each fuzz target's seed corpus (fuzz/corpus/NAME) under ASan.
+for t in "$BUILD"/fuzz_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	out=$(timeout 120 "$t" fuzz/corpus/"${name#fuzz_}"/* 2>&1)
+	rc=$?
+	p=$(echo "$out" | grep -c '^ok ')
+	f=0
+	if [ $rc -ne 0 ]; then
+		echo "$out" | tail -20 | sed "s/^/    /"
+		f=1
+	fi
+	echo "fuzz-replay $name: $p passed, $f failed"
+	pass=$((pass + p))
+	fail=$((fail + f))
+	[ "$f" -gt 0 ] && failed_names="$failed_names $name"
+done
 for t in tests/integ/test_*.py; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t" .py)
