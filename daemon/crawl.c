@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "log.h"
 #include "loop.h"
+#include "progress.h"
 #include "results.h"
 #include "sched.h"
 #include "summary.h"
@@ -22,6 +23,8 @@ struct run {
 	struct sched sched;
 	struct results results;
 	struct batch batch;
+	struct progress progress;
+	struct summary summary;
 	struct loop_hook stop_hook;
 	struct io_op op_sig;
 	struct signalfd_siginfo si;
@@ -45,9 +48,18 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 	if (res <= 0)
 		return;
 	/* Batch mode: stop at once; records of finished jobs are flushed. */
+	progress_clear(&r->progress);
 	log_warn("signal %u: stopping the crawl", r->si.ssi_signo);
 	r->interrupted = true;
 	r->loop.stop = true;
+}
+
+static void on_finish(struct sched *s, const struct job *j, void *arg)
+{
+	struct run *r = arg;
+
+	(void)s;
+	summary_note(&r->summary, j);
 }
 
 static void watch_signals(struct run *r)
@@ -67,12 +79,30 @@ static void watch_signals(struct run *r)
 			   sizeof(r->si), 0);
 }
 
+/* The account of the crawl on stderr (unless quiet) and in --summary-json;
+ * the progress line is already gone, so the summary starts on a clean line. */
+static void report(struct run *r, const struct crawl_opts *o,
+		   uint64_t elapsed_ms)
+{
+	int rc;
+
+	if (!o->quiet)
+		summary_print(stderr, &r->summary, &r->sched.st, elapsed_ms);
+	if (!o->summary_json)
+		return;
+	rc = summary_write_json(o->summary_json, &r->summary, &r->sched.st,
+				elapsed_ms);
+	if (rc < 0)
+		log_error("%s: cannot write the summary: %s", o->summary_json,
+			  strerror(-rc));
+}
+
 int crawl_run(struct config *c, struct crawl_opts *o)
 {
 	static struct run r;
 	char err[512];
 	const char *dir = c->output.dir[0] ? c->output.dir : "./ringfetch-out";
-	uint64_t t0;
+	uint64_t t0, elapsed_ms;
 	int rc;
 
 	if (!o->n_files) {
@@ -100,11 +130,17 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_USAGE;
 	}
+	summary_init(&r.summary);
+	r.sched.on_finish = on_finish;
+	r.sched.on_finish_arg = &r;
 	r.stop_hook.fn = check_done;
 	loop_add_hook(&r.loop, &r.stop_hook);
 	watch_signals(&r);
 	t0 = loop_update_clock(&r.loop);
+	progress_start(&r.progress, &r.loop, &r.sched, &r.batch, o->quiet);
 	rc = loop_run(&r.loop);
+	elapsed_ms = loop_now_ms(&r.loop) - t0;
+	progress_stop(&r.progress);
 	if (rc < 0)
 		log_error("event loop: %s", strerror(-rc));
 	if (r.interrupted || rc < 0) {
@@ -115,12 +151,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	sched_close_idle(&r.sched);
 	while (r.sched.conns_open && loop_run_once(&r.loop) == 0)
 		;
-	if (!o->quiet)
-		summary_print(stderr, &r.sched.st, loop_now_ms(&r.loop) - t0);
-	if (o->summary_json &&
-	    summary_write_json(o->summary_json, &r.sched.st,
-			       loop_now_ms(&r.loop) - t0) < 0)
-		log_error("%s: cannot write the summary", o->summary_json);
+	report(&r, o, elapsed_ms);
 	if (results_close(&r.results) < 0) {
 		log_error("%s/results.jsonl: write failed", dir);
 		return EXIT_FATAL;
@@ -136,4 +167,3 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	loop_fini(&r.loop);
 	return rc;
 }
-

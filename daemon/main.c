@@ -1,4 +1,4 @@
-/* ringfetchd: argv, mode (batch, check-config, print-config), signals, exit
+/* ringfetchd: argv, mode (daemon, batch, check-config, print-config), exit
  * codes: 0 every job ok, 1 some failed, 2 usage or configuration, 3 fatal. */
 #include <errno.h>
 #include <getopt.h>
@@ -20,26 +20,32 @@ struct opts {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringfetchd [-c FILE] [options] --batch FILE...   batch crawl\n"
+"usage: ringfetchd [-c FILE] [options]                    run as a daemon\n"
+"       ringfetchd [-c FILE] [options] --batch FILE...   batch crawl\n"
 "       ringfetchd [-c FILE] --check-config | --print-config\n"
 "       ringfetchd --version | --help\n"
 "\n"
-"  -c, --config FILE      YAML configuration (default: built-in defaults)\n"
-"      --batch            fetch every URL in the FILEs ('-' = stdin), then exit\n"
-"      --check-config     validate the configuration and exit 0 or 2\n"
-"      --print-config     print the effective configuration as YAML\n"
-"      --concurrency N    limits.concurrency\n"
-"      --per-host N       limits.per_host\n"
-"      --out DIR          output.dir (results.jsonl goes there)\n"
-"      --timeout DURATION timeouts.total (e.g. 30s)\n"
-"      --set KEY=VALUE    set any configuration key (VALUE is YAML); repeatable\n"
-"      --summary-json FILE  write the end-of-crawl summary as JSON\n"
-"  -q, --quiet            no progress line and no summary on stderr\n"
-"      --version          print the version\n"
-"  -h, --help             this help\n"
+"  -c, --config FILE        YAML configuration (default: built-in defaults)\n"
+"      --batch              fetch every URL in the FILEs, one a line ('-' is\n"
+"                           stdin; none: batch.urls), then exit\n"
+"      --check-config       validate the configuration and exit 0 or 2\n"
+"      --print-config       print the effective configuration as YAML\n"
+"      --concurrency N      requests in flight in all (limits.concurrency)\n"
+"      --per-host N         requests in flight per host (limits.per_host)\n"
+"      --out DIR            where results.jsonl goes (output.dir)\n"
+"      --timeout DURATION   per job, e.g. 30s (timeouts.total)\n"
+"      --set KEY=VALUE      set any configuration key, VALUE is YAML\n"
+"                           (--set retry.statuses=[429,503]); repeatable\n"
+"      --summary-json FILE  also write the end-of-crawl summary as JSON\n"
+"  -q, --quiet              no progress line and no summary on stderr\n"
+"      --version            print the version and exit\n"
+"  -h, --help               print this help and exit\n"
+"\n"
+"Options override the configuration file whatever their order. A progress\n"
+"line is drawn on stderr when it is a terminal.\n"
 "\n"
 "Exit status: 0 every job ok, 1 some jobs failed, 2 usage or configuration\n"
-"error, 3 fatal runtime error.\n");
+"error (nothing fetched), 3 fatal runtime error.\n");
 }
 
 /* Apply one override; an error names the option as the user typed it. */
@@ -50,7 +56,11 @@ static int override(struct config *c, const char *opt, const char *key,
 
 	if (config_set(c, key, val, err, sizeof(err)) == 0)
 		return 0;
-	fprintf(stderr, "ringfetchd: %s: %s\n", opt, err);
+	/* err starts with the key: "--set KEY: problem" reads as typed. */
+	if (strcmp(opt, "--set") == 0)
+		fprintf(stderr, "ringfetchd: --set %s\n", err);
+	else
+		fprintf(stderr, "ringfetchd: %s %s: %s\n", opt, val, err);
 	return -1;
 }
 
@@ -136,7 +146,8 @@ static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 			usage(stdout);
 			exit(EXIT_ALL_OK);
 		default:
-			usage(stderr);
+			/* getopt has named the option already */
+			fprintf(stderr, "Try 'ringfetchd --help'.\n");
 			return -1;
 		}
 	}
@@ -183,6 +194,9 @@ int main(int argc, char **argv)
 		rc = EXIT_ALL_OK;
 	} else if (o.batch) {
 		rc = crawl_run(&c, &o.crawl);
+	} else if (o.crawl.n_files) {
+		fprintf(stderr, "ringfetchd: URL files need --batch\n");
+		rc = EXIT_USAGE;
 	} else {
 		fprintf(stderr, "ringfetchd: daemon mode is not built yet; "
 			"use --batch FILE\n");
