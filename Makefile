@@ -18,7 +18,7 @@ WARN += -Werror
 endif
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
-PKGS := liburing wolfssl yaml-0.1 libcares
+PKGS := liburing wolfssl yaml-0.1 libcares libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -DRF_VERSION='"$(VERSION)"' -D_GNU_SOURCE
@@ -57,6 +57,9 @@ $(1)/libcore.a: $(patsubst daemon/%.c,$(1)/core/%.o,$(CORE_SRC)) \
 $(1)/ringfetchd: $(1)/core/main.o $(1)/libcore.a
 	$$(if $$(Q),@echo "  LD      $$@")
 	$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+$(1)/ringfetch: $(1)/core/client.o $(1)/libcore.a
+	$$(if $$(Q),@echo "  LD      $$@")
+	$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(1)/libcore.a
 	$$(if $$(Q),@echo "  CC      $$@")
 	$(Q)$$(CC) $$(ALL_CFLAGS) -Wno-missing-prototypes $(2) -o $$@ $$< fuzz/replay.c $(1)/libcore.a $$(LDLIBS)
@@ -72,10 +75,11 @@ $(eval $(call variant,build/asan,$(SAN)))
 UNIT_BINS_ASAN := $(patsubst tests/unit/test_%.c,build/asan/test_%,$(UNIT_SRC))
 FUZZ_BINS_ASAN := $(patsubst fuzz/fuzz_%.c,build/asan/fuzz_%,$(wildcard fuzz/fuzz_*.c))
 
-all: build/rel/ringfetchd
+all: build/rel/ringfetchd build/rel/ringfetch
 	@ln -sf build/rel/ringfetchd ringfetchd
+	@ln -sf build/rel/ringfetch ringfetch
 
-asan: build/asan/ringfetchd $(UNIT_BINS_ASAN) $(FUZZ_BINS_ASAN)
+asan: build/asan/ringfetchd build/asan/ringfetch $(UNIT_BINS_ASAN) $(FUZZ_BINS_ASAN)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -93,11 +97,33 @@ demo: deps all
 bench: all
 	@bash scripts/bench.sh
 
+# Binaries and man pages under PREFIX; the config, unit files and logrotate
+# snippet where the system looks for them (SYSCONFDIR, UNITDIR).
+# INSTALL_BUILD picks the build to install (tests: make -o all install).
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+INSTALL_BUILD ?= build/rel
 install: all
-	install -D -m 0755 build/rel/ringfetchd $(DESTDIR)$(PREFIX)/bin/ringfetchd
+	install -D -m 0755 $(INSTALL_BUILD)/ringfetchd $(DESTDIR)$(PREFIX)/bin/ringfetchd
+	install -D -m 0755 $(INSTALL_BUILD)/ringfetch $(DESTDIR)$(PREFIX)/bin/ringfetch
+	for m in $(wildcard man/*.1 man/*.5 man/*.8); do \
+		s=$${m##*.}; \
+		install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m) || exit 1; \
+	done
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ringfetch/ringfetch.yaml ]; then \
+		echo "  keeping $(DESTDIR)$(SYSCONFDIR)/ringfetch/ringfetch.yaml"; \
+	else \
+		install -D -m 0644 config/ringfetch.yaml $(DESTDIR)$(SYSCONFDIR)/ringfetch/ringfetch.yaml; \
+	fi
+	sed 's|@BINDIR@|$(PREFIX)/bin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		systemd/ringfetchd.service > build/ringfetchd.service
+	install -D -m 0644 build/ringfetchd.service $(DESTDIR)$(UNITDIR)/ringfetchd.service
+	install -D -m 0644 systemd/ringfetchd.socket $(DESTDIR)$(UNITDIR)/ringfetchd.socket
+	install -D -m 0644 systemd/ringfetch.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ringfetch
 
 clean:
-	rm -rf build ringfetchd
+	rm -rf build ringfetchd ringfetch
 
 .PHONY: all asan deps check check-only demo bench install clean
 .SECONDARY:

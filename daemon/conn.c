@@ -2,7 +2,9 @@
  * timeout is the conn's single timer, re-armed on each state change, so a
  * timeout enters through conn_on_timer() rather than through each handler.
  * A conn is never freed with an SQE in flight: teardown cancels them and
- * frees on the last completion. */
+ * frees on the last completion. Bytes leave through flush_out() and arrive
+ * in on_recv(), TLS or not; for https, tls.c turns them into the plain
+ * bytes the HTTP codec sees. */
 #include "conn.h"
 
 #include <arpa/inet.h>
@@ -19,9 +21,10 @@
 #include "job.h"
 #include "log.h"
 #include "sched.h"
+#include "tls.h"
 
 static const char *const cs_name[CS_COUNT] = {
-	"resolve", "connect", "send", "recv", "idle", "closing",
+	"resolve", "connect", "tls", "send", "recv", "idle", "closing",
 };
 
 static void conn_on_timer(struct timer *t);
@@ -68,6 +71,9 @@ static void conn_enter(struct conn *c, enum conn_state to)
 	case CS_CONNECT:
 		arm_phase(c, cfg->timeouts.connect_ms);
 		break;
+	case CS_TLS:
+		arm_phase(c, cfg->timeouts.tls_ms);
+		break;
 	case CS_SEND:
 	case CS_RECV:
 		arm_phase(c, cfg->timeouts.first_byte_ms);
@@ -96,6 +102,16 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
 		out[0] = '\0';
 }
 
+static void report_tls(const struct conn *c, struct job *j)
+{
+	j->tls_used = c->tls && c->tls->handshake_done;
+	j->tls_resumed = j->tls_used && tls_resumed(c->tls);
+	snprintf(j->tls_version, sizeof(j->tls_version), "%s",
+		 j->tls_used ? tls_version(c->tls) : "");
+	snprintf(j->tls_cipher, sizeof(j->tls_cipher), "%s",
+		 j->tls_used ? tls_cipher(c->tls) : "");
+}
+
 /* Hand the attempt's outcome to sched; the job leaves this conn. */
 static void report(struct conn *c, enum rf_err err, const char *detail,
 		   bool release_slot)
@@ -110,6 +126,7 @@ static void report(struct conn *c, enum rf_err err, const char *detail,
 	j->bytes = c->resp.body_bytes;
 	memcpy(j->content_type, c->resp.content_type, sizeof(j->content_type));
 	j->ms_total = ms_since(c, j->t_attempt_ms);
+	report_tls(c, j);
 	if (c->resp.rx_bytes == 0)
 		j->ms_ttfb = 0;
 	/* A pooled conn that died before answering was closed by the peer
@@ -176,16 +193,50 @@ static void conn_free(struct conn *c)
 	if (c->holds_slot)
 		sched_slot_release(s, h);
 	host_put(&s->hosts, h);
+	tls_free(c->tls);
 	free(c);
 }
 
-/* Cancel what is in flight; the last completion frees c. */
-static void teardown(struct conn *c)
+/* Bytes waiting to leave: TLS records, or the rest of the plain request. */
+static const char *out_pending(struct conn *c, size_t *len)
+{
+	if (c->tls)
+		return tls_out(c->tls, len);
+	*len = c->wlen - c->woff;
+	return c->wbuf + c->woff;
+}
+
+/* Send what is pending. One send at a time: its completion sends the
+ * rest, and TLS output only grows while a send points into it. */
+static void flush_out(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+	const char *p;
+	size_t len;
+
+	if (c->send_armed)
+		return;
+	p = out_pending(c, &len);
+	if (len == 0)
+		return;
+	sqe = loop_sqe(c->s->loop, &c->op_send);
+	io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
+	c->inflight++;
+	c->send_armed = true;
+}
+
+/* Cancel what is in flight; the last completion frees c. A TLS conn closed
+ * while idle says close_notify first: nobody waits on it then. */
+static void teardown_notify(struct conn *c, bool notify)
 {
 	if (c->state == CS_CLOSING)
 		return;
 	if (c->state == CS_RESOLVE)
 		dns_cancel(c->s->dns, &c->dns);
+	if (notify && c->tls && c->state == CS_IDLE && !c->send_armed) {
+		tls_close_notify(c->tls);
+		flush_out(c);	/* issued before the cancel below */
+	}
 	conn_enter(c, CS_CLOSING);
 	if (c->inflight == 0) {
 		conn_free(c);
@@ -193,6 +244,11 @@ static void teardown(struct conn *c)
 	}
 	io_uring_prep_cancel_fd(loop_sqe_noop(c->s->loop), c->fd,
 				IORING_ASYNC_CANCEL_ALL);
+}
+
+static void teardown(struct conn *c)
+{
+	teardown_notify(c, false);
 }
 
 /* A completion arrived during teardown: free on the last one. */
@@ -205,7 +261,7 @@ static bool closing(struct conn *c)
 	return true;
 }
 
-void conn_close_idle(struct conn *c)
+static void close_idle(struct conn *c, bool notify)
 {
 	struct host *h = c->host;
 	struct conn **pp;
@@ -218,7 +274,12 @@ void conn_close_idle(struct conn *c)
 			break;
 		}
 	}
-	teardown(c);
+	teardown_notify(c, notify);
+}
+
+void conn_close_idle(struct conn *c)
+{
+	close_idle(c, true);
 }
 
 static void conn_on_timer(struct timer *t)
@@ -242,6 +303,10 @@ static void conn_on_timer(struct timer *t)
 		     c->job ? c->job->ip : "?",
 		     (unsigned long long)cfg->timeouts.connect_ms);
 		break;
+	case CS_TLS:
+		fail(c, RF_TLS_HANDSHAKE, "TLS handshake not finished within timeouts.tls (%llu ms)",
+		     (unsigned long long)cfg->timeouts.tls_ms);
+		break;
 	case CS_SEND:
 	case CS_RECV:
 		if (c->resp.rx_bytes == 0)
@@ -258,25 +323,23 @@ static void conn_on_timer(struct timer *t)
 	}
 }
 
+/* Arm the receive unless one is armed. For TLS, only once every fed
+ * byte of rbuf is consumed: the receive writes over rbuf. */
 static void arm_recv(struct conn *c)
 {
-	struct io_uring_sqe *sqe = loop_sqe(c->s->loop, &c->op_recv);
+	struct io_uring_sqe *sqe;
 
+	if (c->recv_armed)
+		return;
+	sqe = loop_sqe(c->s->loop, &c->op_recv);
 	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
 	c->inflight++;
 	c->recv_armed = true;
 }
 
-static void submit_send(struct conn *c)
-{
-	struct io_uring_sqe *sqe = loop_sqe(c->s->loop, &c->op_send);
-
-	io_uring_prep_send(sqe, c->fd, c->wbuf + c->woff, c->wlen - c->woff,
-			   MSG_NOSIGNAL);
-	c->inflight++;
-}
-
-static void start_request(struct conn *c)
+/* Build j's request and send it (for TLS, as records after the
+ * handshake's last flight). Returns 0, or -1 when c failed. */
+static int start_request(struct conn *c)
 {
 	struct job *j = c->job;
 	const struct config *cfg = c->s->cfg;
@@ -290,15 +353,24 @@ static void start_request(struct conn *c)
 		     "request does not fit in %zu bytes" :
 		     "a request header holds CR or LF (request of %zu bytes max)",
 		     sizeof(c->wbuf));
-		return;
+		return -1;
 	}
 	c->wlen = (size_t)n;
 	c->woff = 0;
+	if (c->tls) {
+		c->wlen = 0;
+		if (tls_write(c->tls, c->wbuf, (size_t)n) < 0) {
+			fail(c, RF_TLS_HANDSHAKE,
+			     "cannot encrypt the request: %s",
+			     c->tls->detail[0] ? c->tls->detail :
+			     "it does not fit the TLS output");
+			return -1;
+		}
+	}
 	http_resp_init(&c->resp, cfg->http.max_body, false);
-	submit_send(c);
-	if (!c->recv_armed)
-		arm_recv(c);
+	flush_out(c);
 	conn_enter(c, CS_SEND);
+	return 0;
 }
 
 static void try_connect(struct conn *c)
@@ -369,10 +441,38 @@ void conn_reuse(struct conn *c, struct job *j)
 	c->job = j;
 	j->conn = c;
 	c->reused = true;
-	j->ms_dns = j->ms_connect = 0;
+	j->ms_dns = j->ms_connect = j->ms_tls = 0;
 	peer_text(&c->addrs.addr[c->addr_i], j->ip, sizeof(j->ip));
 	c->s->st.conns_reused++;
-	start_request(c);
+	if (start_request(c) == 0)
+		arm_recv(c);
+}
+
+/* Connected to an https host: start the handshake. */
+static void start_tls(struct conn *c)
+{
+	struct job *j = c->job;
+	char err[256];
+
+	if (tls_global_init(c->s->cfg, err, sizeof(err)) < 0) {
+		fail(c, RF_TLS_VERIFY, "%s", err);
+		return;
+	}
+	c->tls = tls_new(j->url.host, j->url.port, j->url.ip_literal,
+			 j->url.ipv6);
+	if (!c->tls) {
+		fail(c, RF_TLS_HANDSHAKE, "cannot set up TLS for '%s'",
+		     j->url.host);
+		return;
+	}
+	conn_enter(c, CS_TLS);
+	if (tls_handshake(c->tls) != TLS_WANT) {
+		fail(c, c->tls->err ? c->tls->err : RF_TLS_HANDSHAKE, "%s",
+		     c->tls->detail);
+		return;
+	}
+	flush_out(c);
+	arm_recv(c);
 }
 
 static void on_connect(struct io_op *op, int res, unsigned flags)
@@ -397,7 +497,12 @@ static void on_connect(struct io_op *op, int res, unsigned flags)
 		return;
 	}
 	c->job->ms_connect = ms_since(c, c->t_start_ms);
-	start_request(c);
+	if (c->host->https) {
+		start_tls(c);
+		return;
+	}
+	if (start_request(c) == 0)
+		arm_recv(c);
 }
 
 static void on_send(struct io_op *op, int res, unsigned flags)
@@ -406,20 +511,25 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 
 	(void)flags;
 	c->inflight--;
+	c->send_armed = false;
 	if (closing(c))
 		return;
-	if (c->state != CS_SEND)
-		return;		/* the response already ended the request */
 	if (res < 0) {
-		fail(c, RF_RESET, "send failed: %s", strerror(-res));
+		if (c->state == CS_IDLE)
+			close_idle(c, false);
+		else
+			fail(c, c->state == CS_TLS ? RF_TLS_HANDSHAKE :
+			     RF_RESET, "send failed%s: %s", c->state == CS_TLS ?
+			     " during the TLS handshake" : "", strerror(-res));
 		return;
 	}
-	c->woff += (size_t)res;
-	if (c->woff < c->wlen) {
-		submit_send(c);		/* short send: the rest */
-		return;
-	}
-	conn_enter(c, CS_RECV);
+	if (c->tls)
+		tls_out_sent(c->tls, (size_t)res);
+	else
+		c->woff += (size_t)res;
+	flush_out(c);		/* a short send's rest, or newer records */
+	if (c->state == CS_SEND && !c->send_armed)
+		conn_enter(c, CS_RECV);
 }
 
 /* The response is complete: report it, then pool or close the conn. */
@@ -432,7 +542,7 @@ static void complete(struct conn *c, bool reusable)
 	sha256_final(&c->resp.sha, digest);
 	sha256_hex(digest, j->sha256);
 	reusable = reusable && c->resp.keep_alive && c->state == CS_RECV &&
-		   s->conns_idle < s->cfg->limits.concurrency;
+		   !c->send_armed && s->conns_idle < s->cfg->limits.concurrency;
 	report(c, RF_OK, NULL, true);
 	if (!reusable) {
 		teardown(c);
@@ -444,8 +554,7 @@ static void complete(struct conn *c, bool reusable)
 	c->host->n_idle++;
 	s->conns_idle++;
 	conn_enter(c, CS_IDLE);
-	if (!c->recv_armed)
-		arm_recv(c);
+	arm_recv(c);
 }
 
 static void on_recv_eof(struct conn *c)
@@ -461,11 +570,104 @@ static void on_recv_eof(struct conn *c)
 		     (unsigned long long)c->resp.rx_bytes);
 }
 
+/* n response bytes at p for the codec. Returns true when the request
+ * ended (completed or failed); more is whether bytes follow these. */
+static bool resp_feed(struct conn *c, const char *p, size_t n, bool more)
+{
+	struct job *j = c->job;
+	size_t used = 0;
+	int rc;
+
+	if (c->resp.rx_bytes == 0)
+		j->ms_ttfb = ms_since(c, j->t_attempt_ms) - j->ms_dns -
+			     j->ms_connect - j->ms_tls;
+	rc = http_resp_feed(&c->resp, p, n, &used);
+	if (rc == HTTP_DONE) {
+		complete(c, used == n && !more);
+		return true;
+	}
+	if (rc == HTTP_ERROR) {
+		fail(c, c->resp.err == HTTP_E_TOO_LARGE ? RF_BODY_TOO_LARGE :
+		     RF_PROTOCOL, "%s", c->resp.detail);
+		return true;
+	}
+	return false;
+}
+
+/* Keep receiving: the response is not complete yet. */
+static void recv_more(struct conn *c)
+{
+	arm_recv(c);
+	if (c->state == CS_RECV)
+		arm_phase(c, c->s->cfg->timeouts.idle_ms);
+}
+
+/* Decrypt what was fed and hand it to the codec, until every byte is
+ * consumed or the request ended. The plaintext goes to wbuf, which the
+ * request left when tls_write() copied it. */
+static void tls_input(struct conn *c)
+{
+	int n;
+
+	for (;;) {
+		n = tls_read(c->tls, c->wbuf, sizeof(c->wbuf));
+		if (n < 0) {
+			fail(c, RF_PROTOCOL, "%s", c->tls->detail);
+			return;
+		}
+		if (n == 0)
+			break;
+		if (resp_feed(c, c->wbuf, (size_t)n, tls_has_input(c->tls)))
+			return;
+	}
+	flush_out(c);		/* e.g. an answer to a key update */
+	if (c->tls->eof)
+		on_recv_eof(c);	/* close_notify: as a FIN */
+	else
+		recv_more(c);
+}
+
+/* Handshake records arrived. */
+static void tls_step(struct conn *c)
+{
+	struct job *j = c->job;
+	int rc = tls_handshake(c->tls);
+
+	if (rc == TLS_WANT) {
+		flush_out(c);
+		arm_recv(c);
+		return;
+	}
+	if (rc == TLS_FAIL) {
+		fail(c, c->tls->err, "%s", c->tls->detail);
+		return;
+	}
+	j->ms_tls = ms_since(c, c->t_phase_ms);
+	/* The client Finished and the request leave in one send. */
+	if (start_request(c) == 0)
+		tls_input(c);	/* records after the server's Finished */
+}
+
+/* Bytes arrived on an idle pooled conn: a TLS 1.3 ticket is fine, but
+ * anything else (plain bytes, a close, an alert) ends the conn. */
+static void on_recv_idle(struct conn *c, int res)
+{
+	int n;
+
+	if (res > 0 && c->tls) {
+		tls_feed(c->tls, c->rbuf, (size_t)res);
+		n = tls_read(c->tls, c->wbuf, sizeof(c->wbuf));
+		if (n == 0 && !c->tls->eof && !tls_has_input(c->tls)) {
+			arm_recv(c);
+			return;
+		}
+	}
+	close_idle(c, false);
+}
+
 static void on_recv(struct io_op *op, int res, unsigned flags)
 {
 	struct conn *c = container_of(op, struct conn, op_recv);
-	size_t used = 0;
-	int rc;
 
 	(void)flags;
 	c->inflight--;
@@ -473,8 +675,13 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 	if (closing(c))
 		return;
 	if (c->state == CS_IDLE) {
-		/* The peer closed (or spoke out of turn) while we were idle. */
-		conn_close_idle(c);
+		on_recv_idle(c, res);
+		return;
+	}
+	if (c->state == CS_TLS && res <= 0) {
+		fail(c, RF_TLS_HANDSHAKE, "connection %s during the TLS handshake%s%s",
+		     res ? "failed" : "closed by the server",
+		     res ? ": " : "", res ? strerror(-res) : "");
 		return;
 	}
 	if (res < 0) {
@@ -486,20 +693,14 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 		on_recv_eof(c);
 		return;
 	}
-	if (c->resp.rx_bytes == 0)
-		c->job->ms_ttfb = ms_since(c, c->job->t_attempt_ms) -
-				  c->job->ms_dns - c->job->ms_connect;
-	rc = http_resp_feed(&c->resp, c->rbuf, (size_t)res, &used);
-	if (rc == HTTP_DONE) {
-		complete(c, used == (size_t)res);
+	if (c->tls) {
+		tls_feed(c->tls, c->rbuf, (size_t)res);
+		if (c->state == CS_TLS)
+			tls_step(c);
+		else
+			tls_input(c);
 		return;
 	}
-	if (rc == HTTP_ERROR) {
-		fail(c, c->resp.err == HTTP_E_TOO_LARGE ? RF_BODY_TOO_LARGE :
-		     RF_PROTOCOL, "%s", c->resp.detail);
-		return;
-	}
-	arm_recv(c);
-	if (c->state == CS_RECV)
-		arm_phase(c, c->s->cfg->timeouts.idle_ms);
+	if (!resp_feed(c, c->rbuf, (size_t)res, false))
+		recv_more(c);
 }

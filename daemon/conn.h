@@ -1,6 +1,7 @@
 /* One TCP connection to a host and the request riding on it: resolve,
- * connect, send, receive into the HTTP codec, then go idle in the host's
- * pool or close. The state changes only through conn_enter(). */
+ * connect, TLS handshake for https, send, receive into the HTTP codec, then
+ * go idle in the host's pool or close. The state changes only through
+ * conn_enter(). */
 #ifndef RF_CONN_H
 #define RF_CONN_H
 
@@ -15,10 +16,12 @@
 struct sched;
 struct host;
 struct job;
+struct tls;
 
 enum conn_state {
 	CS_RESOLVE = 0,	/* waiting on dns.c */
 	CS_CONNECT,	/* connect SQE in flight */
+	CS_TLS,		/* https: handshake records moving, timeouts.tls */
 	CS_SEND,	/* request bytes in flight (recv armed too) */
 	CS_RECV,	/* request sent, response arriving */
 	CS_IDLE,	/* in the host's pool, recv armed to notice a close */
@@ -38,6 +41,7 @@ struct conn {
 	struct conn *next_idle;		/* host idle list */
 	unsigned inflight;		/* SQEs whose CQE has not come */
 	bool recv_armed;
+	bool send_armed;		/* a send SQE is in flight */
 	bool reused;			/* this request rides a pooled conn */
 	bool holds_slot;		/* closing with the job's slot still taken */
 	bool deadline_bound;		/* the armed timer is the job's deadline */
@@ -47,10 +51,13 @@ struct conn {
 	struct dns_addrs addrs;
 	unsigned addr_i;		/* address being tried */
 	uint64_t t_start_ms, t_phase_ms;
-	size_t wlen, woff;
+	size_t wlen, woff;		/* plain: unsent request wbuf[woff..wlen) */
+	struct tls *tls;		/* owned, https only; else NULL */
 	struct http_resp resp;
+	/* Plain: the request. TLS: the request until tls_write() took it,
+	 * then the decrypted response (records are sent from the tls). */
 	char wbuf[CONN_WBUF];
-	char rbuf[CONN_RBUF];
+	char rbuf[CONN_RBUF];		/* received bytes (TLS: ciphertext) */
 };
 
 /* Open a new connection for j to its host and send j's request. Always

@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "progress.h"
 #include "results.h"
 #include "sched.h"
@@ -25,6 +26,7 @@ struct run {
 	struct batch batch;
 	struct progress progress;
 	struct summary summary;
+	struct metrics *metrics;	/* exports only when metrics.* is set */
 	struct loop_hook stop_hook;
 	struct io_op op_sig;
 	struct signalfd_siginfo si;
@@ -60,6 +62,7 @@ static void on_finish(struct sched *s, const struct job *j, void *arg)
 
 	(void)s;
 	summary_note(&r->summary, j);
+	metrics_observe(r->metrics, j);
 }
 
 static void watch_signals(struct run *r)
@@ -125,6 +128,11 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
+	r.metrics = metrics_new(&r.loop, &r.sched, c, err, sizeof(err));
+	if (!r.metrics) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return EXIT_FATAL;
+	}
 	if (batch_open(&r.batch, &r.sched, &r.loop, o->files, o->n_files, err,
 		       sizeof(err)) < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
@@ -152,6 +160,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	while (r.sched.conns_open && loop_run_once(&r.loop) == 0)
 		;
 	report(&r, o, elapsed_ms);
+	metrics_free(r.metrics);
 	if (results_close(&r.results) < 0) {
 		log_error("%s/results.jsonl: write failed", dir);
 		return EXIT_FATAL;

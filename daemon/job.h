@@ -5,6 +5,7 @@
 #define RF_JOB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -14,6 +15,8 @@
 struct host;
 struct conn;
 struct sched;
+struct client;
+struct config_header;
 
 enum job_state {
 	JS_QUEUED = 0,	/* in its host's queue, holding no slot */
@@ -41,6 +44,13 @@ struct job {
 	uint64_t deadline_ms;	/* t_first_ms + timeouts.total */
 	uint64_t retry_after_ms;/* from the last response, 0 if none */
 
+	/* ---- daemon mode (daemon.c, control.c); zero in batch mode ---- */
+	struct config_header *headers;	/* owned by daemon.c: request headers
+					 * of this job, or NULL */
+	size_t n_headers;
+	struct job *live_prev, *live_next; /* daemon.c's list of live jobs */
+	struct client *waiter;	/* control.c client owed the record, or NULL */
+
 	/* ---- latest attempt ---- */
 	enum rf_err err;
 	char detail[192];
@@ -51,6 +61,10 @@ struct job {
 	char ip[48];		/* peer address, "" when none */
 	uint64_t t_attempt_ms;	/* this attempt started */
 	uint32_t ms_dns, ms_connect, ms_tls, ms_ttfb, ms_total;
+	bool tls_used;		/* a TLS handshake completed on the conn */
+	bool tls_resumed;	/* that handshake resumed a cached session */
+	char tls_version[16];	/* "TLSv1.3"; "" unless tls_used */
+	char tls_cipher[64];	/* IANA name; "" unless tls_used */
 };
 
 #endif

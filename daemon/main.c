@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "crawl.h"
+#include "daemon.h"
 #include "log.h"
 
 struct opts {
@@ -198,9 +199,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringfetchd: URL files need --batch\n");
 		rc = EXIT_USAGE;
 	} else {
-		fprintf(stderr, "ringfetchd: daemon mode is not built yet; "
-			"use --batch FILE\n");
-		rc = EXIT_USAGE;
+		rc = daemon_run(&c, o.config_file);
 	}
 	config_fini(&c);
 	return rc;

@@ -108,6 +108,23 @@ static void put_str_field(struct buf *b, const char *key, const char *v)
 		json_put_null(b);
 }
 
+/* {"version","cipher","resumed"} once a handshake completed, else null. */
+static void put_tls(struct buf *b, const struct job *j)
+{
+	put_key(b, "tls");
+	if (!j->tls_used) {
+		json_put_null(b);
+		return;
+	}
+	buf_puts(b, "{\"version\":");
+	json_put_str(b, j->tls_version);
+	buf_puts(b, ",\"cipher\":");
+	json_put_str(b, j->tls_cipher);
+	buf_puts(b, ",\"resumed\":");
+	json_put_bool(b, j->tls_resumed);
+	buf_putc(b, '}');
+}
+
 static void put_timings(struct buf *b, const struct job *j)
 {
 	uint64_t queued = j->t_first_ms ? j->t_first_ms - j->t_accept_ms : 0;
@@ -160,8 +177,7 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 	put_str_field(b, "content_type", j->content_type);
 	put_str_field(b, "sha256", j->sha256);
 	put_str_field(b, "ip", j->ip);
-	put_key(b, "tls");
-	json_put_null(b);
+	put_tls(b, j);
 	put_timings(b, j);
 	put_key(b, "body_path");
 	json_put_null(b);

@@ -371,3 +371,98 @@ void sched_close_idle(struct sched *s)
 		}
 	}
 }
+
+/* ---- daemon mode: jobs addressed one by one ---- */
+
+struct job *sched_submit_job(struct sched *s, const char *url, size_t len,
+			     const char *id, uint64_t num)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->url_text = strndup(url, len);
+	j->id = id ? strdup(id) : NULL;
+	if (!j->url_text || (id && !j->id) ||
+	    url_parse(&j->url, url, len, j->detail, sizeof(j->detail)) != URL_OK) {
+		job_free(j);
+		return NULL;
+	}
+	j->host = host_get(&s->hosts, &j->url);
+	if (!j->host) {
+		job_free(j);
+		return NULL;
+	}
+	if (!num)
+		num = s->next_job_num;
+	j->num = num;
+	if (num >= s->next_job_num)
+		s->next_job_num = num + 1;
+	j->t_accept_ms = loop_now_ms(s->loop);
+	s->live++;
+	s->st.accepted++;
+	j->state = JS_QUEUED;
+	s->waiting++;
+	host_enqueue(&s->hosts, j->host, j, false);
+	return j;
+}
+
+/* Take j out of whatever holds it (host queue, backoff timer, conn); a
+ * running job's conn closes without reporting and its slot comes back. */
+static void unhook(struct sched *s, struct job *j)
+{
+	struct conn *c;
+
+	switch (j->state) {
+	case JS_QUEUED:
+		host_unqueue(&s->hosts, j->host, j);
+		s->waiting--;
+		break;
+	case JS_BACKOFF:
+		loop_timer_cancel(s->loop, &j->timer);
+		s->backoff--;
+		s->waiting--;
+		break;
+	case JS_RUNNING:
+		c = j->conn;
+		if (c) {
+			c->job = NULL;
+			j->conn = NULL;
+			conn_abort(c, RF_CANCELLED, "daemon stopping");
+		}
+		sched_slot_release(s, j->host);
+		break;
+	}
+}
+
+int sched_cancel(struct sched *s, struct job *j, const char *detail)
+{
+	if (j->state == JS_RUNNING && j->conn) {
+		/* the conn reports, and the class is never retried */
+		conn_abort(j->conn, RF_CANCELLED, detail);
+		return 0;
+	}
+	if (j->state == JS_RUNNING)
+		return -EBUSY;
+	unhook(s, j);
+	j->err = RF_CANCELLED;
+	snprintf(j->detail, sizeof(j->detail), "%s", detail);
+	finish(s, j);
+	return 0;
+}
+
+void sched_drop(struct sched *s, struct job *j)
+{
+	unhook(s, j);
+	host_put(&s->hosts, j->host);
+	s->live--;
+	job_free(j);
+}
+
+void sched_apply_config(struct sched *s)
+{
+	s->hosts.per_host = s->cfg->limits.per_host;
+	for (uint32_t i = 0; i < s->hosts.nbuckets; i++)
+		for (struct host *h = s->hosts.buckets[i]; h; h = h->hnext)
+			host_update_ready(&s->hosts, h);
+}

@@ -85,4 +85,31 @@ bool sched_idle(const struct sched *s);
 /* Close every idle pooled connection (at exit). */
 void sched_close_idle(struct sched *s);
 
+/* ---- daemon mode: jobs addressed one by one ---- */
+
+/* As sched_submit() for a URL that the caller has checked parses
+ * (url_parse() == URL_OK): num is the job number to use (one taken back
+ * from the spill file) or 0 for the next one. Returns the queued job, which
+ * sched owns but the caller may decorate (job.h's daemon fields) before the
+ * next loop turn starts it; NULL when out of memory or the URL does not
+ * parse (nothing accepted, no record). */
+struct job *sched_submit_job(struct sched *s, const char *url, size_t len,
+			     const char *id, uint64_t num);
+
+/* End j with error cancelled and detail, whatever its state: queued or
+ * waiting to retry, it is finished at once; running, its conn is aborted
+ * and reports. Either way on_finish runs before this returns. Returns 0,
+ * or -EBUSY for a running job without a conn (nothing done). */
+int sched_cancel(struct sched *s, struct job *j, const char *detail);
+
+/* Take j out of the scheduler without a record (the caller has saved it,
+ * e.g. to the spill file) and free it; a running attempt is cut off and
+ * its conn closes. The caller frees j's daemon fields first. on_finish and
+ * on_room are not called. */
+void sched_drop(struct sched *s, struct job *j);
+
+/* Apply a reloaded configuration (same struct, new values): the per-host
+ * cap now; other limits and timeouts are read at their next use. */
+void sched_apply_config(struct sched *s);
+
 #endif

@@ -91,3 +91,99 @@ printf "%-22s %12s %14s %16s\n" ringfetchd "$rf" "1.00" "$(echo "$rfc" | awk '{p
 printf "%-22s %12s %14s %16s\n" "curl --parallel" "$cu" "$(echo "$cu $rf" | awk '{printf "%.2f", $1/$2}')" "$(echo "$cuc" | awk '{printf "%.1f", $1}')"
 printf "%-22s %12s %14s %16s\n" "wrk -c$C (ceiling)" "$wk" "$(echo "$wk $rf" | awk '{printf "%.2f", $1/$2}')" "-"
 echo "ringfetchd/curl = $(echo "$rf $cu" | awk '{printf "%.2f", $1/$2}'), ringfetchd/wrk = $(echo "$rf $wk" | awk '{printf "%.2f", $1/$2}')"
+
+# ---- HTTPS: the same 4 KiB file over TLS, keep-alive and Connection: close.
+# A second nginx serves a certificate from a CA generated here; a failure
+# in this part is reported without failing the HTTP figures above.
+TLS_N=${TLS_REQUESTS:-5000}
+NGINX_TLS_PID=
+trap 'cleanup; [ -n "$NGINX_TLS_PID" ] && kill "$NGINX_TLS_PID" 2>/dev/null || true' EXIT
+
+tls_setup() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$W/ca.key" -out "$W/ca.pem" -days 2 -subj /CN=rfbench-ca \
+		-addext basicConstraints=critical,CA:TRUE 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$W/srv.key" -out "$W/srv.csr" -subj /CN=localhost 2>/dev/null
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$W/srv.ext"
+	openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" \
+		-CAcreateserial -days 2 -extfile "$W/srv.ext" -out "$W/srv.pem" 2>/dev/null
+	KPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	CPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	mkdir -p "$W/tls/logs"
+	cat > "$W/tls/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $W/tls/nginx.pid;
+error_log $W/tls/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	sendfile on;
+	ssl_certificate $W/srv.pem;
+	ssl_certificate_key $W/srv.key;
+	ssl_protocols TLSv1.2 TLSv1.3;
+	ssl_session_cache shared:rfbench:10m;
+	server {
+		listen 127.0.0.1:$KPORT ssl;
+		keepalive_timeout 60s;
+		root $W/www;
+	}
+	server {
+		listen 127.0.0.1:$CPORT ssl;
+		keepalive_timeout 0;
+		root $W/www;
+	}
+}
+CONF
+	nginx -p "$W/tls" -c "$W/tls/nginx.conf" &
+	NGINX_TLS_PID=$!
+	for _ in $(seq 50); do
+		curl -sf --cacert "$W/ca.pem" -o /dev/null "https://127.0.0.1:$KPORT/4k.bin" && return 0
+		sleep 0.1
+	done
+	echo "warning: nginx over TLS did not start" >&2
+	return 1
+}
+
+# tls_scenario NAME PORT: ringfetchd, curl --parallel and wrk, RUNS times.
+tls_scenario() {
+	local name=$1 port=$2 url="https://127.0.0.1:$2/4k.bin" run w c ok
+	$PY -c "import sys; sys.stdout.write('$url\n' * $TLS_N)" > "$W/tls/urls.txt"
+	$PY -c "import sys; sys.stdout.write(('url = \"$url\"\noutput = \"/dev/null\"\n') * $TLS_N)" > "$W/tls/curl.cfg"
+	rm -f "$W"/tls/*.rps "$W"/tls/*.cpu
+	for run in $(seq "$RUNS"); do
+		rm -rf "$W/tls/out"
+		read -r w c < <(timed "$BIN" --batch "$W/tls/urls.txt" --out "$W/tls/out" -q \
+			--concurrency "$C" --per-host "$C" --set "tls.ca_file=$W/ca.pem")
+		ok=$(grep -c '"ok":true' "$W/tls/out/results.jsonl" || true)
+		[ "$ok" -eq "$TLS_N" ] || { grep -o '"error_detail":"[^"]*"' "$W/tls/out/results.jsonl" | sort | uniq -c | head -3 >&2; echo "warning: ringfetchd: only $ok of $TLS_N ok" >&2; }
+		[ "$run" = 1 ] && RESUMED=$(grep -c '"resumed":true' "$W/tls/out/results.jsonl" || true)
+		echo "$TLS_N $w" | awk '{printf "%.0f\n", $1/$2}' >> "$W/tls/rf.rps"
+		echo "$c $TLS_N" | awk '{printf "%.1f\n", $1*1e6/$2}' >> "$W/tls/rf.cpu"
+		read -r w c < <(timed curl -s --cacert "$W/ca.pem" --parallel --parallel-max "$C" -K "$W/tls/curl.cfg")
+		echo "$TLS_N $w" | awk '{printf "%.0f\n", $1/$2}' >> "$W/tls/curl.rps"
+		echo "$c $TLS_N" | awk '{printf "%.1f\n", $1*1e6/$2}' >> "$W/tls/curl.cpu"
+		wrk -t1 -c"$C" -d5s "$url" | awk '/Requests\/sec/ {printf "%.0f\n", $2}' >> "$W/tls/wrk.rps"
+	done
+	local rf cu wk rfc cuc
+	rf=$(median < "$W/tls/rf.rps"); cu=$(median < "$W/tls/curl.rps"); wk=$(median < "$W/tls/wrk.rps")
+	rfc=$(median < "$W/tls/rf.cpu"); cuc=$(median < "$W/tls/curl.cpu")
+	echo
+	echo "loopback HTTPS ($name), 4 KiB body, $TLS_N requests, concurrency $C, median of $RUNS runs"
+	echo "ringfetchd records with tls.resumed true (first run): $RESUMED of $TLS_N"
+	printf "%-22s %12s %14s %16s\n" client "requests/s" "vs ringfetchd" "CPU ms/1000 req"
+	printf "%-22s %12s %14s %16s\n" ringfetchd "$rf" "1.00" "$(echo "$rfc" | awk '{printf "%.1f", $1}')"
+	printf "%-22s %12s %14s %16s\n" "curl --parallel" "$cu" "$(echo "$cu $rf" | awk '{printf "%.2f", $1/$2}')" "$(echo "$cuc" | awk '{printf "%.1f", $1}')"
+	printf "%-22s %12s %14s %16s\n" "wrk -c$C" "$wk" "$(echo "$wk $rf" | awk '{printf "%.2f", $1/$2}')" "-"
+	echo "ringfetchd/curl = $(echo "$rf $cu" | awk '{printf "%.2f", $1/$2}'), ringfetchd/wrk = $(echo "$rf $wk" | awk '{printf "%.2f", $1/$2}')"
+}
+
+if [ "${RF_BENCH_TLS:-1}" = 1 ]; then
+	if tls_setup; then
+		tls_scenario "keep-alive" "$KPORT" || echo "warning: HTTPS keep-alive scenario failed" >&2
+		tls_scenario "Connection: close, a handshake per request" "$CPORT" ||
+			echo "warning: HTTPS close scenario failed" >&2
+	fi
+fi

@@ -1,0 +1,814 @@
+"""Daemon mode: the control socket protocol over a real Unix socket, the
+ringfetch client, backpressure, watchers, SIGTERM/spill/restart, SIGHUP,
+systemd notify and socket activation, unit files and make install."""
+import sys, os
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import *  # noqa: F401,F403
+from harness import _pdeathsig, _stop_proc, read_records, sanitizer_errors
+
+import errno
+import json
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+
+class Line:
+    """A client connection: send lines, read lines (bounded waits)."""
+
+    def __init__(self, path, timeout=20):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, dict):
+            data = json.dumps(data)
+        if isinstance(data, str):
+            data = data.encode()
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed; have %r" %
+                                     self.buf[:200])
+            self.buf += chunk
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(ln)
+
+    def response(self):
+        """The next line that is not a {"result":..}."""
+        while True:
+            o = self.line()
+            if "result" not in o:
+                return o
+
+    def ask(self, req):
+        self.send(req)
+        return self.response()
+
+    def close(self):
+        self.s.close()
+
+
+class Daemon:
+    """ringfetchd in daemon mode on a temporary socket and directories."""
+
+    def __init__(self, extra="", workdir=None, env=None, wrap=None):
+        self.dir = workdir or scratch_dir("daemon")
+        self.sock = os.path.join(self.dir, "run", "rf.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.out = os.path.join(self.dir, "out")
+        self.cfg = os.path.join(self.dir, "ringfetch.yaml")
+        self.env = env
+        self.wrap = wrap
+        self.proc = None
+        self.write_config(extra)
+
+    def write_config(self, extra="", daemon=""):
+        """The test's paths, retry.attempts 1, then extra YAML (sections
+        other than daemon:, whose further keys go in daemon)."""
+        with open(self.cfg, "w") as f:
+            f.write("daemon:\n  socket: %s\n  state_dir: %s\n"
+                    "  shutdown_grace: 2s\n%soutput:\n  dir: %s\n" % (
+                        self.sock, self.state, daemon, self.out))
+            f.write("retry:\n  attempts: 1\n")
+            f.write(extra)
+
+    def start(self, wait=True):
+        e = os.environ.copy()
+        if self.env:
+            e.update(self.env)
+        self.errpath = os.path.join(self.dir, "stderr.%d" % time.time_ns())
+        cmd = (self.wrap or []) + [rf_bin(), "-c", self.cfg]
+        with open(self.errpath, "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err, env=e, preexec_fn=_pdeathsig)
+        if wait:
+            wait_until(self.listening, 15, what="daemon socket")
+        return self
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("daemon exited %s:\n%s" % (
+                self.proc.returncode, self.log()))
+        log = self.log()
+        if "listening on" not in log:   # not the socket of a dead one
+            return False
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.sock)
+            s.close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(self.errpath, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def conn(self):
+        return Line(self.sock)
+
+    def ask(self, req):
+        c = self.conn()
+        try:
+            return c.ask(req)
+        finally:
+            c.close()
+
+    def status(self):
+        r = self.ask({"op": "status"})
+        check(r.get("ok"), "status ok: %r" % r)
+        return r["status"]
+
+    def kill_sig(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Signal by PID and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            rc = _stop_proc(self.proc, 1)
+            raise AssertionError("daemon did not stop in %ss:\n%s" % (
+                timeout, self.log()[-3000:]))
+        finally:
+            bad = sanitizer_errors(self.log())
+            self.proc = None
+        if bad:
+            raise AssertionError("sanitizer report:\n" + self.log()[-6000:])
+        return rc
+
+    def kill(self):
+        if self.proc is not None:
+            _stop_proc(self.proc, 1)
+            self.proc = None
+
+    def records(self):
+        recs, problems = read_records(self.out)
+        check(not problems, "results: %s" % problems[:5])
+        return recs
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.stop(timeout=15)
+            except AssertionError:
+                if exc[0] is None:
+                    raise
+        return False
+
+
+def client(d_or_sock, *args, input=None, timeout=30):
+    sock = d_or_sock if isinstance(d_or_sock, str) else d_or_sock.sock
+    return run_rf(["--socket", sock] + list(args), timeout=timeout,
+                  input=input, binary=rf_bin("ringfetch"))
+
+
+def by_id(recs):
+    d = {}
+    for r in recs:
+        d.setdefault(r["id"], []).append(r)
+    return d
+
+
+# ------------------------------------------------------------ protocol
+
+@test("submit, bare URL line, status and wait results over the socket")
+def _():
+    with Server() as srv, Daemon() as d:
+        c = d.conn()
+        r = c.ask({"op": "submit", "url": srv.url("/ok"), "id": "a"})
+        check_eq((r["ok"], r["id"]), (True, "a"), "submit ack")
+        check(isinstance(r["job"], int) and r["job"] >= 1, "job number")
+        c.send(srv.url("/size/100"))
+        r2 = c.response()
+        check_eq(r2["ok"], True, "bare URL ack")
+        check_eq(r2["id"], None, "bare URL id")
+        check(r2["job"] > r["job"], "job numbers grow")
+        r3 = c.ask({"op": "submit", "url": srv.url("/size/7"), "id": "w",
+                    "wait": True})
+        res = c.line()
+        check("result" in res, "a result follows: %r" % res)
+        check_eq(res["result"]["job"], r3["job"], "result of the job")
+        check_eq(res["result"]["sha256"], sha256_of(7), "sha256")
+        wait_until(lambda: d.status()["done"] >= 3, 10, what="3 done")
+        st = d.status()
+        for k in ("queued", "in_flight", "done", "ok", "failed", "retried",
+                  "bytes", "connections_open", "connections_idle",
+                  "hosts_active", "uptime_s", "watch_dropped"):
+            check_in(k, st, "status key")
+        check_eq(st["ok"], 3, "status ok")
+        c.close()
+        check_eq(d.stop(), 0, "exit status")
+        recs = d.records()
+        check_eq(len(recs), 3, "three records")
+        check_eq(sorted(x["id"] or "" for x in recs), ["", "a", "w"], "ids")
+
+
+@test("every error line, and the connection stays usable after each")
+def _():
+    with Server() as srv, Daemon("queue:\n  capacity: 1\nlimits:\n"
+                                 "  concurrency: 1\n  per_host: 1\n") as d:
+        c = d.conn()
+        cases = [
+            ('{"op":"submit",', "invalid_json"),
+            ('{"op":"submit","url":"not a url"}', "invalid_url"),
+            ("ftp://127.0.0.1/x", "unsupported_scheme"),
+            ('{"op":"frobnicate"}', "unknown_op"),
+            ('{"url":"http://x/"}', "unknown_op"),
+            ('{"op":"cancel","job":999999}', "unknown_job"),
+            ('{"op":"cancel","id":"nope"}', "unknown_job"),
+            ('{"op":"submit","url":"http://127.0.0.1/","id":5}',
+             "invalid_json"),
+            ('{"op":"submit","url":"http://127.0.0.1/","headers":[1]}',
+             "invalid_json"),
+        ]
+        for req, cls in cases:
+            r = c.ask(req)
+            check_eq((r.get("ok"), r.get("error")), (False, cls), req)
+            check(isinstance(r.get("detail"), str) and r["detail"],
+                  "detail for " + req)
+            check_eq(c.ask({"op": "status"})["ok"], True, "usable after " + req)
+        # 64 KiB is the limit: exactly that is a line, one more is not
+        pad = '{"op":"status","pad":"%s"}'
+        exact = pad % ("x" * (65536 - len(pad % "")))
+        check_eq(len(exact), 65536, "exact length")
+        check_eq(c.ask(exact)["ok"], True, "a 64 KiB line is answered")
+        r = c.ask(exact[:-2] + 'x"}')
+        check_eq(r.get("error"), "line_too_long", "64 KiB + 1")
+        check_eq(c.ask({"op": "status"})["ok"], True, "usable after long")
+        # queue_full (nowait) and, while stopping, shutting_down
+        c.ask({"op": "submit", "url": srv.url("/delay/3000")})
+        wait_until(lambda: d.status()["in_flight"] == 1, 10, what="running")
+        c.ask({"op": "submit", "url": srv.url("/delay/3000")})
+        r = c.ask({"op": "submit", "url": srv.url("/ok"), "nowait": True})
+        check_eq(r.get("error"), "queue_full", "nowait on a full queue")
+        d.kill_sig(signal.SIGTERM)
+        wait_until(lambda: d.status()["state"] == "stopping", 5,
+                   what="stopping")
+        r = c.ask({"op": "submit", "url": srv.url("/ok")})
+        check_eq(r.get("error"), "shutting_down", "submit while stopping")
+        check_eq(d.stop(), 0, "exit status")
+
+
+@test("pipelined requests are answered in order")
+def _():
+    with Server() as srv, Daemon() as d:
+        c = d.conn()
+        lines = []
+        for i in range(300):
+            if i % 3 == 0:
+                lines.append(json.dumps({"op": "submit", "url":
+                                         srv.url("/size/%d" % i),
+                                         "id": "p%d" % i}))
+            elif i % 3 == 1:
+                lines.append(json.dumps({"op": "status"}))
+            else:
+                lines.append(json.dumps({"op": "bad%d" % i}))
+        c.send("\n".join(lines))
+        for i in range(300):
+            r = c.response()
+            if i % 3 == 0:
+                check_eq(r.get("id"), "p%d" % i, "answer %d" % i)
+            elif i % 3 == 1:
+                check("status" in r, "answer %d is status" % i)
+            else:
+                check_eq(r.get("detail"), "unknown op bad%d" % i,
+                         "answer %d" % i)
+        wait_until(lambda: d.status()["done"] == 100, 30, what="all done")
+        check_eq(d.stop(), 0, "exit status")
+        check_eq(len(d.records()), 100, "records")
+
+
+@test("watch sees every record, cancel by job and by id")
+def _():
+    with Server() as srv, Daemon("limits:\n  concurrency: 1\n"
+                                           "  per_host: 1\n") as d:
+        w = d.conn()
+        check_eq(w.ask({"op": "watch"}), {"ok": True}, "watch ack")
+        c = d.conn()
+        run = c.ask({"op": "submit", "url": srv.url("/delay/5000"),
+                     "id": "run"})
+        wait_until(lambda: d.status()["in_flight"] == 1, 10, what="running")
+        q1 = c.ask({"op": "submit", "url": srv.url("/ok"), "id": "q"})
+        c.ask({"op": "submit", "url": srv.url("/ok"), "id": "q"})
+        r = c.ask({"op": "cancel", "id": "q"})
+        check_eq(r, {"ok": True, "cancelled": 2}, "cancel by id")
+        r = c.ask({"op": "cancel", "job": run["job"]})
+        check_eq(r, {"ok": True, "cancelled": 1}, "cancel running job")
+        r = c.ask({"op": "cancel", "job": q1["job"]})
+        check_eq(r.get("error"), "unknown_job", "already cancelled")
+        seen = [w.line()["result"] for _ in range(3)]
+        for rec in seen:
+            check_eq(rec["error"], "cancelled", "cancelled record")
+        check_eq(sorted(x["id"] for x in seen), ["q", "q", "run"], "ids")
+        c.ask({"op": "submit", "url": srv.url("/ok"), "id": "after"})
+        check_eq(w.line()["result"]["id"], "after", "watch goes on")
+        check_eq(d.stop(), 0, "exit status")
+        check_eq(len(d.records()), 4, "records")
+
+
+# ------------------------------------------------------------ backpressure
+
+@test("a full queue blocks the submitter's writes until room frees")
+def _():
+    with Server() as srv, Daemon("queue:\n  capacity: 2\nlimits:\n"
+                                 "  concurrency: 1\n  per_host: 1\n") as d:
+        c = d.conn()
+        for i in range(3):
+            c.ask({"op": "submit", "url": srv.url("/delay/1500"),
+                   "id": "slow%d" % i})
+        pad = "x" * 3000
+        data = "".join(json.dumps({"op": "submit", "id": "f%d" % i,
+                                   "url": srv.url("/ok?p=%s" % pad)}) + "\n"
+                       for i in range(300)).encode()
+        c.s.setblocking(False)
+        sent, blocked = 0, False
+        t0 = time.monotonic()
+        while sent < len(data) and time.monotonic() - t0 < 0.5:
+            try:
+                sent += c.s.send(data[sent:])
+            except BlockingIOError:
+                blocked = True
+                time.sleep(0.02)
+        check(blocked and sent < len(data),
+              "writes block while the queue is full (sent %d of %d)" %
+              (sent, len(data)))
+        st = d.status()       # the control plane still answers
+        check_eq(st["queued"], 2, "queue full")
+        check(st["clients_paused"] >= 1, "a paused client is counted")
+        c.s.settimeout(30)
+        c.s.setblocking(True)
+        acks = 0
+        reader_err = []
+
+        def reader():
+            nonlocal acks
+            try:
+                for _ in range(300):
+                    r = c.response()
+                    if r.get("ok"):
+                        acks += 1
+            except Exception as e:
+                reader_err.append(e)
+        t = threading.Thread(target=reader)
+        t.start()
+        c.s.sendall(data[sent:])
+        t.join(60)
+        check(not reader_err, "reader: %r" % reader_err)
+        check_eq(acks, 300, "every blocked submit accepted")
+        wait_until(lambda: d.status()["done"] == 303, 60, what="all done")
+        check_eq(d.stop(), 0, "exit status")
+        ids = by_id(d.records())
+        check_eq(len(ids), 303, "one record per job")
+
+
+@test("a watcher that does not read is dropped, others go on")
+def _():
+    with Server() as srv, Daemon("limits:\n  concurrency: 32\n"
+                                 "  per_host: 32\n") as d:
+        lazy = d.conn()
+        check_eq(lazy.ask({"op": "watch"}), {"ok": True}, "watch")
+        good = d.conn()
+        good.ask({"op": "watch"})
+        sub = d.conn()
+        pad = "y" * 6000
+        n = 600
+        done = []
+
+        def drain():
+            try:
+                while len(done) < n:
+                    done.append(good.line()["result"]["id"])
+            except Exception as e:
+                done.append(e)
+        t = threading.Thread(target=drain)
+        t.start()
+        sub.send("".join(json.dumps({"op": "submit", "id": "j%d" % i,
+                                     "url": srv.url("/ok?p=" + pad)}) + "\n"
+                         for i in range(n)))
+        for _ in range(n):
+            check(sub.response()["ok"], "ack")
+        t.join(60)
+        check_eq(len(done), n, "the reading watcher saw every record")
+        st = d.status()
+        check_eq(st["watch_dropped"], 1, "the lazy watcher was dropped")
+        check_eq(st["watchers"], 1, "one watcher left")
+        lazy.s.settimeout(5)
+        got = b""
+        try:
+            while True:
+                chunk = lazy.s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            raise AssertionError("the dropped watcher was not closed")
+        check(got.count(b"\n") < n, "the dropped watcher missed records")
+        check_eq(d.stop(), 0, "exit status")
+        check_eq(len(d.records()), n, "records")
+
+
+@test("100 clients submitting at once")
+def _():
+    with Server() as srv, Daemon("limits:\n  concurrency: 64\n"
+                                 "  per_host: 64\n") as d:
+        errs, results = [], {}
+
+        def one(k):
+            try:
+                c = Line(d.sock, timeout=60)
+                c.send("".join(json.dumps({
+                    "op": "submit", "url": srv.url("/size/%d" % (k + i)),
+                    "id": "c%d-%d" % (k, i), "wait": True}) + "\n"
+                    for i in range(20)))
+                acks = res = 0
+                while acks < 20 or res < 20:
+                    o = c.line()
+                    if "result" in o:
+                        res += 1
+                        check(o["result"]["ok"], "result ok")
+                    else:
+                        check(o["ok"], "ack ok")
+                        acks += 1
+                results[k] = res
+                c.close()
+            except Exception as e:
+                errs.append(e)
+        ts = [threading.Thread(target=one, args=(k,)) for k in range(100)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(90)
+        check(not errs, "client errors: %r" % errs[:3])
+        check_eq(len(results), 100, "every client finished")
+        check_eq(d.stop(), 0, "exit status")
+        ids = by_id(d.records())
+        check_eq(len(ids), 2000, "2000 distinct ids")
+        check(all(len(v) == 1 for v in ids.values()), "one record each")
+
+
+# ------------------------------------------------------------ lifecycle
+
+@test("SIGTERM with jobs queued and in flight, then restart: each once")
+def _():
+    with Server() as srv:
+        d = Daemon("limits:\n  concurrency: 4\n  per_host: 4\n")
+        d.start()
+        c = d.conn()
+        ids = []
+        for i in range(4):      # finish inside the grace
+            ids.append("fast%d" % i)
+            c.ask({"op": "submit", "url": srv.url("/delay/300"),
+                   "id": ids[-1]})
+        for i in range(30):     # queued, or cut off in flight
+            ids.append("slow%d" % i)
+            c.ask({"op": "submit", "url": srv.url("/delay/%d" %
+                                                  (2500 + i)),
+                   "id": ids[-1], "headers": {"X-T": "v%d" % i}})
+        wait_until(lambda: d.status()["in_flight"] == 4, 10, what="4 run")
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        check_eq(d.stop(), 0, "clean exit after SIGTERM")
+        check(time.monotonic() - t0 < 6, "stopped within the grace")
+        first = by_id(d.records())
+        check_eq(sorted(k for k in first if k.startswith("fast")),
+                 ["fast0", "fast1", "fast2", "fast3"],
+                 "in-flight jobs finished within the grace")
+        spill = os.path.join(d.state, "spill.jsonl")
+        with open(spill) as f:
+            lines = [json.loads(x) for x in f if x.strip()]
+        check("next_job" in lines[0], "spill header")
+        check_eq(len(lines) - 1 + len(first), len(ids), "spilled the rest")
+        check(any(x.get("headers") for x in lines[1:]), "headers spilled")
+        nums = {x["id"]: x["job"] for x in lines[1:]}
+        d.write_config("limits:\n  concurrency: 40\n  per_host: 40\n")
+        d.start()
+        wait_until(lambda: d.status()["done"] >= len(nums), 30,
+                   what="spilled jobs done")
+        check(not os.path.exists(spill) or
+              open(spill).read().count("\n") <= 1, "spill consumed")
+        r = d.ask({"op": "submit", "url": srv.url("/ok"), "id": "new"})
+        check(r["job"] > max(nums.values()), "numbers go on after restart")
+        check_eq(d.stop(), 0, "second exit")
+        every = by_id(d.records())
+        for i in ids + ["new"]:
+            check_eq(len(every.get(i, [])), 1, "records for " + i)
+        for rec in d.records():
+            if rec["id"] in nums:
+                check_eq(rec["job"], nums[rec["id"]], "job number kept")
+
+
+@test("50 clients, queue of 1000, SIGTERM mid-way, restart: each once",
+      timeout=240)
+def _():
+    n_clients, per = 50, 200
+    with Server() as srv:
+        d = Daemon("queue:\n  capacity: 1000\nlimits:\n  concurrency: 64\n"
+                   "  per_host: 64\n")
+        d.start()
+        acked, refused, errs = set(), set(), []
+
+        def one(k):
+            try:
+                c = Line(d.sock, timeout=60)
+                ids = ["s%d-%d" % (k, i) for i in range(per)]
+                t = threading.Thread(target=c.s.sendall, args=("".join(
+                    json.dumps({"op": "submit", "id": x,
+                                "url": srv.url("/delay/40?%s" % x)}) + "\n"
+                    for x in ids).encode(),), daemon=True)
+                t.start()
+                for x in ids:
+                    try:
+                        r = c.response()
+                    except (AssertionError, OSError):
+                        break           # closed at exit: no answer
+                    if r.get("ok"):
+                        acked.add(x)
+                    else:
+                        check_eq(r.get("error"), "shutting_down", "refusal")
+                        refused.add(x)
+                c.close()
+            except Exception as e:
+                errs.append(e)
+        ts = [threading.Thread(target=one, args=(k,))
+              for k in range(n_clients)]
+        for t in ts:
+            t.start()
+        wait_until(lambda: d.status()["done"] > 2000, 60, what="2000 done")
+        st = d.status()
+        check(st["queued"] >= 900, "the queue is full: %r" % st["queued"])
+        check_eq(d.stop(), 0, "exit after SIGTERM")
+        for t in ts:
+            t.join(60)
+        check(not errs, "clients: %r" % errs[:3])
+        check(refused, "submits refused while stopping")
+        d.start()
+        c = d.conn()
+        c.send("".join(json.dumps({"op": "submit", "id": x + "r",
+                                   "url": srv.url("/ok")}) + "\n"
+                       for x in sorted(refused)))
+        for _ in refused:
+            check(c.response()["ok"], "resubmitted")
+        total = len(acked) + len(refused)
+        wait_until(lambda: d.status()["queued"] + d.status()["in_flight"]
+                   == 0, 90, what="everything done")
+        check_eq(d.stop(), 0, "second exit")
+        recs = by_id(d.records())
+        for x in acked:
+            check_eq(len(recs.get(x, [])), 1, "records of accepted " + x)
+        for x in refused:
+            check_eq(len(recs.get(x + "r", [])), 1, "resubmitted " + x)
+            check_eq(len(recs.get(x, [])), 0, "no record of refused " + x)
+        check(all(len(v) == 1 for v in recs.values()), "never two")
+        diag("accepted %d, refused while stopping %d" % (len(acked), len(refused)))
+        check(total >= n_clients * per - n_clients, "nearly all answered")
+
+
+@test("SIGHUP: reopen during writing (no torn line), reload, bad config")
+def _():
+    with Server() as srv, Daemon("limits:\n  concurrency: 8\n"
+                                           "  per_host: 8\n") as d:
+        c = d.conn()
+        n = 3000
+        stop = []
+
+        def feed():
+            c.send("".join(json.dumps({"op": "submit", "id": "h%d" % i,
+                                       "url": srv.url("/size/%d" % i)})
+                           + "\n" for i in range(n)))
+            for _ in range(n):
+                c.response()
+        t = threading.Thread(target=feed)
+        t.start()
+        res = os.path.join(d.out, "results.jsonl")
+        wait_until(lambda: d.status()["done"] > 300, 30, what="writing")
+        os.rename(res, os.path.join(d.out, "results-1.jsonl"))
+        d.kill_sig(signal.SIGHUP)
+        wait_until(lambda: os.path.exists(res), 10, what="reopened")
+        d.write_config("limits:\n  concurrency: 3\n  per_host: 3\n",
+                       daemon="  socket_mode: 0600\n")
+        d.kill_sig(signal.SIGHUP)
+        wait_until(lambda: "concurrency" in d.log() or
+                   d.status()["reloads"] >= 2, 10, what="reload")
+        wait_until(lambda: "socket_mode cannot change" in d.log(), 10,
+                   what="fixed key named in the log")
+        with open(d.cfg, "w") as f:
+            f.write("limits:\n  concurrency: nope\n")
+        d.kill_sig(signal.SIGHUP)
+        wait_until(lambda: "reload refused" in d.log(), 10,
+                   what="bad config refused")
+        check(d.status()["in_flight"] <= 3, "new limit applied")
+        t.join(60)
+        wait_until(lambda: d.status()["done"] == n, 60, what="all done")
+        check_eq(d.stop(), 0, "exit status")
+        recs = d.records()      # checks every line of both files
+        ids = by_id(recs)
+        check_eq(len(ids), n, "every job")
+        check(all(len(v) == 1 for v in ids.values()), "once each")
+        check(os.path.getsize(os.path.join(d.out, "results-1.jsonl")) > 0,
+              "the rotated file kept its records")
+
+
+@test("a stale socket is replaced, a live one refused")
+def _():
+    d = Daemon()
+    d.start()
+    d2 = Daemon(workdir=None)
+    d2.sock = d.sock
+    d2.write_config()
+    d2.start(wait=False)
+    rc = d2.proc.wait(20)
+    check(rc != 0, "second daemon on a live socket exits non-zero")
+    check("another daemon" in d2.log(), "says why: " + d2.log()[-300:])
+    d.proc.kill()           # leaves its socket file behind
+    d.proc.wait(10)
+    d.proc = None
+    check(os.path.exists(d.sock), "stale socket file left")
+    d.start()
+    try:
+        check_eq(d.status()["done"], 0, "new daemon answers")
+    except OSError:
+        raise AssertionError("new daemon: %r\n%s" % (d.proc.poll(), d.log()))
+    check_eq(d.stop(), 0, "exit")
+
+
+# ------------------------------------------------------------ client
+
+@test("ringfetch client: submit --wait, status, cancel, errors")
+def _():
+    with Server() as srv, Daemon() as d:
+        p = client(d, "submit", "--wait", "--id", "cli", srv.url("/ok"),
+                   srv.url("/size/3"))
+        check_eq(p.rc, 0, "submit exit: " + p.stderr)
+        lines = [json.loads(x) for x in p.stdout.splitlines()]
+        check_eq(len(lines), 4, "2 acks + 2 records")
+        check_eq(sum(1 for x in lines if x.get("url")), 2, "records")
+        p = run_rf(["submit", srv.url("/ok"), "--socket", d.sock],
+                   binary=rf_bin("ringfetch"))
+        check_eq(p.rc, 0, "--socket after the command")
+        p = client(d, "submit", "--wait",
+                   input="%s\n\n# comment\n%s\n" % (srv.url("/ok"),
+                                                    srv.url("/status/500")))
+        check_eq(p.rc, 1, "a failed job makes exit 1")
+        check_eq(len(p.stdout.splitlines()), 4, "stdin URLs")
+        p = client(d, "status")
+        check_eq(p.rc, 0, "status exit")
+        st = json.loads(p.stdout)
+        check(p.stdout.count("\n") > 5, "pretty printed")
+        check_eq(st["done"], 5, "status via client")
+        p = client(d, "cancel", "12345")
+        check_eq(p.rc, 1, "cancel unknown")
+        check("unknown_job" in p.stderr, "says unknown_job")
+        p = client(d, "--help")
+        check_eq(p.rc, 0, "help")
+        check("submit" in p.stdout and "watch" in p.stdout, "help text")
+        check_eq(d.stop(), 0, "exit")
+    p = client(d, "status")
+    check_eq(p.rc, 3, "no daemon: exit 3")
+    check("cannot reach the daemon" in p.stderr, "message: " + p.stderr)
+
+
+@test("ringfetch watch streams records")
+def _():
+    with Server() as srv, Daemon() as d:
+        w = subprocess.Popen([rf_bin("ringfetch"), "watch", "--socket",
+                              d.sock], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, preexec_fn=_pdeathsig)
+        try:
+            wait_until(lambda: d.status()["watchers"] == 1, 10,
+                       what="watcher")
+            client(d, "submit", "--id", "ww", srv.url("/ok"))
+            r, _, _ = select.select([w.stdout], [], [], 10)
+            check(r, "a record arrives")
+            rec = json.loads(w.stdout.readline())
+            check_eq(rec["id"], "ww", "watched record")
+        finally:
+            _stop_proc(w, 2)
+        check_eq(d.stop(), 0, "exit")
+
+
+# ------------------------------------------------------------ systemd
+
+@test("sd_notify: READY=1 once listening, STATUS=, STOPPING=1")
+def _():
+    work = scratch_dir("notify")
+    path = os.path.join(work, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(path)
+    ns.settimeout(10)
+    d = Daemon(env={"NOTIFY_SOCKET": path})
+    d.start(wait=False)
+    msgs = []
+    try:
+        while not any("READY=1" in m for m in msgs):
+            msgs.append(ns.recv(4096).decode())
+        check(d.listening(), "socket listens at READY=1")
+        while not any(m.startswith("STATUS=") for m in msgs):
+            msgs.append(ns.recv(4096).decode())
+        d.kill_sig(signal.SIGTERM)
+        while not any("STOPPING=1" in m for m in msgs):
+            msgs.append(ns.recv(4096).decode())
+        check_eq(d.stop(), 0, "exit")
+    finally:
+        d.kill()
+        ns.close()
+    check(any("queued" in m for m in msgs), "STATUS has counters: %r" % msgs)
+
+
+@test("socket activation with systemd-socket-activate")
+def _():
+    if not shutil.which("systemd-socket-activate"):
+        skip("systemd-socket-activate not installed")
+    with Server() as srv:
+        d = Daemon()
+        d.sock = os.path.join(d.dir, "act.sock")   # not daemon.socket
+        d.wrap = ["systemd-socket-activate", "-l", d.sock]
+        d.start(wait=False)
+        wait_until(lambda: os.path.exists(d.sock), 10, what="activation socket")
+        c = Line(d.sock)
+        r = c.ask({"op": "submit", "url": srv.url("/ok"), "wait": True})
+        check(r["ok"], "submit via the inherited socket")
+        check(c.line()["result"]["ok"], "result")
+        check(not os.path.exists(os.path.join(d.dir, "run", "rf.sock")),
+              "no socket of its own")
+        check_eq(d.stop(), 0, "exit")
+        check("passed by systemd" in d.log(), "log says so")
+
+
+@test("systemd-analyze verify passes on the unit files")
+def _():
+    if not shutil.which("systemd-analyze"):
+        skip("systemd-analyze not installed")
+    work = scratch_dir("units")
+    root = repo_root()
+    with open(os.path.join(root, "systemd", "ringfetchd.service")) as f:
+        unit = f.read().replace("@BINDIR@", os.path.dirname(rf_bin()))
+    unit = unit.replace("@SYSCONFDIR@", "/etc")
+    with open(os.path.join(work, "ringfetchd.service"), "w") as f:
+        f.write(unit)
+    shutil.copy(os.path.join(root, "systemd", "ringfetchd.socket"), work)
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                        "ringfetchd.service", "ringfetchd.socket"],
+                       cwd=work, capture_output=True, text=True, timeout=60)
+    check_eq(p.returncode, 0, "verify: " + p.stdout + p.stderr)
+    p = subprocess.run(["systemd-analyze", "syscall-filter", "@system-service"],
+                       capture_output=True, text=True, timeout=60)
+    check("io_uring_enter" in p.stdout or "@aio" in p.stdout,
+          "the filter allows io_uring")
+
+
+@test("make install into a temporary DESTDIR")
+def _():
+    dest = scratch_dir("destdir")
+    p = subprocess.run(["make", "-s", "-o", "all", "install",
+                        "DESTDIR=" + dest, "PREFIX=/usr",
+                        "INSTALL_BUILD=" + os.path.dirname(rf_bin())],
+                       cwd=repo_root(), capture_output=True, text=True,
+                       timeout=120)
+    check_eq(p.returncode, 0, "make install: " + p.stderr[-2000:])
+    for f in ("usr/bin/ringfetchd", "usr/bin/ringfetch",
+              "etc/ringfetch/ringfetch.yaml",
+              "lib/systemd/system/ringfetchd.service",
+              "lib/systemd/system/ringfetchd.socket",
+              "etc/logrotate.d/ringfetch"):
+        check(os.path.exists(os.path.join(dest, f)), "installed " + f)
+    check(os.access(os.path.join(dest, "usr/bin/ringfetch"), os.X_OK),
+          "executable")
+    with open(os.path.join(dest, "lib/systemd/system/ringfetchd.service")) as f:
+        unit = f.read()
+    check("ExecStart=/usr/bin/ringfetchd -c /etc/ringfetch/ringfetch.yaml"
+          in unit, "ExecStart filled in")
+    for m in os.listdir(os.path.join(repo_root(), "man")):
+        sec = m.rsplit(".", 1)[-1]
+        if sec in ("1", "5", "8"):
+            check(os.path.exists(os.path.join(dest, "usr/share/man",
+                                              "man" + sec, m)), "man " + m)
+    with open(os.path.join(dest, "etc/logrotate.d/ringfetch")) as f:
+        check("HUP" in f.read(), "logrotate sends SIGHUP")
+
+
+main()
