@@ -347,7 +347,7 @@ static int start_request(struct conn *c)
 
 	n = http_build_request(c->wbuf, sizeof(c->wbuf), &j->url,
 			       cfg->http.user_agent, cfg->http.headers,
-			       cfg->http.n_headers, NULL, 0);
+			       cfg->http.n_headers, j->headers, j->n_headers);
 	if (n < 0) {
 		fail(c, RF_INVALID_URL, n == -ENOSPC ?
 		     "request does not fit in %zu bytes" :
