@@ -121,7 +121,14 @@ static void report(struct conn *c, enum rf_err err, const char *detail,
 	if (!j)
 		return;
 	j->err = err;
-	snprintf(j->detail, sizeof(j->detail), "%s", detail ? detail : "");
+	if (detail) {
+		size_t n = strnlen(detail, sizeof(j->detail) - 1);
+
+		memcpy(j->detail, detail, n);
+		j->detail[n] = '\0';
+	} else {
+		j->detail[0] = '\0';
+	}
 	j->status = c->resp.status;
 	j->bytes = c->resp.body_bytes;
 	memcpy(j->content_type, c->resp.content_type, sizeof(j->content_type));
@@ -381,7 +388,8 @@ static void try_connect(struct conn *c)
 		sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	int one = 1;
 
-	peer_text(ss, c->job->ip, sizeof(c->job->ip));
+	peer_text(ss, c->ip, sizeof(c->ip));
+	memcpy(c->job->ip, c->ip, sizeof(c->job->ip));
 	c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0);
 	if (c->fd < 0) {
@@ -442,7 +450,8 @@ void conn_reuse(struct conn *c, struct job *j)
 	j->conn = c;
 	c->reused = true;
 	j->ms_dns = j->ms_connect = j->ms_tls = 0;
-	peer_text(&c->addrs.addr[c->addr_i], j->ip, sizeof(j->ip));
+	/* the address text was made at connect; inet_ntop per request shows */
+	memcpy(j->ip, c->ip, sizeof(j->ip));
 	c->s->st.conns_reused++;
 	if (start_request(c) == 0)
 		arm_recv(c);

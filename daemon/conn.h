@@ -51,6 +51,7 @@ struct conn {
 	struct dns_addrs addrs;
 	unsigned addr_i;		/* address being tried */
 	uint64_t t_start_ms, t_phase_ms;
+	char ip[48];			/* text of addrs.addr[addr_i] once connecting */
 	size_t wlen, woff;		/* plain: unsent request wbuf[woff..wlen) */
 	struct tls *tls;		/* owned, https only; else NULL */
 	struct http_resp resp;

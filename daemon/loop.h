@@ -26,6 +26,9 @@ struct io_op {
 	io_done_fn done;
 };
 
+/* How long a turn may wait for loop.batch_nr completions. */
+#define LOOP_BATCH_WAIT_NS 200000
+
 struct loop_hook {
 	void (*fn)(struct loop_hook *h);	/* run once per turn, before the wait;
 						 * last added runs first */
@@ -38,6 +41,8 @@ struct loop {
 	uint64_t now_ms;		/* cached CLOCK_MONOTONIC, updated per turn */
 	uint64_t turns, cqes;		/* counters for status */
 	struct loop_hook *hooks;
+	unsigned batch_nr;		/* >1: completions worth waking for, set
+					 * by the scheduler from its load */
 	bool stop;			/* loop_run() returns when set */
 };
 

@@ -191,6 +191,11 @@ static void pump(struct loop_hook *hook)
 			break;
 		start(s, j);
 	}
+	/* With many requests in flight, a quarter of them is a batch worth
+	 * waking for; with few, wake on each so latency stays low. */
+	s->loop->batch_nr = s->in_flight >= 16 ? s->in_flight / 4 : 1;
+	if (s->loop->batch_nr > 32)
+		s->loop->batch_nr = 32;
 }
 
 void sched_slot_release(struct sched *s, struct host *h)

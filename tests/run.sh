@@ -15,9 +15,10 @@ for t in "$BUILD"/test_*; do
 	name=$(basename "$t")
 	out=$(timeout 120 "$t" 2>&1)
 	rc=$?
-	echo "$out" | grep -E '^(not ok|#)' | sed "s/^/  $name: /"
 	p=$(echo "$out" | grep -c '^ok ')
 	f=$(echo "$out" | grep -c '^not ok ')
+	[ "$f" -gt 0 ] && echo "$out" | grep -E '^(not ok|#)' | head -200 |
+		sed "s/^/  $name: /"
 	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "  $name: exited $rc"
 		echo "$out" | tail -20 | sed "s/^/    /"
