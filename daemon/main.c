@@ -11,6 +11,7 @@
 #include "crawl.h"
 #include "daemon.h"
 #include "log.h"
+#include "tls.h"
 
 struct opts {
 	const char *config_file;
@@ -177,6 +178,18 @@ static int load_config(struct config *c, struct opts *o, int argc, char **argv)
 	return 0;
 }
 
+/* A bad tls.ca_file is a configuration error: say so before anything
+ * starts rather than fail every https job with tls_verify. */
+static int tls_startup(const struct config *c)
+{
+	char err[512];
+
+	if (tls_global_init(c, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "ringfetchd: tls: %s\n", err);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct config c;
@@ -191,6 +204,8 @@ int main(int argc, char **argv)
 	if (o.print_config) {
 		config_print(&c, stdout);
 		rc = EXIT_ALL_OK;
+	} else if (tls_startup(&c) < 0) {
+		rc = EXIT_USAGE;
 	} else if (o.check_config) {
 		rc = EXIT_ALL_OK;
 	} else if (o.batch) {

@@ -375,4 +375,13 @@ def _():
         check_eq(rec["error"], "reset", "error class")
 
 
+
+@test("an unreadable tls.ca_file is a configuration error: exit 2, nothing fetched")
+def _():
+    for args in (["--check-config"], ["--batch", "/dev/null", "--out", scratch_dir("o")]):
+        p = run_rf(args + ["--set", "tls.ca_file=/nonexistent/ca.pem"])
+        check_eq(p.rc, 2, "exit status of %r" % args)
+        check_in("tls.ca_file", p.stderr, "message names the key")
+
+
 main()
