@@ -18,9 +18,12 @@ static uint32_t host_hash(const char *name, uint16_t port, bool https)
 	return (h ^ (uint32_t)https) * 16777619u;
 }
 
-int host_table_init(struct host_table *t, uint32_t per_host)
+int host_table_init(struct host_table *t, struct loop *l, uint32_t per_host,
+		    double rate)
 {
 	memset(t, 0, sizeof(*t));
+	t->loop = l;
+	t->rate = rate;
 	t->nbuckets = 1024;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	t->per_host = per_host;
@@ -35,6 +38,7 @@ void host_table_fini(struct host_table *t)
 		while (h) {
 			struct host *n = h->hnext;
 
+			loop_timer_cancel(t->loop, &h->rate_timer);
 			free(h);
 			h = n;
 		}
@@ -86,6 +90,9 @@ struct host *host_get(struct host_table *t, const struct url *u)
 	h->port = u->port;
 	h->https = u->https;
 	h->refs = 1;
+	h->table = t;
+	h->tokens = 1;		/* the first request goes at once */
+	h->tokens_ms = loop_now_ms(t->loop);
 	h->hnext = t->buckets[k];
 	t->buckets[k] = h;
 	if (++t->count > t->nbuckets)
@@ -126,7 +133,7 @@ static void ready_add(struct host_table *t, struct host *h)
 
 void host_update_ready(struct host_table *t, struct host *h)
 {
-	if (h->q_head && h->active < t->per_host)
+	if (h->q_head && h->active < t->per_host && !h->rate_wait)
 		ready_add(t, h);
 	else
 		ready_remove(t, h);
@@ -140,6 +147,7 @@ void host_put(struct host_table *t, struct host *h)
 	if (--h->refs || h->n_conns || h->q_head)
 		return;
 	ready_remove(t, h);
+	loop_timer_cancel(t->loop, &h->rate_timer);
 	k = host_hash(h->name, h->port, h->https) & (t->nbuckets - 1);
 	for (pp = &t->buckets[k]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == h) {
@@ -185,13 +193,52 @@ void host_unqueue(struct host_table *t, struct host *h, struct job *j)
 	host_update_ready(t, h);
 }
 
+static void on_token(struct timer *tm)
+{
+	struct host *h = container_of(tm, struct host, rate_timer);
+
+	h->rate_wait = false;
+	host_update_ready(h->table, h);
+}
+
+/* Take one start token from h's bucket (capacity 1: starts are spaced
+ * 1/rate apart, the politest reading of a rate). False when none is left;
+ * h then waits out of the ready ring until on_token(). */
+static bool take_token(struct host_table *t, struct host *h)
+{
+	uint64_t now = loop_now_ms(t->loop);
+	double wait_ms;
+
+	if (t->rate <= 0)
+		return true;
+	h->tokens += (double)(now - h->tokens_ms) * t->rate / 1000.0;
+	if (h->tokens > 1)
+		h->tokens = 1;
+	h->tokens_ms = now;
+	if (h->tokens >= 1) {
+		h->tokens -= 1;
+		return true;
+	}
+	wait_ms = (1 - h->tokens) * 1000.0 / t->rate;
+	h->rate_wait = true;
+	loop_timer_arm(t->loop, &h->rate_timer, now + (uint64_t)wait_ms + 1,
+		       on_token);
+	host_update_ready(t, h);
+	return false;
+}
+
 struct job *host_next_job(struct host_table *t)
 {
-	struct host *h = t->ready;
+	struct host *h;
 	struct job *j;
 
-	if (!h)
-		return NULL;
+	for (;;) {
+		h = t->ready;
+		if (!h)
+			return NULL;
+		if (take_token(t, h))
+			break;
+	}
 	j = h->q_head;
 	h->q_head = j->next;
 	if (!h->q_head)

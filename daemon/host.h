@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "loop.h"
 #include "url.h"
 
 struct job;
@@ -26,6 +27,11 @@ struct host {
 	uint32_t n_conns;		/* open conns of this host (idle or busy) */
 	struct host *hnext;		/* hash chain */
 	struct host *rnext, *rprev;	/* ready ring; rnext == NULL: not in it */
+	double tokens;			/* per_host_rate bucket, 0..1 */
+	uint64_t tokens_ms;		/* when tokens was last refilled */
+	bool rate_wait;			/* out of tokens: rate_timer refills */
+	struct timer rate_timer;
+	struct host_table *table;	/* owner, for rate_timer */
 };
 
 struct host_table {
@@ -34,10 +40,14 @@ struct host_table {
 	uint32_t count;
 	struct host *ready;		/* head of the ready ring, or NULL */
 	uint32_t per_host;		/* the cap, from limits.per_host */
+	double rate;			/* limits.per_host_rate, 0 = none */
+	struct loop *loop;		/* clock and timers for the rate */
 };
 
-/* Returns 0 or -ENOMEM. */
-int host_table_init(struct host_table *t, uint32_t per_host);
+/* Hosts take per_host slots and start at most rate requests a second
+ * (0 = no limit), timed on loop l. Returns 0 or -ENOMEM. */
+int host_table_init(struct host_table *t, struct loop *l, uint32_t per_host,
+		    double rate);
 /* Frees every host; the caller has closed all connections first. */
 void host_table_fini(struct host_table *t);
 
@@ -56,7 +66,9 @@ void host_enqueue(struct host_table *t, struct host *h, struct job *j,
 void host_unqueue(struct host_table *t, struct host *h, struct job *j);
 
 /* Take the next job from the next ready host in round-robin order and take
- * a slot on its host. Returns NULL when no host has both a job and room. */
+ * a slot (and a rate token) on its host. Returns NULL when no host has a
+ * job, room and a token; a host short of a token leaves the ready ring
+ * until its timer refills one. */
 struct job *host_next_job(struct host_table *t);
 
 /* Give back a slot taken by host_next_job(). */

@@ -29,7 +29,8 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	s->results = r;
 	s->next_job_num = 1;
 	s->rng = loop_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
-	if (host_table_init(&s->hosts, cfg->limits.per_host) < 0) {
+	if (host_table_init(&s->hosts, l, cfg->limits.per_host,
+			    cfg->limits.per_host_rate) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -467,6 +468,7 @@ void sched_drop(struct sched *s, struct job *j)
 void sched_apply_config(struct sched *s)
 {
 	s->hosts.per_host = s->cfg->limits.per_host;
+	s->hosts.rate = s->cfg->limits.per_host_rate;
 	for (uint32_t i = 0; i < s->hosts.nbuckets; i++)
 		for (struct host *h = s->hosts.buckets[i]; h; h = h->hnext)
 			host_update_ready(&s->hosts, h);
