@@ -454,34 +454,42 @@ static int line(struct client *c, const char *p, size_t n)
 	return request(c, p, n);
 }
 
-/* Answer every complete line in c->in, in order, until one must wait. */
+/* Answer every complete line in c->in, in order, until one must wait. The
+ * answered bytes are dropped once at the end: dropping them line by line
+ * would move the rest of a 64 KiB buffer for every short line. */
 static void process(struct client *c)
 {
-	while (!c->dead && !c->paused && c->in.len &&
+	size_t off = 0;
+
+	while (!c->dead && !c->paused && off < c->in.len &&
 	       c->out.len + c->wire.len < CLIENT_OUT_SOFT) {
-		char *nl = memchr(c->in.p, '\n', c->in.len);
-		size_t n = nl ? (size_t)(nl - c->in.p) : c->in.len;
+		char *p = c->in.p + off;
+		size_t left = c->in.len - off;
+		char *nl = memchr(p, '\n', left);
+		size_t n = nl ? (size_t)(nl - p) : left;
 
 		if (c->skipping) {
-			buf_consume(&c->in, nl ? n + 1 : n);
+			off += nl ? n + 1 : n;
 			c->skipping = !nl;
 			continue;
 		}
 		if (n > CONTROL_LINE_MAX) {
 			reply_err(c, "line_too_long", "a request line is "
 				  "limited to %u bytes", CONTROL_LINE_MAX);
-			buf_consume(&c->in, nl ? n + 1 : n);
+			off += nl ? n + 1 : n;
 			c->skipping = !nl;
 			continue;
 		}
 		if (!nl && !c->eof)
 			break;		/* wait for the rest of the line */
-		if (line(c, c->in.p, n) == -EAGAIN) {
+		if (line(c, p, n) == -EAGAIN) {
 			blocked_push(c->ctl, c);
 			break;
 		}
-		buf_consume(&c->in, nl ? n + 1 : n);
+		off += nl ? n + 1 : n;
 	}
+	if (!c->dead && off)
+		buf_consume(&c->in, off);
 }
 
 static void on_recv(struct io_op *op, int res, unsigned flags)

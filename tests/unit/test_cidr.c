@@ -1,0 +1,131 @@
+/* Unit tests for cidr.c: parsing, prefix matching across families, the
+ * "private" set, allow exceptions. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "cidr.h"
+#include "tap.h"
+
+static struct sockaddr_storage sa(const char *ip)
+{
+	struct sockaddr_storage ss = { 0 };
+
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &s6->sin6_addr);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, ip, &s4->sin_addr);
+	}
+	return ss;
+}
+
+static bool blocks(const struct netguard *g, const char *ip)
+{
+	struct sockaddr_storage ss = sa(ip);
+
+	return netguard_blocks(g, (struct sockaddr *)&ss);
+}
+
+static int guard(struct netguard *g, char **deny, size_t nd, char **allow,
+		 size_t na)
+{
+	struct config c;
+	char err[256];
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.network.deny.v = deny;
+	c.network.deny.n = nd;
+	c.network.allow.v = allow;
+	c.network.allow.n = na;
+	rc = netguard_init(g, &c, err, sizeof(err));
+	if (rc)
+		printf("# %s\n", err);
+	return rc;
+}
+
+static int test_parse(void)
+{
+	struct cidr c;
+	int ok = 1;
+
+	ok &= TAP_CHECK(cidr_parse("10.0.0.0/8", &c) == 0 && c.bits == 104);
+	ok &= TAP_CHECK(cidr_parse("fd00::/8", &c) == 0 && c.bits == 8);
+	ok &= TAP_CHECK(cidr_parse("1.2.3.4", &c) == 0 && c.bits == 128);
+	ok &= TAP_CHECK(cidr_parse("1.2.3.4/33", &c) < 0);
+	ok &= TAP_CHECK(cidr_parse("1.2.3.4/", &c) < 0);
+	ok &= TAP_CHECK(cidr_parse("/8", &c) < 0);
+	ok &= TAP_CHECK(cidr_parse("example.com/8", &c) < 0);
+	ok &= TAP_CHECK(cidr_parse("::1/129", &c) < 0);
+	return ok;
+}
+
+static int test_deny_and_allow(void)
+{
+	char *deny[] = { "10.0.0.0/8", "fd00::/8", "192.168.1.7" };
+	char *allow[] = { "10.1.0.0/16" };
+	struct netguard g;
+	int ok = 1;
+
+	ok &= TAP_CHECK(guard(&g, deny, 3, allow, 1) == 0);
+	ok &= TAP_CHECK(blocks(&g, "10.2.3.4"));
+	ok &= TAP_CHECK(!blocks(&g, "10.1.3.4"));
+	ok &= TAP_CHECK(!blocks(&g, "11.0.0.1"));
+	ok &= TAP_CHECK(blocks(&g, "fd12::1"));
+	ok &= TAP_CHECK(!blocks(&g, "fe80::1"));
+	ok &= TAP_CHECK(blocks(&g, "192.168.1.7"));
+	ok &= TAP_CHECK(!blocks(&g, "192.168.1.8"));
+	/* an IPv4-mapped address is judged as IPv4 */
+	ok &= TAP_CHECK(blocks(&g, "::ffff:10.2.3.4"));
+	netguard_fini(&g);
+	return ok;
+}
+
+static int test_private(void)
+{
+	char *deny[] = { "private" };
+	char *allow[] = { "127.0.0.2" };
+	struct netguard g;
+	int ok = 1;
+
+	ok &= TAP_CHECK(guard(&g, deny, 1, allow, 1) == 0);
+	ok &= TAP_CHECK(blocks(&g, "127.0.0.1"));
+	ok &= TAP_CHECK(!blocks(&g, "127.0.0.2"));
+	ok &= TAP_CHECK(blocks(&g, "::1"));
+	ok &= TAP_CHECK(blocks(&g, "169.254.169.254"));
+	ok &= TAP_CHECK(blocks(&g, "172.31.0.1"));
+	ok &= TAP_CHECK(!blocks(&g, "172.32.0.1"));
+	ok &= TAP_CHECK(blocks(&g, "100.64.0.1"));
+	ok &= TAP_CHECK(!blocks(&g, "8.8.8.8"));
+	ok &= TAP_CHECK(!blocks(&g, "2606:4700::1"));
+	ok &= TAP_CHECK(blocks(&g, "::ffff:127.0.0.1"));
+	netguard_fini(&g);
+	return ok;
+}
+
+static int test_empty_and_bad(void)
+{
+	char *bad[] = { "10.0.0.0/8", "nonsense" };
+	struct netguard g;
+	int ok = 1;
+
+	ok &= TAP_CHECK(guard(&g, NULL, 0, NULL, 0) == 0);
+	ok &= TAP_CHECK(!blocks(&g, "127.0.0.1"));
+	netguard_fini(&g);
+	ok &= TAP_CHECK(guard(&g, bad, 2, NULL, 0) < 0);
+	return ok;
+}
+
+int main(void)
+{
+	TAP_RUN(test_parse);
+	TAP_RUN(test_deny_and_allow);
+	TAP_RUN(test_private);
+	TAP_RUN(test_empty_and_bad);
+	return tap_done();
+}
