@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bodies.h"
 #include "host.h"
 #include "job.h"
 #include "log.h"
@@ -112,6 +113,35 @@ static void report_tls(const struct conn *c, struct job *j)
 		 j->tls_used ? tls_cipher(c->tls) : "");
 }
 
+/* output.bodies: a sink for the response to the n request bytes in wbuf.
+ * It lives in resp.body_arg (decoded body through resp.on_body, or raw
+ * bytes through resp_feed() for WARC) until report() or conn_free(). */
+static void sink_start(struct conn *c, size_t n)
+{
+	struct bodies *b = c->s->bodies;
+
+	if (!b)
+		return;
+	c->resp.body_arg = bodies_start(b, c->wbuf, n);
+	if (c->resp.body_arg && !bodies_wants_raw(b))
+		c->resp.on_body = bodies_body;
+}
+
+/* Store the response for j (ok) or drop what was spooled. */
+static void sink_end(struct conn *c, struct job *j, bool ok)
+{
+	struct body_sink *sink = c->resp.body_arg;
+
+	c->resp.body_arg = NULL;
+	c->resp.on_body = NULL;
+	if (!sink)
+		return;
+	if (ok && j)
+		bodies_commit(sink, j);
+	else
+		bodies_abort(sink);
+}
+
 /* Hand the attempt's outcome to sched; the job leaves this conn. */
 static void report(struct conn *c, enum rf_err err, const char *detail,
 		   bool release_slot)
@@ -134,6 +164,8 @@ static void report(struct conn *c, enum rf_err err, const char *detail,
 	memcpy(j->content_type, c->resp.content_type, sizeof(j->content_type));
 	j->ms_total = ms_since(c, j->t_attempt_ms);
 	report_tls(c, j);
+	j->body_path[0] = '\0';
+	sink_end(c, j, err == RF_OK);
 	if (c->resp.rx_bytes == 0)
 		j->ms_ttfb = 0;
 	/* A pooled conn that died before answering was closed by the peer
@@ -195,6 +227,7 @@ static void conn_free(struct conn *c)
 
 	if (c->fd >= 0)
 		io_uring_prep_close(loop_sqe_noop(s->loop), c->fd);
+	sink_end(c, NULL, false);
 	s->conns_open--;
 	h->n_conns--;
 	if (c->holds_slot)
@@ -375,6 +408,7 @@ static int start_request(struct conn *c)
 		}
 	}
 	http_resp_init(&c->resp, cfg->http.max_body, false);
+	sink_start(c, (size_t)n);
 	flush_out(c);
 	conn_enter(c, CS_SEND);
 	return 0;
@@ -403,6 +437,34 @@ static void try_connect(struct conn *c)
 	conn_enter(c, CS_CONNECT);
 }
 
+/* Drop the addresses network.deny forbids (checked on every resolution,
+ * so every redirect hop too), then connect to the first one left. */
+static void start_connect(struct conn *c)
+{
+	char first[48] = "";
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->addrs.n; i++) {
+		struct sockaddr_storage *ss = &c->addrs.addr[i];
+
+		if (netguard_blocks(&c->s->guard, (struct sockaddr *)ss)) {
+			if (!first[0])
+				peer_text(ss, first, sizeof(first));
+			continue;
+		}
+		c->addrs.addr[n++] = *ss;
+	}
+	c->addrs.n = n;
+	if (n == 0) {
+		fail(c, RF_BLOCKED_ADDRESS, "address %s of '%s' is in "
+		     "network.deny", first, c->job->url.host);
+		return;
+	}
+	c->addr_i = 0;
+	c->t_start_ms = loop_now_ms(c->s->loop);
+	try_connect(c);
+}
+
 static void on_dns(struct dns_req *r, int err, const char *detail,
 		   const struct dns_addrs *a)
 {
@@ -414,9 +476,7 @@ static void on_dns(struct dns_req *r, int err, const char *detail,
 		return;
 	}
 	c->addrs = *a;
-	c->addr_i = 0;
-	c->t_start_ms = loop_now_ms(c->s->loop);
-	try_connect(c);
+	start_connect(c);
 }
 
 int conn_open(struct sched *s, struct job *j)
@@ -438,9 +498,7 @@ int conn_open(struct sched *s, struct job *j)
 		return 0;
 	}
 	j->ms_dns = 0;
-	c->addr_i = 0;
-	c->t_start_ms = loop_now_ms(s->loop);
-	try_connect(c);
+	start_connect(c);
 	return 0;
 }
 
@@ -591,6 +649,9 @@ static bool resp_feed(struct conn *c, const char *p, size_t n, bool more)
 		j->ms_ttfb = ms_since(c, j->t_attempt_ms) - j->ms_dns -
 			     j->ms_connect - j->ms_tls;
 	rc = http_resp_feed(&c->resp, p, n, &used);
+	if (rc != HTTP_ERROR && used && c->resp.body_arg &&
+	    bodies_wants_raw(c->s->bodies))
+		bodies_raw(c->resp.body_arg, p, used);
 	if (rc == HTTP_DONE) {
 		complete(c, used == n && !more);
 		return true;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "bodies.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -38,7 +39,9 @@ static void check_done(struct loop_hook *h)
 {
 	struct run *r = container_of(h, struct run, stop_hook);
 
-	if (r->batch.done && sched_idle(&r->sched))
+	/* records kept by a failed write must reach the disk first */
+	if (r->batch.done && sched_idle(&r->sched) &&
+	    results_flush(&r->results) == 0)
 		r->loop.stop = true;
 }
 
@@ -120,11 +123,17 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
-	if (results_open(&r.results, dir, err, sizeof(err)) < 0) {
+	if (results_open(&r.results, &r.loop, c, dir, err,
+			 sizeof(err)) < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
 	if (sched_init(&r.sched, &r.loop, c, &r.results, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return EXIT_FATAL;
+	}
+	if (c->output.bodies != BODIES_NONE &&
+	    !(r.sched.bodies = bodies_new(c, dir, err, sizeof(err)))) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
@@ -167,6 +176,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	}
 	rc = r.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 	batch_close(&r.batch);
+	bodies_free(r.sched.bodies);
 	sched_fini(&r.sched);
 	/* dns_free() may leave a cancelled poll to complete: drain without
 	 * blocking (stop makes every turn's wait zero). */

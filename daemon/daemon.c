@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "bodies.h"
 #include "crawl.h"
 #include "job.h"
 #include "json.h"
@@ -386,17 +387,12 @@ static char *out_dir_of(const struct config *c, const char *state_dir)
 /* Open the result log in dir; on success the old one is closed. */
 static int reopen_results(struct daemon *d, const char *dir)
 {
-	struct results nr;
 	char err[512];
 
-	if (results_open(&nr, dir, err, sizeof(err)) < 0) {
+	if (results_reopen(&d->results, dir, err, sizeof(err)) < 0) {
 		log_error("reopen: %s; still writing %s", err, d->results.path);
 		return -1;
 	}
-	if (results_close(&d->results) < 0)
-		log_error("%s: a write failed before the reopen",
-			  nr.path ? nr.path : dir);
-	d->results = nr;
 	return 0;
 }
 
@@ -620,7 +616,8 @@ static int start(struct daemon *d)
 		return EXIT_FATAL;
 	}
 	d->loop_ok = true;
-	if (results_open(&d->results, d->out_dir, err, sizeof(err)) < 0) {
+	if (results_open(&d->results, &d->loop, d->cfg, d->out_dir, err,
+			 sizeof(err)) < 0) {
 		log_error("%s", err);
 		return EXIT_FATAL;
 	}
@@ -631,6 +628,12 @@ static int start(struct daemon *d)
 		return EXIT_FATAL;
 	}
 	d->sched_ok = true;
+	if (d->cfg->output.bodies != BODIES_NONE &&
+	    !(d->sched.bodies = bodies_new(d->cfg, d->out_dir, err,
+					   sizeof(err)))) {
+		log_error("%s", err);
+		return EXIT_FATAL;
+	}
 	d->sched.on_finish = on_finish;
 	d->sched.on_finish_arg = d;
 	fd = open_socket(d);
@@ -711,6 +714,7 @@ static int finish(struct daemon *d)
 	if (d->sched_ok) {
 		sched_fini(&d->sched);
 		drain(d, quiet);	/* dns_free() may leave a cancel */
+		bodies_free(d->sched.bodies);
 	}
 	if (d->loop_ok)
 		loop_fini(&d->loop);

@@ -361,6 +361,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 				 (unsigned long long)r->max_body);
 	sha256_update(&r->sha, at, len);
 	r->body_bytes += len;
+	if (r->on_body)
+		r->on_body(r->body_arg, at, len);
 	return 0;
 }
 
@@ -440,6 +442,8 @@ void http_resp_init(struct http_resp *r, uint64_t max_body, bool head_request)
 	r->body_bytes = 0;
 	r->rx_bytes = 0;
 	sha256_init(&r->sha);
+	r->on_body = NULL;
+	r->body_arg = NULL;
 	r->status = 0;
 	r->err = HTTP_E_NONE;
 	r->head_request = head_request;

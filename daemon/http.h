@@ -4,7 +4,8 @@
  *
  * One struct http_resp per connection, reset with http_resp_init() before
  * each response. Nothing here allocates: the headers we keep are copied into
- * fixed arrays, the body streams into the SHA-256 and is not kept. Bytes
+ * fixed arrays, the body streams into the SHA-256 (and the optional body
+ * sink, which may keep it) and is not kept here. Bytes
  * after a complete response are never parsed: we do not pipeline, so their
  * presence (with or without "Connection: close") means the peer is out of
  * step and the connection must not be reused (keep_alive is cleared). */
@@ -44,6 +45,13 @@ struct http_resp {
 	uint64_t body_bytes;	/* hashed, chunking removed; <= max_body */
 	uint64_t rx_bytes;	/* bytes fed so far, 1xx responses included */
 	struct sha256 sha;	/* of the body as received; caller finalises */
+	/* Optional body sink: called with each piece of the body, chunking
+	 * removed, after the max_body check, in order. NULL after
+	 * http_resp_init(); set by the caller for this response. body_arg is
+	 * only handed to on_body (the caller may keep its own state there;
+	 * http_resp_init() clears it, so free what it points at first). */
+	void (*on_body)(void *arg, const char *p, size_t n);
+	void *body_arg;
 	int status;		/* final (non-1xx) status, 0 before its head */
 	enum http_err err;	/* HTTP_E_NONE until HTTP_ERROR was returned */
 	bool head_request;	/* the request was HEAD: no body follows */

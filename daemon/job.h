@@ -65,6 +65,9 @@ struct job {
 	bool tls_resumed;	/* that handshake resumed a cached session */
 	char tls_version[16];	/* "TLSv1.3"; "" unless tls_used */
 	char tls_cipher[64];	/* IANA name; "" unless tls_used */
+	char body_path[128];	/* stored body, relative to output.dir:
+				 * "bodies/ab/cd/SHA256" or "warc/FILE#OFFSET";
+				 * "" when none (set by conn.c per response) */
 };
 
 #endif

@@ -1,23 +1,45 @@
 /* JSONL result records. Records are appended to a buffer and written in
- * 64 KiB batches of whole lines, so a reader never sees half a record from
- * a healthy daemon, and the write cost is amortised over ~150 records. */
+ * 64 KiB batches of whole lines, so a reader never sees half a record, and
+ * the write cost is amortised over ~150 records.
+ *
+ * Every write is a span of whole lines; when one fails part-way the file is
+ * cut back to where the span began, so the file holds whole lines only and
+ * the span stays buffered for the retry. Rotation happens between spans:
+ * a span never crosses output.rotate_size unless one record alone does.
+ *
+ * Rotated files are compressed and pruned by one helper thread rather than
+ * a forked child: it shares nothing with the loop but a queue of file names
+ * under a mutex, needs no reaping or SIGCHLD, runs at a lower priority, and
+ * results_close() simply joins it, so a batch run ends with every rotated
+ * file already compressed. Its work runs in queue order, so a prune never
+ * races a compression of the same file. */
 #include "results.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
 
+#include "config.h"
 #include "job.h"
 #include "json.h"
+#include "log.h"
 #include "loop.h"
 
 #define RESULTS_BATCH (64 * 1024)
 #define RESULTS_MAX (64 * 1024 * 1024)	/* buffered while writes fail */
+#define RESULTS_RETRY_MS 1000		/* retry period while blocked */
+#define RESULTS_IO (64 * 1024)		/* compression read size */
 
 static int mkdir_p(const char *dir)
 {
@@ -40,34 +62,326 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-int results_open(struct results *r, const char *dir, char *err,
-		 size_t errlen)
-{
-	int rc;
+/* ---- the helper thread: compress, then prune ------------------------ */
 
-	memset(r, 0, sizeof(*r));
-	r->fd = -1;
-	r->ts_sec = -1;
-	buf_init(&r->out, RESULTS_MAX);
-	rc = mkdir_p(dir);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
-			 strerror(-rc));
-		return rc;
-	}
-	if (asprintf(&r->path, "%s/results.jsonl", dir) < 0)
+struct results_task {
+	struct results_task *next;
+	char *dir;			/* owned */
+	char *path;			/* owned: the rotated file */
+	enum config_compress compress;
+	uint32_t keep;			/* 0 = keep all */
+};
+
+struct results_worker {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct results_task *head, **tail;	/* FIFO, under mu */
+	bool stop;			/* under mu: exit once empty */
+};
+
+/* Deflate (gzip wrapper) or zstd from fd in to fd out through the buffers
+ * ib and ob of RESULTS_IO bytes. Returns 0 or -errno. */
+static int compress_gzip(int in, int out, unsigned char *ib,
+			 unsigned char *ob)
+{
+	z_stream z = { 0 };
+	int flush, zrc = Z_OK, rc = 0;
+	ssize_t n;
+
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
-	r->fd = open(r->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (r->fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", r->path, strerror(errno));
-		free(r->path);
-		r->path = NULL;
-		return rc;
-	}
-	return 0;
+	do {
+		n = read(in, ib, RESULTS_IO);
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+		z.next_in = ib;
+		z.avail_in = (uInt)n;
+		do {
+			z.next_out = ob;
+			z.avail_out = RESULTS_IO;
+			zrc = deflate(&z, flush);
+			n = (ssize_t)(RESULTS_IO - z.avail_out);
+			if (n && write(out, ob, (size_t)n) != n)
+				rc = errno ? -errno : -EIO;
+		} while (!rc && z.avail_out == 0);
+	} while (!rc && flush != Z_FINISH);
+	deflateEnd(&z);
+	return rc ? rc : zrc == Z_STREAM_END ? 0 : -EIO;
 }
 
+static int compress_zstd(int in, int out, unsigned char *ib,
+			 unsigned char *ob)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	ZSTD_EndDirective mode;
+	size_t left = 0;
+	int rc = 0;
+	ssize_t n;
+
+	if (!cc)
+		return -ENOMEM;
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3);
+	do {
+		ZSTD_inBuffer zi = { ib, 0, 0 };
+
+		n = read(in, ib, RESULTS_IO);
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		zi.size = (size_t)n;
+		mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
+		do {
+			ZSTD_outBuffer zo = { ob, RESULTS_IO, 0 };
+
+			left = ZSTD_compressStream2(cc, &zo, &zi, mode);
+			if (ZSTD_isError(left))
+				rc = -EIO;
+			else if (zo.pos &&
+				 write(out, ob, zo.pos) != (ssize_t)zo.pos)
+				rc = errno ? -errno : -EIO;
+		} while (!rc && (mode == ZSTD_e_end ? left != 0 :
+				 zi.pos < zi.size));
+	} while (!rc && mode != ZSTD_e_end);
+	ZSTD_freeCCtx(cc);
+	return rc;
+}
+
+/* path -> path.gz (or .zst) through a synced temporary name; the original
+ * goes only once its compressed copy is whole. A file pruned before its
+ * turn is no error. */
+static void compress_file(const char *path, enum config_compress how)
+{
+	char dst[4200], tmp[4300];
+	unsigned char *io;
+	int in, out, rc;
+
+	snprintf(dst, sizeof(dst), "%s%s", path,
+		 how == COMPRESS_GZIP ? ".gz" : ".zst");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		if (errno != ENOENT)
+			log_warn("compress %s: %s", path, strerror(errno));
+		return;
+	}
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		log_warn("compress %s: %s: %s", path, tmp, strerror(errno));
+		close(in);
+		return;
+	}
+	io = malloc(2 * RESULTS_IO);
+	if (!io)
+		rc = -ENOMEM;
+	else if (how == COMPRESS_GZIP)
+		rc = compress_gzip(in, out, io, io + RESULTS_IO);
+	else
+		rc = compress_zstd(in, out, io, io + RESULTS_IO);
+	free(io);
+	if (rc == 0 && fdatasync(out) < 0)
+		rc = -errno;
+	if (close(out) < 0 && rc == 0)
+		rc = -errno;
+	close(in);
+	if (rc == 0 && rename(tmp, dst) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		log_warn("compress %s: %s; kept uncompressed", path,
+			 strerror(-rc));
+		unlink(tmp);
+		return;
+	}
+	unlink(path);
+}
+
+/* "results-STAMP[-N].jsonl[.gz|.zst]" -> 1 with its age key, else 0. */
+static int rotated_key(const char *name, char *stamp, unsigned long *seq)
+{
+	const char *p = name + 8, *dot;
+	char *end;
+
+	if (strncmp(name, "results-", 8) != 0 || strlen(p) < 16)
+		return 0;
+	dot = strstr(p, ".jsonl");
+	if (!dot || (strcmp(dot, ".jsonl") && strcmp(dot, ".jsonl.gz") &&
+		     strcmp(dot, ".jsonl.zst")))
+		return 0;
+	memcpy(stamp, p, 16);
+	stamp[16] = '\0';
+	*seq = 0;
+	if (p[16] == '-') {
+		*seq = strtoul(p + 17, &end, 10);
+		if (end != dot)
+			return 0;
+	} else if (p + 16 != dot) {
+		return 0;
+	}
+	return 1;
+}
+
+struct rotated {
+	char stamp[17];
+	unsigned long seq;
+	char *name;
+};
+
+static int rotated_cmp(const void *a, const void *b)
+{
+	const struct rotated *x = a, *y = b;
+	int c = strcmp(x->stamp, y->stamp);
+
+	if (c)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Delete the oldest rotated files beyond keep. */
+static void prune(const char *dir, uint32_t keep)
+{
+	struct rotated *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	char path[4400];
+	DIR *d;
+
+	if (keep == 0 || !(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		struct rotated r;
+
+		if (!rotated_key(e->d_name, r.stamp, &r.seq))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		r.name = strdup(e->d_name);
+		if (!r.name)
+			break;
+		v[n++] = r;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), rotated_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i + keep < n) {
+			snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+			if (unlink(path) < 0 && errno != ENOENT)
+				log_warn("rotate_keep: %s: %s", path,
+					 strerror(errno));
+		}
+		free(v[i].name);
+	}
+	free(v);
+}
+
+static void *worker_main(void *arg)
+{
+	struct results_worker *w = arg;
+	struct results_task *t;
+
+	/* compression yields to the fetch loop on a busy machine */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		t = w->head;
+		if (t) {
+			w->head = t->next;
+			if (!w->head)
+				w->tail = &w->head;
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (!t)
+			return NULL;
+		if (t->compress != COMPRESS_NONE)
+			compress_file(t->path, t->compress);
+		prune(t->dir, t->keep);
+		free(t->dir);
+		free(t->path);
+		free(t);
+	}
+}
+
+/* Start the thread with every signal blocked: the loop reads its signals
+ * from a signalfd, and the thread must never take one instead. */
+static struct results_worker *worker_start(void)
+{
+	struct results_worker *w = calloc(1, sizeof(*w));
+	sigset_t all, old;
+	int rc;
+
+	if (!w)
+		return NULL;
+	w->tail = &w->head;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		log_error("results: cannot start the compression thread: %s",
+			  strerror(rc));
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Hand a rotated file to the thread (compressed or not, it prunes). */
+static void worker_push(struct results *r, const char *path)
+{
+	const struct config *c = r->cfg;
+	struct results_task *t;
+
+	if (!r->worker)
+		r->worker = worker_start();
+	t = calloc(1, sizeof(*t));
+	if (!r->worker || !t || !(t->dir = strdup(r->dir)) ||
+	    !(t->path = strdup(path))) {
+		if (t) {
+			free(t->dir);
+			free(t);
+		}
+		log_warn("results: %s left uncompressed and unpruned", path);
+		return;
+	}
+	t->compress = c->output.compress;
+	t->keep = c->output.rotate_keep;
+	pthread_mutex_lock(&r->worker->mu);
+	*r->worker->tail = t;
+	r->worker->tail = &t->next;
+	pthread_cond_signal(&r->worker->cv);
+	pthread_mutex_unlock(&r->worker->mu);
+}
+
+/* Let the thread finish its queue, then join it. */
+static void worker_stop(struct results_worker *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+}
 static void put_ts(struct buf *b, uint64_t wall_ms, struct results *cache)
 {
 	int64_t sec = (int64_t)(wall_ms / 1000);
@@ -179,8 +493,7 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 	put_str_field(b, "ip", j->ip);
 	put_tls(b, j);
 	put_timings(b, j);
-	put_key(b, "body_path");
-	json_put_null(b);
+	put_str_field(b, "body_path", j->body_path);
 	if (buf_puts(b, "}\n") < 0) {
 		b->len = start;		/* never leave half a record */
 		return -ENOBUFS;
@@ -188,48 +501,350 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 	return 0;
 }
 
-int results_flush(struct results *r)
-{
-	while (r->out.len) {
-		ssize_t n = write(r->fd, r->out.p, r->out.len);
+/* ---- the log file ---------------------------------------------------- */
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (!r->err)
-				r->err = -errno;
-			return -errno;
+static int open_log(const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return fd;
+}
+
+static void on_rotate_timer(struct timer *t);
+static void on_retry_timer(struct timer *t);
+
+static void arm_interval(struct results *r)
+{
+	uint64_t ms = r->cfg ? r->cfg->output.rotate_interval_ms : 0;
+
+	r->opened_ms = r->loop ? loop_now_ms(r->loop) : 0;
+	if (!r->loop)
+		return;
+	if (ms)
+		loop_timer_arm(r->loop, &r->t_rotate, r->opened_ms + ms,
+			       on_rotate_timer);
+	else
+		loop_timer_cancel(r->loop, &r->t_rotate);
+}
+
+int results_open(struct results *r, struct loop *l, const struct config *cfg,
+		 const char *dir, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->ts_sec = -1;
+	r->loop = l;
+	r->cfg = cfg;
+	buf_init(&r->out, RESULTS_MAX);
+	rc = mkdir_p(dir);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
+			 strerror(-rc));
+		return rc;
+	}
+	r->dir = strdup(dir);
+	if (!r->dir || asprintf(&r->path, "%s/results.jsonl", dir) < 0) {
+		free(r->dir);
+		r->dir = NULL;
+		r->path = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r->fd = open_log(r->path, &r->size);
+	if (r->fd < 0) {
+		rc = r->fd;
+		snprintf(err, errlen, "%s: %s", r->path, strerror(-rc));
+		free(r->path);
+		free(r->dir);
+		r->path = r->dir = NULL;
+		return rc;
+	}
+	arm_interval(r);
+	return 0;
+}
+
+/* Give the open file a free rotated name: renameat2 with RENAME_NOREPLACE
+ * refuses to overwrite, so a name taken by another process (or a rotation
+ * earlier in the same second) moves on to the next -N. */
+static int rotate_rename(struct results *r, char *dst, size_t cap)
+{
+	char stamp[20], alt[4300];
+	time_t now = (time_t)(loop_wall_ms() / 1000);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (strcmp(stamp, r->last_stamp)) {
+		memcpy(r->last_stamp, stamp, sizeof(stamp));
+		r->last_seq = 0;
+	} else {
+		r->last_seq++;
+	}
+	for (int tries = 0; tries < 10000; tries++, r->last_seq++) {
+		if (r->last_seq)
+			snprintf(dst, cap, "%s/results-%s-%u.jsonl", r->dir,
+				 stamp, r->last_seq);
+		else
+			snprintf(dst, cap, "%s/results-%s.jsonl", r->dir,
+				 stamp);
+		snprintf(alt, sizeof(alt), "%s.gz", dst);
+		if (access(alt, F_OK) == 0)
+			continue;
+		snprintf(alt, sizeof(alt), "%s.zst", dst);
+		if (access(alt, F_OK) == 0)
+			continue;
+		if (renameat2(AT_FDCWD, r->path, AT_FDCWD, dst,
+			      RENAME_NOREPLACE) == 0)
+			return 0;
+		/* no RENAME_NOREPLACE on this file system: link refuses too */
+		if (errno == EINVAL) {
+			if (link(r->path, dst) == 0)
+				return unlink(r->path) < 0 ? -errno : 0;
 		}
-		buf_consume(&r->out, (size_t)n);
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* Close the current file under a rotated name and start a new one. On
+ * failure the current file stays open (under its old name). */
+static int rotate(struct results *r)
+{
+	char dst[4200];
+	uint64_t size;
+	int rc, fd;
+
+	rc = rotate_rename(r, dst, sizeof(dst));
+	if (rc < 0) {
+		if (!r->rotate_failed)
+			log_error("results: cannot rotate %s: %s; writing on",
+				  r->path, strerror(-rc));
+		r->rotate_failed = true;
+		return rc;
+	}
+	fd = open_log(r->path, &size);
+	if (fd < 0) {
+		if (!r->rotate_failed)
+			log_error("results: cannot start a new %s: %s",
+				  r->path, strerror(-fd));
+		r->rotate_failed = true;
+		if (rename(dst, r->path) < 0)
+			log_error("results: records go on into %s", dst);
+		return fd;
+	}
+	r->rotate_failed = false;
+	close(r->fd);
+	r->fd = fd;
+	r->size = size;
+	arm_interval(r);
+	worker_push(r, dst);
+	return 0;
+}
+
+/* Bytes at the front of the buffer to write now: whole lines that keep the
+ * file within rotate_size; 0 when the file must rotate first. */
+static size_t fit(const struct results *r)
+{
+	uint64_t lim = r->cfg ? r->cfg->output.rotate_size : 0;
+	size_t room;
+	const char *nl;
+
+	if (!lim || r->size + r->out.len <= lim)
+		return r->out.len;
+	room = lim > r->size ? (size_t)(lim - r->size) : 0;
+	if (room > r->out.len)
+		room = r->out.len;
+	nl = room ? memrchr(r->out.p, '\n', room) : NULL;
+	if (nl)
+		return (size_t)(nl - r->out.p) + 1;
+	if (r->size)
+		return 0;
+	/* one record longer than rotate_size gets a file of its own */
+	nl = memchr(r->out.p, '\n', r->out.len);
+	return nl ? (size_t)(nl - r->out.p) + 1 : r->out.len;
+}
+
+/* Write len bytes of whole lines, or nothing: a partial write is cut off
+ * again, so no half record is ever left in the file. */
+static int write_span(struct results *r, const char *p, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+	int rc;
+
+	while (off < len) {
+		n = write(r->fd, p + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			if (off && ftruncate(r->fd, (off_t)r->size) < 0)
+				log_error("results: %s: cannot cut a partial write back: %s",
+					  r->path, strerror(errno));
+			return rc;
+		}
+		off += (size_t)n;
+	}
+	r->size += len;
+	return 0;
+}
+
+static void block(struct results *r, int rc)
+{
+	if (!r->blocked)
+		log_error("results: writing %s failed: %s; new fetches wait, "
+			  "%zu bytes of records are kept and retried every %d ms",
+			  r->path, strerror(-rc), r->out.len, RESULTS_RETRY_MS);
+	r->blocked = rc;
+	if (r->loop)
+		loop_timer_arm(r->loop, &r->t_retry,
+			       loop_now_ms(r->loop) + RESULTS_RETRY_MS,
+			       on_retry_timer);
+}
+
+static int flush_now(struct results *r)
+{
+	size_t n;
+	int rc;
+
+	while (r->out.len) {
+		n = fit(r);
+		if (n == 0 && rotate(r) == 0)
+			continue;
+		if (n == 0)
+			n = r->out.len;
+		rc = write_span(r, r->out.p, n);
+		if (rc < 0) {
+			block(r, rc);
+			return rc;
+		}
+		buf_consume(&r->out, n);
+	}
+	if (r->blocked) {
+		log_info("results: %s is writable again; fetches resume",
+			 r->path);
+		r->blocked = 0;
+		if (r->loop)
+			loop_timer_cancel(r->loop, &r->t_retry);
 	}
 	return 0;
+}
+
+static void on_retry_timer(struct timer *t)
+{
+	struct results *r = container_of(t, struct results, t_retry);
+
+	flush_now(r);
+}
+
+/* output.rotate_interval: rotate what was written since the last one. */
+static void on_rotate_timer(struct timer *t)
+{
+	struct results *r = container_of(t, struct results, t_rotate);
+
+	if (!r->blocked && flush_now(r) == 0 && r->size > 0 && rotate(r) == 0)
+		return;
+	arm_interval(r);
+}
+
+int results_flush(struct results *r)
+{
+	if (r->blocked && r->loop)
+		return r->blocked;
+	return flush_now(r);
+}
+
+bool results_blocked(const struct results *r)
+{
+	return r->blocked != 0;
 }
 
 int results_write(struct results *r, const struct job *j)
 {
 	int rc = results_format(&r->out, j, loop_wall_ms(), r);
 
-	if (rc < 0)
+	if (rc < 0) {
+		if (!r->err)
+			log_error("results: record of job %llu lost: %s",
+				  (unsigned long long)j->num, strerror(-rc));
+		r->err = r->err ? r->err : rc;
 		return rc;
+	}
 	r->records++;
 	if (r->out.len >= RESULTS_BATCH)
 		return results_flush(r);
 	return 0;
 }
 
+int results_reopen(struct results *r, const char *dir, char *err,
+		   size_t errlen)
+{
+	char *ndir = NULL, *npath = NULL;
+	uint64_t size;
+	int rc, fd;
+
+	rc = mkdir_p(dir);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
+			 strerror(-rc));
+		return rc;
+	}
+	ndir = strdup(dir);
+	if (!ndir || asprintf(&npath, "%s/results.jsonl", dir) < 0) {
+		free(ndir);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	fd = open_log(npath, &size);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", npath, strerror(-fd));
+		free(ndir);
+		free(npath);
+		return fd;
+	}
+	/* what the old file can take goes there; the rest to the new one */
+	if (!r->blocked)
+		flush_now(r);
+	close(r->fd);
+	free(r->dir);
+	free(r->path);
+	r->fd = fd;
+	r->dir = ndir;
+	r->path = npath;
+	r->size = size;
+	arm_interval(r);
+	return 0;
+}
+
 int results_close(struct results *r)
 {
-	int rc = 0;
-
 	if (r->fd >= 0) {
-		results_flush(r);
+		flush_now(r);
+		if (r->out.len && !r->err)
+			r->err = r->blocked ? r->blocked : -EIO;
+		if (r->out.len)
+			log_error("results: %zu bytes of records could not be written to %s",
+				  r->out.len, r->path);
 		if (close(r->fd) < 0 && !r->err)
 			r->err = -errno;
 		r->fd = -1;
 	}
-	rc = r->err;
+	if (r->loop) {
+		loop_timer_cancel(r->loop, &r->t_retry);
+		loop_timer_cancel(r->loop, &r->t_rotate);
+	}
+	worker_stop(r->worker);
+	r->worker = NULL;
 	buf_fini(&r->out);
 	free(r->path);
-	r->path = NULL;
-	return rc;
+	free(r->dir);
+	r->path = r->dir = NULL;
+	return r->err;
 }

@@ -34,8 +34,13 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (netguard_init(&s->guard, cfg, err, errlen) < 0) {
+		host_table_fini(&s->hosts);
+		return -EINVAL;
+	}
 	s->dns = dns_new(l, cfg, err, errlen);
 	if (!s->dns) {
+		netguard_fini(&s->guard);
 		host_table_fini(&s->hosts);
 		return -EINVAL;
 	}
@@ -47,6 +52,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 void sched_fini(struct sched *s)
 {
 	dns_free(s->dns);
+	netguard_fini(&s->guard);
 	host_table_fini(&s->hosts);
 }
 
@@ -185,7 +191,9 @@ static void pump(struct loop_hook *hook)
 {
 	struct sched *s = container_of(hook, struct sched, pump_hook);
 
-	while (s->in_flight < s->cfg->limits.concurrency) {
+	/* A results file that cannot be written holds new fetches back. */
+	while (s->in_flight < s->cfg->limits.concurrency &&
+	       !results_blocked(s->results)) {
 		struct job *j = host_next_job(&s->hosts);
 
 		if (!j)
@@ -467,8 +475,16 @@ void sched_drop(struct sched *s, struct job *j)
 
 void sched_apply_config(struct sched *s)
 {
+	struct netguard g;
+	char err[256];
+
 	s->hosts.per_host = s->cfg->limits.per_host;
 	s->hosts.rate = s->cfg->limits.per_host_rate;
+	/* the new config was validated; should it still fail, keep the old */
+	if (netguard_init(&g, s->cfg, err, sizeof(err)) == 0) {
+		netguard_fini(&s->guard);
+		s->guard = g;
+	}
 	for (uint32_t i = 0; i < s->hosts.nbuckets; i++)
 		for (struct host *h = s->hosts.buckets[i]; h; h = h->hnext)
 			host_update_ready(&s->hosts, h);

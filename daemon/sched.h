@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "err.h"
 #include "host.h"
@@ -17,6 +18,7 @@ struct job;
 struct conn;
 struct dns;
 struct results;
+struct bodies;
 
 struct sched_stats {
 	uint64_t accepted, done, ok, failed;
@@ -33,7 +35,10 @@ struct sched {
 	const struct config *cfg;	/* borrowed */
 	struct dns *dns;
 	struct results *results;
+	struct bodies *bodies;		/* output.bodies store, or NULL; set
+					 * after sched_init by its owner */
 	struct host_table hosts;
+	struct netguard guard;		/* network.deny / network.allow */
 	struct loop_hook pump_hook;
 	uint32_t in_flight;		/* slots taken, <= limits.concurrency */
 	uint32_t waiting;		/* queued + backoff: the bounded queue */

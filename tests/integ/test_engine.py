@@ -360,4 +360,23 @@ def _():
         check(took >= 0.95, "rate respected (took %.2fs)" % took)
         check(took < 1.9 + 1.0, "hosts limited independently (took %.2fs)" % took)
 
+
+@test("network.deny blocks addresses, on every hop; allow makes exceptions")
+def _():
+    with Server() as srv:
+        url = srv.url("/ok")
+        r = run_batch([url], args=FAST + ["--set", "network.deny=[127.0.0.0/8]"])
+        rec = r.by_url()[url]
+        failed(rec, "blocked_address")
+        check_eq(rec["attempts"], 1, "not retried")
+        check_eq(srv.stats()["requests_total"], 0, "nothing sent")
+        r = run_batch([url], args=FAST + ["--set", "network.deny=[private]",
+                                          "--set", "network.allow=[127.0.0.1]"])
+        check(r.by_url()[url]["ok"], "allowed exception")
+        hop = srv.url("/redirect/302?to=http%3A%2F%2F127.0.0.2%3A" + str(srv.port) + "%2Fok")
+        r = run_batch([hop], args=FAST + ["--set", "network.deny=[127.0.0.2/32]"])
+        rec = r.by_url()[hop]
+        failed(rec, "blocked_address")
+        check_eq(rec["redirects"], 1, "blocked on the redirect hop")
+
 main()

@@ -1,0 +1,59 @@
+/* Body storage (output.bodies): each response body is spooled to a
+ * temporary file as it streams, then on success either renamed to
+ * DIR/bodies/ab/cd/SHA256 (files: content-addressed, so a body fetched
+ * twice is stored once) or archived with its request into a WARC file
+ * (warc.c). On failure the temporary file is removed: nothing half-written
+ * stays. Open spool files are bounded; past the bound a sink reopens its
+ * file for each piece instead of holding it.
+ *
+ * Writes are plain write() calls on the loop thread, not ring SQEs: the
+ * pieces live in the connection's receive buffer, which the next receive
+ * overwrites, so a queued write would need a copy and its own lifetime, and
+ * buffered file writes go to io_uring's worker threads anyway. */
+#ifndef RF_BODIES_H
+#define RF_BODIES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct job;
+struct bodies;
+struct body_sink;
+
+/* The store for output directory dir, in cfg->output.bodies's mode (which
+ * must not be BODIES_NONE; later changes of the key are not seen). Clears
+ * spool files a crashed run left. cfg is borrowed. Returns owned store
+ * (free with bodies_free, after every sink has ended) or NULL with err. */
+struct bodies *bodies_new(const struct config *cfg, const char *dir,
+			  char *err, size_t errlen);
+void bodies_free(struct bodies *b);
+
+/* A sink for the response to the request req (len bytes, copied for WARC).
+ * Returns owned sink, to end with bodies_commit() or bodies_abort(); NULL
+ * when out of memory (the body is then not stored). Opens no file yet. */
+struct body_sink *bodies_start(struct bodies *b, const char *req,
+			       size_t len);
+
+/* Whether the sink wants the raw response bytes (WARC: head, body and
+ * chunking as received, through bodies_raw) rather than the decoded body
+ * (files: through bodies_body, an http_resp on_body callback). */
+bool bodies_wants_raw(const struct bodies *b);
+
+/* Append a piece of the decoded body; arg is the struct body_sink. A write
+ * error marks the sink failed (logged once per store): it then stores
+ * nothing. */
+void bodies_body(void *arg, const char *p, size_t n);
+
+/* Append raw response bytes, as bodies_body(). */
+void bodies_raw(struct body_sink *s, const char *p, size_t n);
+
+/* The response for j completed (j->sha256, url, ip set): store it, set
+ * j->body_path (relative to the output directory; "" when storing failed)
+ * and free s. */
+void bodies_commit(struct body_sink *s, struct job *j);
+
+/* The response failed: remove the spool file, free s. Harmless on NULL. */
+void bodies_abort(struct body_sink *s);
+
+#endif
