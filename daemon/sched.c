@@ -99,37 +99,65 @@ static void finish(struct sched *s, struct job *j)
 		s->on_room(s, s->on_room_arg);
 }
 
-uint64_t sched_submit(struct sched *s, const char *url, size_t len,
-		      const char *id)
+/* A job holding copies of url and id; NULL when out of memory. */
+static struct job *job_new(const char *url, size_t len, const char *id)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	int rc;
 
 	if (!j)
-		return 0;
+		return NULL;
 	j->url_text = strndup(url, len);
 	j->id = id ? strdup(id) : NULL;
 	if (!j->url_text || (id && !j->id)) {
 		job_free(j);
-		return 0;
+		return NULL;
 	}
-	j->num = s->next_job_num++;
+	return j;
+}
+
+/* Number j (num, or the next number when 0) and count it as accepted:
+ * from here on it owes exactly one record. */
+static void job_accept(struct sched *s, struct job *j, uint64_t num)
+{
+	if (!num)
+		num = s->next_job_num;
+	j->num = num;
+	if (num >= s->next_job_num)
+		s->next_job_num = num + 1;
 	j->t_accept_ms = loop_now_ms(s->loop);
 	s->live++;
 	s->st.accepted++;
+}
+
+static void job_queue(struct sched *s, struct job *j)
+{
+	j->state = JS_QUEUED;
+	s->waiting++;
+	host_enqueue(&s->hosts, j->host, j, false);
+}
+
+uint64_t sched_submit(struct sched *s, const char *url, size_t len,
+		      const char *id)
+{
+	struct job *j = job_new(url, len, id);
+	int rc;
+
+	if (!j)
+		return 0;
+	job_accept(s, j, 0);
 	rc = url_parse(&j->url, url, len, j->detail, sizeof(j->detail));
 	if (rc == URL_OK)
 		j->host = host_get(&s->hosts, &j->url);
 	if (rc != URL_OK || !j->host) {
+		uint64_t num = j->num;
+
 		if (rc == URL_OK)
 			snprintf(j->detail, sizeof(j->detail), "out of memory");
 		j->err = RF_INVALID_URL;
 		finish(s, j);
-		return s->next_job_num - 1;
+		return num;
 	}
-	j->state = JS_QUEUED;
-	s->waiting++;
-	host_enqueue(&s->hosts, j->host, j, false);
+	job_queue(s, j);
 	return j->num;
 }
 
@@ -391,33 +419,17 @@ void sched_close_idle(struct sched *s)
 struct job *sched_submit_job(struct sched *s, const char *url, size_t len,
 			     const char *id, uint64_t num)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct job *j = job_new(url, len, id);
 
 	if (!j)
 		return NULL;
-	j->url_text = strndup(url, len);
-	j->id = id ? strdup(id) : NULL;
-	if (!j->url_text || (id && !j->id) ||
-	    url_parse(&j->url, url, len, j->detail, sizeof(j->detail)) != URL_OK) {
+	if (url_parse(&j->url, url, len, j->detail, sizeof(j->detail)) !=
+	    URL_OK || !(j->host = host_get(&s->hosts, &j->url))) {
 		job_free(j);
 		return NULL;
 	}
-	j->host = host_get(&s->hosts, &j->url);
-	if (!j->host) {
-		job_free(j);
-		return NULL;
-	}
-	if (!num)
-		num = s->next_job_num;
-	j->num = num;
-	if (num >= s->next_job_num)
-		s->next_job_num = num + 1;
-	j->t_accept_ms = loop_now_ms(s->loop);
-	s->live++;
-	s->st.accepted++;
-	j->state = JS_QUEUED;
-	s->waiting++;
-	host_enqueue(&s->hosts, j->host, j, false);
+	job_accept(s, j, num);
+	job_queue(s, j);
 	return j;
 }
 
