@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -32,6 +33,15 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 		int fd = strcmp(names[i], "-") == 0 ? dup(0) :
 			open(names[i], O_RDONLY | O_CLOEXEC);
 
+		struct stat st;
+
+		/* A directory opens fine and fails only at the first read:
+		 * refuse it here, before anything is fetched. */
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			close(fd);
+			fd = -1;
+			errno = EISDIR;
+		}
 		if (fd < 0) {
 			int rc = -errno;
 

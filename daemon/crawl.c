@@ -175,6 +175,9 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		return EXIT_FATAL;
 	}
 	rc = r.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+	/* A URL file that failed mid-read left lines without records. */
+	if (r.batch.error)
+		rc = EXIT_FATAL;
 	batch_close(&r.batch);
 	bodies_free(r.sched.bodies);
 	sched_fini(&r.sched);

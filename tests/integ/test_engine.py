@@ -326,6 +326,10 @@ def _():
     p = run_rf(["--batch", "/nonexistent/urls.txt", "--out", scratch_dir("o")])
     check_eq(p.rc, 2, "exit 2")
     check_in("/nonexistent/urls.txt", p.stderr, "names the file")
+    d = scratch_dir("adir")
+    p = run_rf(["--batch", d, "--out", scratch_dir("o")])
+    check_eq(p.rc, 2, "a directory: exit 2")
+    check_in("Is a directory", p.stderr, "says why")
     with Server() as srv:
         r = run_batch([srv.url("/ok")], args=FAST)
         check_eq(r.rc, 0, "exit 0")
