@@ -27,7 +27,8 @@ enum job_state {
 struct job {
 	uint64_t num;		/* the daemon's job number, from 1 */
 	char *id;		/* owned submitter id, or NULL */
-	char *url_text;		/* owned: as submitted */
+	char *url_text;		/* owned: as submitted, NUL-terminated */
+	size_t url_len;		/* its length (it may hold a NUL) */
 	struct url url;		/* current target; changes on redirect */
 	enum job_state state;
 	struct host *host;	/* host of url, counted reference */

@@ -471,7 +471,7 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 	put_key(b, "id");
 	json_put_str_or_null(b, j->id);
 	put_key(b, "url");
-	json_put_str(b, j->url_text);
+	json_put_strn(b, j->url_text, j->url_len);
 	put_str_field(b, "final_url", j->url.href);
 	put_key(b, "ok");
 	json_put_bool(b, ok);

@@ -106,7 +106,13 @@ static struct job *job_new(const char *url, size_t len, const char *id)
 
 	if (!j)
 		return NULL;
-	j->url_text = strndup(url, len);
+	/* memcpy, not strndup: a NUL inside stays in the record's url */
+	j->url_text = malloc(len + 1);
+	if (j->url_text) {
+		memcpy(j->url_text, url, len);
+		j->url_text[len] = '\0';
+		j->url_len = len;
+	}
 	j->id = id ? strdup(id) : NULL;
 	if (!j->url_text || (id && !j->id)) {
 		job_free(j);

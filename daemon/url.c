@@ -117,6 +117,11 @@ static int input_trim(const char **s, size_t *len, char *err, size_t errlen)
 			err_set(err, errlen, "tab or line break inside URL");
 			return URL_EINVAL;
 		}
+		/* a NUL would cut the URL short in every C string after us */
+		if (p[i] == '\0') {
+			err_set(err, errlen, "NUL byte inside URL");
+			return URL_EINVAL;
+		}
 	}
 	*s = p;
 	*len = n;

@@ -9,6 +9,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import *  # noqa: E402,F401,F403
+from harness import read_records  # noqa: E402
 
 FAST = ["--set", "retry.backoff_base=10ms", "--set", "retry.backoff_max=50ms"]
 FIELDS = ["ts", "job", "id", "url", "final_url", "ok", "status", "error",
@@ -382,5 +383,30 @@ def _():
         rec = r.by_url()[hop]
         failed(rec, "blocked_address")
         check_eq(rec["redirects"], 1, "blocked on the redirect hop")
+
+
+@test("hostile URL files: 100 KiB line, CRLF endings, NUL bytes, no final newline")
+def _():
+    with Server() as srv:
+        work = scratch_dir("hostile")
+        path = os.path.join(work, "urls.txt")
+        ok1, ok2, ok3 = srv.url("/ok?a"), srv.url("/ok?b"), srv.url("/ok?c")
+        with open(path, "wb") as f:
+            f.write(b"http://127.0.0.1/" + b"x" * 100000 + b"\n")
+            f.write(ok1.encode() + b"\r\n")
+            f.write(b"http://127.0.0.1/\x00nul\n")
+            f.write(ok2.encode() + b"\n")
+            f.write(ok3.encode())
+        out = os.path.join(work, "out")
+        p = run_rf(["--batch", path, "--out", out] + FAST)
+        recs, problems = read_records(out)
+        check(not problems, "whole lines: %r" % problems[:3])
+        check_eq(len(recs), 5, "one record per line")
+        by = {r["url"]: r for r in recs}
+        for u in (ok1, ok2, ok3):
+            check(by[u]["ok"], "fetched " + u)
+        bad = [r for r in recs if r["error"] == "invalid_url"]
+        check_eq(len(bad), 2, "long line and NUL line are invalid_url")
+        check_eq(p.rc, 1, "exit 1")
 
 main()
