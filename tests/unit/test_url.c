@@ -208,23 +208,23 @@ static int test_encoding(void)
 	       parse_is("http://x/?a=b?c/d", 0, "http://x/?a=b?c/d");
 }
 
+/* A NUL byte anywhere is refused: it would cut the URL short in every C
+ * string downstream (records, logs, the request line). */
 static int test_embedded_nul(void)
 {
 	struct url u, b;
 	int ok;
 
 	ok = TAP_CHECK(url_parse(&u, "http://x/a\0b", 12, err,
-				 sizeof(err)) == 0);
-	if (ok)
-		ok = TAP_CHECK(STREQ(u.href, "http://x/a%00b"));
-	url_fini(&u);
+				 sizeof(err)) == URL_EINVAL);
+	ok &= TAP_CHECK(u.href == NULL);
+	ok &= TAP_CHECK(strstr(err, "NUL") != NULL);
 	ok &= TAP_CHECK(url_parse(&u, "http://x\0y/", 11, err,
 				  sizeof(err)) == URL_EINVAL);
 	if (!TAP_CHECK(url_parse(&b, "http://x/d/", 11, err, sizeof(err)) == 0))
 		return 0;
-	ok &= TAP_CHECK(url_resolve(&u, &b, "a\0b", 3, err, sizeof(err)) == 0);
-	if (u.href)
-		ok &= TAP_CHECK(STREQ(u.href, "http://x/d/a%00b"));
+	ok &= TAP_CHECK(url_resolve(&u, &b, "a\0b", 3, err, sizeof(err)) ==
+			URL_EINVAL);
 	url_fini(&u);
 	url_fini(&b);
 	return ok;
