@@ -220,10 +220,27 @@ static struct conn *conn_new(struct sched *s, struct job *j)
 	return c;
 }
 
+/* The probe has a session for its host, or never will: let the host's
+ * other jobs open their connections (and resume). */
+static void probe_done(struct conn *c)
+{
+	if (!c->probe)
+		return;
+	c->probe = false;
+	c->host->tls_probe = false;
+	/* A server that gave no session will not give the next conn one
+	 * either: stop serialising its handshakes. */
+	if (!tls_session_known(c->host->name, c->host->port))
+		c->host->tls_no_resume = true;
+	host_update_ready(&c->s->hosts, c->host);
+}
+
 static void conn_free(struct conn *c)
 {
 	struct sched *s = c->s;
 	struct host *h = c->host;
+
+	probe_done(c);
 
 	if (c->fd >= 0)
 		io_uring_prep_close(loop_sqe_noop(s->loop), c->fd);
@@ -488,6 +505,15 @@ int conn_open(struct sched *s, struct job *j)
 		return -ENOMEM;
 	c->job = j;
 	j->conn = c;
+	/* Full handshakes cost both sides far more than resumed ones: the
+	 * first connection to an https host fetches a session, and the
+	 * host's other jobs wait for it rather than all shaking hands. */
+	if (j->url.https && !c->host->tls_probe && !c->host->tls_no_resume &&
+	    !tls_session_known(j->url.host, j->url.port)) {
+		c->probe = true;
+		c->host->tls_probe = true;
+		host_update_ready(&s->hosts, c->host);
+	}
 	conn_enter(c, CS_RESOLVE);
 	rc = dns_lookup(s->dns, &c->dns, j->url.host, j->url.port, &c->addrs);
 	if (rc == -EINPROGRESS)
@@ -611,6 +637,7 @@ static void complete(struct conn *c, bool reusable)
 	reusable = reusable && c->resp.keep_alive && c->state == CS_RECV &&
 		   !c->send_armed && s->conns_idle < s->cfg->limits.concurrency;
 	report(c, RF_OK, NULL, true);
+	probe_done(c);
 	if (!reusable) {
 		teardown(c);
 		return;

@@ -43,6 +43,7 @@ struct conn {
 	bool recv_armed;
 	bool send_armed;		/* a send SQE is in flight */
 	bool reused;			/* this request rides a pooled conn */
+	bool probe;			/* holds host->tls_probe */
 	bool holds_slot;		/* closing with the job's slot still taken */
 	bool deadline_bound;		/* the armed timer is the job's deadline */
 	struct io_op op_connect, op_send, op_recv, op_cancel;

@@ -133,7 +133,8 @@ static void ready_add(struct host_table *t, struct host *h)
 
 void host_update_ready(struct host_table *t, struct host *h)
 {
-	if (h->q_head && h->active < t->per_host && !h->rate_wait)
+	if (h->q_head && h->active < t->per_host && !h->rate_wait &&
+	    !h->tls_probe)
 		ready_add(t, h);
 	else
 		ready_remove(t, h);

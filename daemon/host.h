@@ -30,6 +30,9 @@ struct host {
 	double tokens;			/* per_host_rate bucket, 0..1 */
 	uint64_t tokens_ms;		/* when tokens was last refilled */
 	bool rate_wait;			/* out of tokens: rate_timer refills */
+	bool tls_probe;			/* the first TLS conn is fetching a
+					 * session the others will resume */
+	bool tls_no_resume;		/* a probe got no session: don't wait */
 	struct timer rate_timer;
 	struct host_table *table;	/* owner, for rate_timer */
 };

@@ -229,6 +229,18 @@ static void session_save(struct tls *t)
 	t->session_saved = true;
 }
 
+bool tls_session_known(const char *host, uint16_t port)
+{
+	char key[URL_HOST_MAX + 8];
+	struct tls_slot *slot;
+
+	if (!g_cache)
+		return true;
+	snprintf(key, sizeof(key), "%s:%u", host, port);
+	slot = cache_slot(key);
+	return slot->sess && strcmp(slot->key, key) == 0;
+}
+
 static void session_restore(struct tls *t)
 {
 	struct tls_slot *slot;

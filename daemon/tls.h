@@ -47,6 +47,10 @@ struct tls {
  * err; a failed init may be retried. tls_global_fini() runs at exit. */
 int tls_global_init(const struct config *cfg, char *err, size_t errlen);
 
+/* Whether a new connection to host:port has nothing to wait for: a
+ * session is cached for it, or resumption is off (or TLS not set up). */
+bool tls_session_known(const char *host, uint16_t port);
+
 /* Free the context, the session cache and wolfSSL's globals. Every struct
  * tls must be freed first. Harmless when nothing was initialised. */
 void tls_global_fini(void);
