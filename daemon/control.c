@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fsutil.h"
 #include "job.h"
 #include "json.h"
 #include "log.h"
@@ -722,7 +723,7 @@ int control_listen(const char *path, unsigned mode, char *err, size_t errlen)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	rc = daemon_mkdir_parent(path);
+	rc = fs_mkdir_parent(path);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot create its directory: %s",
 			 path, strerror(-rc));

@@ -17,6 +17,7 @@
 
 #include "bodies.h"
 #include "crawl.h"
+#include "fsutil.h"
 #include "job.h"
 #include "json.h"
 #include "log.h"
@@ -25,42 +26,6 @@
 #define TICK_MS 1000		/* STATUS= and the results flush */
 
 static void stop_now(struct daemon *d);
-
-int daemon_mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-int daemon_mkdir_parent(const char *path)
-{
-	char tmp[PATH_MAX];
-	char *slash;
-
-	if (strlen(path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	strcpy(tmp, path);
-	slash = strrchr(tmp, '/');
-	if (!slash || slash == tmp)
-		return 0;
-	*slash = '\0';
-	return daemon_mkdir_p(tmp);
-}
 
 bool daemon_accepting(const struct daemon *d)
 {
@@ -542,7 +507,7 @@ static int set_paths(struct daemon *d)
 		d->state_dir = strdup("/var/lib/ringfetch");
 	if (!d->state_dir)
 		return -ENOMEM;
-	rc = daemon_mkdir_p(d->state_dir);
+	rc = fs_mkdir_p(d->state_dir);
 	if (rc < 0) {
 		log_error("%s: cannot create the state directory: %s",
 			  d->state_dir, strerror(-rc));

@@ -72,12 +72,6 @@ bool daemon_accepting(const struct daemon *d);
 struct job *daemon_submit(struct daemon *d, const char *url, size_t len,
 			  const char *id, const struct json_val *headers);
 
-/* Make dir and its parents (mode 0755). Returns 0 or -errno. */
-int daemon_mkdir_p(const char *dir);
-
-/* Make the directory that will hold path. Returns 0 or -errno. */
-int daemon_mkdir_parent(const char *path);
-
 /* Cancel the job numbered num (when id is NULL) or every job whose id is
  * id. Returns how many were cancelled. */
 uint32_t daemon_cancel(struct daemon *d, uint64_t num, const char *id);

@@ -31,6 +31,7 @@
 #include <zstd.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "job.h"
 #include "json.h"
 #include "log.h"
@@ -40,27 +41,6 @@
 #define RESULTS_MAX (64 * 1024 * 1024)	/* buffered while writes fail */
 #define RESULTS_RETRY_MS 1000		/* retry period while blocked */
 #define RESULTS_IO (64 * 1024)		/* compression read size */
-
-static int mkdir_p(const char *dir)
-{
-	char tmp[4096];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* ---- the helper thread: compress, then prune ------------------------ */
 
@@ -542,7 +522,7 @@ int results_open(struct results *r, struct loop *l, const struct config *cfg,
 	r->loop = l;
 	r->cfg = cfg;
 	buf_init(&r->out, RESULTS_MAX);
-	rc = mkdir_p(dir);
+	rc = fs_mkdir_p(dir);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
 			 strerror(-rc));
@@ -790,7 +770,7 @@ int results_reopen(struct results *r, const char *dir, char *err,
 	uint64_t size;
 	int rc, fd;
 
-	rc = mkdir_p(dir);
+	rc = fs_mkdir_p(dir);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
 			 strerror(-rc));
