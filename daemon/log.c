@@ -9,6 +9,14 @@
 enum log_level log_threshold = LOG_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static void (*before_fn)(void *arg);
+static void *before_arg;
+
+void log_set_before(void (*fn)(void *arg), void *arg)
+{
+	before_fn = fn;
+	before_arg = arg;
+}
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
@@ -22,6 +30,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+	if (before_fn)
+		before_fn(before_arg);
 	/* one write so concurrent writers never interleave inside a line */
 	fprintf(stderr, "%s\n", line);
 }

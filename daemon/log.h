@@ -16,6 +16,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_debug(...) \
 	do { if (log_threshold >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
 
+/* Call fn(arg) before each line is written (NULL: nothing), so a status
+ * line redrawn on the terminal (progress.c) can step aside and every event
+ * still stands on a line of its own. */
+void log_set_before(void (*fn)(void *arg), void *arg);
+
 /* Parse "error", "warn", "info", "debug"; returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level level);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "log.h"
 #include "sched.h"
 
 /* Write all of s; a terminal that fails is left alone (the crawl matters
@@ -114,6 +115,12 @@ static void on_tick(struct timer *t)
 	loop_timer_arm(p->loop, &p->timer, now + PROGRESS_INTERVAL_MS, on_tick);
 }
 
+/* A log line is coming: clear ours; the next tick redraws it below. */
+static void step_aside(void *arg)
+{
+	progress_clear(arg);
+}
+
 void progress_start(struct progress *p, struct loop *l, const struct sched *s,
 		    const struct batch *b, bool quiet)
 {
@@ -124,6 +131,7 @@ void progress_start(struct progress *p, struct loop *l, const struct sched *s,
 	if (quiet || !isatty(STDERR_FILENO))
 		return;
 	p->on = true;
+	log_set_before(step_aside, p);
 	take_sample(p, loop_now_ms(l));
 	loop_timer_arm(l, &p->timer, loop_now_ms(l) + PROGRESS_INTERVAL_MS,
 		       on_tick);
@@ -149,6 +157,7 @@ void progress_stop(struct progress *p)
 	if (!p->on)
 		return;
 	progress_clear(p);
+	log_set_before(NULL, NULL);
 	loop_timer_cancel(p->loop, &p->timer);
 	p->on = false;
 }

@@ -391,6 +391,24 @@ def _():
               "rate-limited: %d redraws in %.1f s" % (len(draws), secs))
 
 
+@test("log events on a terminal stand on their own lines, not after the progress line")
+def _():
+    with Server() as srv:
+        work = scratch_dir("proglog")
+        urls = write(os.path.join(work, "urls.txt"), "".join(
+            srv.url("/delay/200?%d" % i) + "\n" for i in range(8)))
+        rc, out, secs = run_on_pty(["--batch", urls, "--per-host", "1",
+                                    "--concurrency", "1",
+                                    "--set", "log.level=debug",
+                                    "--out", os.path.join(work, "out")])
+        check_eq(rc, 0, "exit status")
+        check("ringfetchd: debug:" in out, "debug events logged")
+        check("done " in out, "progress drawn")
+        bad = re.search(r"done [^\r\n]*ringfetchd: debug", out)
+        check(not bad, "a log line glued to the progress line: %r" %
+              (bad.group(0)[:200] if bad else ""))
+
+
 @test("no progress line when stderr is a pipe, nor with -q on a terminal")
 def _():
     with Server() as srv:
