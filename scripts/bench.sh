@@ -11,44 +11,17 @@ N=${1:-20000}
 C=${2:-64}
 RUNS=${3:-3}
 BIN=${RINGFETCHD:-build/rel/ringfetchd}
-PY=/usr/bin/python3
+. scripts/nginx.sh
 [ -x "$BIN" ] || make -s build/rel/ringfetchd
-W=$(mktemp -d /tmp/rfbench.XXXXXX)
-NGINX_PID=
-cleanup() {
-	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$W/www" "$W/logs"
-chmod 755 "$W"	# the nginx worker runs as nobody
+bench_workdir rfbench
+PORT=$(free_port)
+mkdir -p "$W/www"
 head -c 4096 /dev/urandom > "$W/www/4k.bin"
-cat > "$W/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $W/nginx.pid;
-error_log $W/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	keepalive_timeout 60s;
+nginx_start "$W" "	keepalive_timeout 60s;
 	sendfile on;
 	tcp_nopush on;
-	server {
-		listen 127.0.0.1:$PORT;
-		root $W/www;
-	}
-}
-CONF
-nginx -p "$W" -c "$W/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 50); do
-	curl -sf -o /dev/null "http://127.0.0.1:$PORT/4k.bin" && break
-	sleep 0.1
-done
+	server { listen 127.0.0.1:$PORT; root $W/www; }"
+wait_url "http://127.0.0.1:$PORT/4k.bin"
 URL="http://127.0.0.1:$PORT/4k.bin"
 $PY -c "import sys; sys.stdout.write('$URL\n' * $N)" > "$W/urls.txt"
 $PY -c "import sys; sys.stdout.write(('url = \"$URL\"\noutput = \"/dev/null\"\n') * $N)" > "$W/curl.cfg"
@@ -96,8 +69,6 @@ echo "ringfetchd/curl = $(echo "$rf $cu" | awk '{printf "%.2f", $1/$2}'), ringfe
 # A second nginx serves a certificate from a CA generated here; a failure
 # in this part is reported without failing the HTTP figures above.
 TLS_N=${TLS_REQUESTS:-5000}
-NGINX_TLS_PID=
-trap 'cleanup; [ -n "$NGINX_TLS_PID" ] && kill "$NGINX_TLS_PID" 2>/dev/null || true' EXIT
 
 tls_setup() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -108,19 +79,9 @@ tls_setup() {
 	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$W/srv.ext"
 	openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" \
 		-CAcreateserial -days 2 -extfile "$W/srv.ext" -out "$W/srv.pem" 2>/dev/null
-	KPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	CPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	mkdir -p "$W/tls/logs"
-	cat > "$W/tls/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $W/tls/nginx.pid;
-error_log $W/tls/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	sendfile on;
+	KPORT=$(free_port)
+	CPORT=$(free_port)
+	nginx_start "$W/tls" "	sendfile on;
 	ssl_certificate $W/srv.pem;
 	ssl_certificate_key $W/srv.key;
 	ssl_protocols TLSv1.2 TLSv1.3;
@@ -134,15 +95,9 @@ http {
 		listen 127.0.0.1:$CPORT ssl;
 		keepalive_timeout 0;
 		root $W/www;
-	}
-}
-CONF
-	nginx -p "$W/tls" -c "$W/tls/nginx.conf" &
-	NGINX_TLS_PID=$!
-	for _ in $(seq 50); do
-		curl -sf --cacert "$W/ca.pem" -o /dev/null "https://127.0.0.1:$KPORT/4k.bin" && return 0
-		sleep 0.1
-	done
+	}"
+	wait_url "https://127.0.0.1:$KPORT/4k.bin" --cacert "$W/ca.pem" &&
+		return 0
 	echo "warning: nginx over TLS did not start" >&2
 	return 1
 }

@@ -8,37 +8,14 @@ cd "$(dirname "$0")/.."
 N=${1:-1000000}
 C=${2:-256}
 BIN=${RINGFETCHD:-build/rel/ringfetchd}
-PY=/usr/bin/python3
+. scripts/nginx.sh
 [ -x "$BIN" ] || make -s build/rel/ringfetchd
-W=$(mktemp -d /tmp/rfrss.XXXXXX)
-NGINX_PID=
-cleanup() {
-	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
-	rm -rf "$W"
-}
-trap cleanup EXIT
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$W/www" "$W/logs"
-chmod 755 "$W"	# the nginx worker runs as nobody
+bench_workdir rfrss
+PORT=$(free_port)
+mkdir -p "$W/www"
 echo hello > "$W/www/ok"
-cat > "$W/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $W/nginx.pid;
-error_log $W/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
-	server { listen 127.0.0.1:$PORT; root $W/www; }
-}
-CONF
-nginx -p "$W" -c "$W/nginx.conf" &
-NGINX_PID=$!
-for _ in $(seq 50); do
-	curl -sf -o /dev/null "http://127.0.0.1:$PORT/ok" && break
-	sleep 0.1
-done
+nginx_start "$W" "	server { listen 127.0.0.1:$PORT; root $W/www; }"
+wait_url "http://127.0.0.1:$PORT/ok"
 # distinct URLs, so nothing can be deduplicated or cached away
 $PY -c "
 import sys
