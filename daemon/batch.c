@@ -15,6 +15,8 @@
 #include "sched.h"
 #include "url.h"
 
+#define FEED_TURN 64	/* lines parsed per loop turn */
+
 static void on_read(struct io_op *op, int res, unsigned flags);
 static void feed_hook(struct loop_hook *h);
 
@@ -100,14 +102,25 @@ static void next_file(struct batch *b)
 	b->eof = false;
 }
 
-/* Submit buffered lines while there is room; read more when drained. */
+/* Submit buffered lines while there is room; read more when drained. At
+ * most FEED_TURN lines a turn: a 64 KiB read holds thousands, and parsing
+ * them all at once would hold back the completions of fetches already
+ * under way (the first TLS handshake of a crawl most of all). */
 static void feed(struct batch *b)
 {
 	size_t pos = b->pos;
+	unsigned budget = FEED_TURN;
 
 	while (!b->done && sched_room(b->s) > 0) {
-		char *nl = memchr(b->buf + pos, '\n', b->len - pos);
+		char *nl;
 
+		if (budget-- == 0) {
+			/* The rest next turn; no read while lines wait. */
+			b->loop->busy = true;
+			b->pos = pos;
+			return;
+		}
+		nl = memchr(b->buf + pos, '\n', b->len - pos);
 		if (nl) {
 			size_t n = (size_t)(nl - (b->buf + pos));
 

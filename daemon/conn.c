@@ -566,6 +566,10 @@ static void start_tls(struct conn *c)
 	}
 	flush_out(c);
 	arm_recv(c);
+	/* A ClientHello costs a key generation: when many conns start in
+	 * one turn, each leaves now, so the server works through them while
+	 * the rest are made, instead of after the last one. */
+	loop_submit_now(c->s->loop);
 }
 
 static void on_connect(struct io_op *op, int res, unsigned flags)
@@ -740,9 +744,12 @@ static void tls_step(struct conn *c)
 		return;
 	}
 	j->ms_tls = ms_since(c, c->t_phase_ms);
-	/* The client Finished and the request leave in one send. */
-	if (start_request(c) == 0)
+	/* The client Finished and the request leave in one send, at once
+	 * for the same reason as the ClientHello. */
+	if (start_request(c) == 0) {
+		loop_submit_now(c->s->loop);
 		tls_input(c);	/* records after the server's Finished */
+	}
 }
 
 /* Bytes arrived on an idle pooled conn: a TLS 1.3 ticket is fine, but

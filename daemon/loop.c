@@ -124,6 +124,7 @@ int loop_run_once(struct loop *l)
 
 	/* Hooks run just before sleeping, after the last turn's completions
 	 * and timers, so work they start is submitted in the same enter. */
+	l->busy = false;
 	for (struct loop_hook *h = l->hooks; h; h = h->next)
 		h->fn(h);
 	next = timer_next_ms(&l->timers);
@@ -145,7 +146,7 @@ int loop_run_once(struct loop *l)
 		ts.tv_nsec = LOOP_BATCH_WAIT_NS;
 		tsp = &ts;
 	}
-	if (l->stop) {
+	if (l->stop || l->busy) {
 		ts.tv_sec = ts.tv_nsec = 0;
 		tsp = &ts;
 	}

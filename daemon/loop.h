@@ -44,6 +44,8 @@ struct loop {
 	unsigned batch_nr;		/* >1: completions worth waking for, set
 					 * by the scheduler from its load */
 	bool stop;			/* loop_run() returns when set */
+	bool busy;			/* a hook has work left: this turn's
+					 * wait must not sleep (reset per turn) */
 };
 
 /* Set up a ring with sq_entries (power of two) and a CQ four times larger.
@@ -66,6 +68,14 @@ int loop_run_once(struct loop *l);
 int loop_run(struct loop *l);
 
 void loop_add_hook(struct loop *l, struct loop_hook *h);
+
+/* Hand the SQEs prepared so far to the kernel now rather than at the end
+ * of the turn: for output that cost real CPU to make (a TLS handshake
+ * flight), so the peer works on it while this turn goes on. */
+static inline void loop_submit_now(struct loop *l)
+{
+	io_uring_submit(&l->ring);
+}
 
 static inline uint64_t loop_now_ms(const struct loop *l)
 {
