@@ -17,6 +17,11 @@
  * finishes the multiplication. Eight blocks are multiplied by H^8 .. H^1
  * and summed before one reduction, which is linear, so it can wait.
  *
+ * Where the CPU has VAES and VPCLMULQDQ on 512-bit registers (AMD Zen 4,
+ * Intel Ice Lake and later), whole runs of 16 blocks go four to a
+ * register, hashed against H^16 .. H^1 before one reduction: about three
+ * times the 128-bit code's speed on a 4 KiB record.
+ *
  * Keys are expanded on every call: wolfSSL offers no hook to free a cached
  * schedule with its Aes, and expansion is ~1% of a 4 KiB record's work.
  */
@@ -42,15 +47,22 @@
 
 #if defined(__x86_64__)
 #define NI __attribute__((target("aes,pclmul,sse4.1")))
+#define VX __attribute__((target("aes,pclmul,sse4.1,avx2,avx512f,avx512bw," \
+				 "vaes,vpclmulqdq")))
 #define CHUNK 8		/* blocks per GHASH reduction and per CTR batch */
+#define WIDE 16		/* the same with 512-bit registers */
 
 struct gcm {
 	__m128i rk[15];		/* round keys; rounds + 1 used */
-	__m128i h[CHUNK];	/* h[i] = H^(i+1), byte-reversed */
+	__m128i h[WIDE];	/* h[i] = H^(i+1), byte-reversed; CHUNK of
+				 * them, or WIDE on the wide path */
 	__m128i j0;		/* pre-counter block, in byte order */
 	__m128i x;		/* GHASH so far, byte-reversed */
 	int rounds;		/* 10 or 14 */
 };
+
+enum level { LV_UNKNOWN, LV_NONE, LV_NI, LV_WIDE };
+static enum level g_level;	/* the best this CPU runs, or as limited */
 
 static inline NI __m128i bswap(__m128i v)
 {
@@ -222,6 +234,19 @@ static NI void ghash(struct gcm *g, const uint8_t *p, size_t len)
 	}
 }
 
+/* h[from .. to) from h[0 .. from): each doubling of the table is one
+ * round of independent products, so the chain is short. */
+static NI void h_powers(struct gcm *g, int from, int to)
+{
+	while (from < to) {
+		int n = from * 2 < to ? from * 2 : to;
+
+		for (int i = from; i < n; i++)
+			g->h[i] = gf_mul(g->h[from - 1], g->h[i - from]);
+		from = n;
+	}
+}
+
 /* Round keys, powers of H, J0, and the AAD hashed. */
 static NI void gcm_start(struct gcm *g, const uint8_t *key, size_t key_len,
 			 const uint8_t *iv, size_t iv_len, const uint8_t *aad,
@@ -234,8 +259,7 @@ static NI void gcm_start(struct gcm *g, const uint8_t *key, size_t key_len,
 	else
 		expand256(g, key);
 	g->h[0] = bswap(aes_block(g, _mm_setzero_si128()));
-	for (int i = 1; i < CHUNK; i++)
-		g->h[i] = gf_mul(g->h[i - 1], g->h[0]);
+	h_powers(g, 1, CHUNK);
 	g->x = _mm_setzero_si128();
 	if (iv_len == 12) {
 		memcpy(j0, iv, 12);
@@ -252,6 +276,99 @@ static NI void gcm_start(struct gcm *g, const uint8_t *key, size_t key_len,
 	ghash(g, aad, aad_len);
 }
 
+static inline VX __m512i bswap4(__m512i v)
+{
+	const __m512i rev = _mm512_broadcast_i32x4(_mm_set_epi8(0, 1, 2, 3, 4,
+				5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+
+	return _mm512_shuffle_epi8(v, rev);
+}
+
+/* The xor of a register's four blocks. */
+static inline VX __m128i fold4(__m512i z)
+{
+	__m256i e = _mm256_xor_si256(_mm512_castsi512_si256(z),
+				     _mm512_extracti64x4_epi64(z, 1));
+
+	return _mm_xor_si128(_mm256_castsi256_si128(e),
+			     _mm256_extracti128_si256(e, 1));
+}
+
+/* Absorb WIDE blocks; hz[j] holds H^(WIDE - 4j - lane) in lane order. */
+static inline VX void ghash_wide(struct gcm *g, const __m512i hz[4],
+				 const uint8_t *p)
+{
+	__m512i lo = _mm512_setzero_si512(), mid = lo, hi = lo;
+
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		__m512i b = bswap4(_mm512_loadu_si512(p + 64 * j));
+
+		if (j == 0)
+			b = _mm512_xor_si512(b, _mm512_inserti32x4(
+				_mm512_setzero_si512(), g->x, 0));
+		lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(b, hz[j],
+								     0x00));
+		hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(b, hz[j],
+								     0x11));
+		mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(b, hz[j],
+								       0x01));
+		mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(b, hz[j],
+								       0x10));
+	}
+	g->x = gf_reduce(fold4(lo), fold4(mid), fold4(hi));
+}
+
+/* CTR and GHASH over n runs of WIDE blocks; *ctr (byte-reversed, as in
+ * gcm_crypt) is advanced past them. */
+static VX void crypt_wide(struct gcm *g, __m128i *ctr, const uint8_t *in,
+			  uint8_t *out, size_t n, bool enc)
+{
+	const __m512i four = _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4,
+					      0, 0, 0, 4, 0, 0, 0, 4);
+	__m512i rk[15], hz[4];
+	__m512i c = _mm512_add_epi32(_mm512_broadcast_i32x4(*ctr),
+				     _mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2,
+						      0, 0, 0, 1, 0, 0, 0, 0));
+
+	h_powers(g, CHUNK, WIDE);
+	for (int j = 0; j < 4; j++) {
+		__m512i z = _mm512_castsi128_si512(g->h[WIDE - 4 * j - 1]);
+
+		z = _mm512_inserti32x4(z, g->h[WIDE - 4 * j - 2], 1);
+		z = _mm512_inserti32x4(z, g->h[WIDE - 4 * j - 3], 2);
+		hz[j] = _mm512_inserti32x4(z, g->h[WIDE - 4 * j - 4], 3);
+	}
+	for (int r = 0; r <= g->rounds; r++)
+		rk[r] = _mm512_broadcast_i32x4(g->rk[r]);
+	for (; n; n--, in += 16 * WIDE, out += 16 * WIDE) {
+		__m512i b[4];
+
+		if (!enc)
+			ghash_wide(g, hz, in);
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			b[j] = _mm512_xor_si512(bswap4(c), rk[0]);
+			c = _mm512_add_epi32(c, four);
+		}
+		for (int r = 1; r < g->rounds; r++) {
+#pragma GCC unroll 4
+			for (int j = 0; j < 4; j++)
+				b[j] = _mm512_aesenc_epi128(b[j], rk[r]);
+		}
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			b[j] = _mm512_aesenclast_epi128(b[j], rk[g->rounds]);
+			_mm512_storeu_si512(out + 64 * j, _mm512_xor_si512(
+				b[j], _mm512_loadu_si512(in + 64 * j)));
+		}
+		if (enc)
+			ghash_wide(g, hz, out);
+	}
+	*ctr = _mm512_castsi512_si128(c);
+	explicit_bzero(rk, sizeof(rk));
+}
+
 /* CTR from inc32(J0) over len bytes, hashing the ciphertext: the input
  * when decrypting (read before out overwrites it), else the output. */
 static NI void gcm_crypt(struct gcm *g, const uint8_t *in, uint8_t *out,
@@ -263,6 +380,14 @@ static NI void gcm_crypt(struct gcm *g, const uint8_t *in, uint8_t *out,
 	const __m128i one = _mm_set_epi32(0, 0, 0, 1);
 	uint8_t buf[16];
 
+	if (g_level == LV_WIDE && len >= 16 * WIDE) {
+		size_t n = len / (16 * WIDE);
+
+		crypt_wide(g, &ctr, in, out, n, enc);
+		in += n * 16 * WIDE;
+		out += n * 16 * WIDE;
+		len -= n * 16 * WIDE;
+	}
 	for (; len >= 16 * CHUNK; in += 16 * CHUNK, out += 16 * CHUNK,
 	     len -= 16 * CHUNK) {
 		__m128i b[CHUNK];
@@ -317,29 +442,60 @@ static NI void gcm_finish(struct gcm *g, size_t aad_len, size_t len,
 }
 
 #undef NI
+#undef VX
 
-static bool cpu_has_aesni(void)
+/* libgcc's answers include the OS's: AVX-512 counts only when XCR0 says
+ * the kernel saves the 512-bit state. */
+static enum level cpu_level(void)
 {
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("aes") &&
-	       __builtin_cpu_supports("pclmul") &&
-	       __builtin_cpu_supports("sse4.1");
+	if (!__builtin_cpu_supports("aes") ||
+	    !__builtin_cpu_supports("pclmul") ||
+	    !__builtin_cpu_supports("sse4.1"))
+		return LV_NONE;
+	if (__builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("vaes") &&
+	    __builtin_cpu_supports("vpclmulqdq"))
+		return LV_WIDE;
+	return LV_NI;
+}
+
+static enum level level(void)
+{
+	/* racing threads store the same answer */
+	enum level lv = __atomic_load_n(&g_level, __ATOMIC_RELAXED);
+
+	if (lv == LV_UNKNOWN) {
+		lv = cpu_level();
+		__atomic_store_n(&g_level, lv, __ATOMIC_RELAXED);
+	}
+	return lv;
 }
 #endif /* __x86_64__ */
 
 bool aesgcm_available(void)
 {
 #if defined(__x86_64__)
-	/* 0 unknown, 1 yes, 2 no; racing threads store the same answer */
-	static int state;
-	int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
-
-	if (s == 0) {
-		s = cpu_has_aesni() ? 1 : 2;
-		__atomic_store_n(&state, s, __ATOMIC_RELAXED);
-	}
-	return s == 1;
+	return level() >= LV_NI;
 #else
+	return false;
+#endif
+}
+
+bool aesgcm_wide(bool allow)
+{
+#if defined(__x86_64__)
+	bool was = level() == LV_WIDE;
+
+	if (!allow && was)
+		__atomic_store_n(&g_level, LV_NI, __ATOMIC_RELAXED);
+	else if (allow && !was && cpu_level() == LV_WIDE)
+		__atomic_store_n(&g_level, LV_WIDE, __ATOMIC_RELAXED);
+	return was;
+#else
+	(void)allow;
 	return false;
 #endif
 }

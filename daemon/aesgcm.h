@@ -13,6 +13,11 @@ struct wc_CryptoInfo;
 /* Whether this CPU has AES-NI, PCLMULQDQ and SSE4.1 (checked once). */
 bool aesgcm_available(void);
 
+/* Whether the 512-bit VAES path is in use; allow = false keeps to the
+ * 128-bit code (for tests of both on one machine), true restores the
+ * CPU's best. Returns the previous setting. */
+bool aesgcm_wide(bool allow);
+
 /* Encrypt len bytes from in to out (they may be the same buffer, not
  * otherwise overlapping) under key (key_len 16 or 32) and iv (iv_len >= 1;
  * 12 is the fast, usual case), authenticating aad too, and write the first

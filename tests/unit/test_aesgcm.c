@@ -200,11 +200,13 @@ static int test_vectors_256(void)
 /* A length that exercises the batch, the whole-block and partial tails. */
 static size_t random_len(void)
 {
-	switch (rng() % 4) {
+	switch (rng() % 5) {
 	case 0:
 		return rng() % 48;
 	case 1:
 		return 128 * (1 + rng() % 4) + rng() % 33 - 16;
+	case 4:
+		return 256 * (1 + rng() % 8) + rng() % 41 - 20;	/* wide runs */
 	case 2:
 		return rng() % 700;
 	default:
@@ -257,6 +259,26 @@ static int test_random_vs_wolfssl(void)
 		return 1;
 	for (int i = 0; i < 2000 && ok; i++)
 		ok &= random_case();
+	return ok;
+}
+
+/* The same on the 128-bit code where the CPU would take the 512-bit
+ * path, so both are checked on such a machine. */
+static int test_random_narrow(void)
+{
+	bool wide;
+	int ok = 1;
+
+	if (skip())
+		return 1;
+	wide = aesgcm_wide(false);
+	printf("# 512-bit VAES path on this CPU: %s\n", wide ? "yes" : "no");
+	ok &= TAP_CHECK(!aesgcm_wide(true) || !wide);
+	aesgcm_wide(false);
+	for (int i = 0; i < 1000 && ok; i++)
+		ok &= random_case();
+	ok &= TAP_CHECK(aesgcm_wide(true) == false);
+	ok &= TAP_CHECK(aesgcm_wide(true) == wide);
 	return ok;
 }
 
@@ -406,6 +428,7 @@ int main(void)
 	TAP_RUN(test_vectors_128);
 	TAP_RUN(test_vectors_256);
 	TAP_RUN(test_random_vs_wolfssl);
+	TAP_RUN(test_random_narrow);
 	TAP_RUN(test_tag_failure);
 	TAP_RUN(test_bad_args);
 	TAP_RUN(test_cryptocb);
