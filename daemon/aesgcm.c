@@ -54,8 +54,8 @@
 
 struct gcm {
 	__m128i rk[15];		/* round keys; rounds + 1 used */
-	__m128i h[WIDE];	/* h[i] = H^(i+1), byte-reversed; CHUNK of
-				 * them, or WIDE on the wide path */
+	__m128i h[WIDE];	/* h[i] = H^(i+1), byte-reversed */
+	int npow;		/* how many of h are made */
 	__m128i j0;		/* pre-counter block, in byte order */
 	__m128i x;		/* GHASH so far, byte-reversed */
 	int rounds;		/* 10 or 14 */
@@ -203,6 +203,25 @@ static inline NI __m128i gf_mul(__m128i a, __m128i b)
 	return gf_reduce(lo, mid, hi);
 }
 
+/* H^1 .. H^to, made when first needed (a short record needs none but
+ * H): each doubling of the table is one
+ * round of independent products, so the chain is short. */
+static NI void h_powers(struct gcm *g, int to)
+{
+	int from = g->npow;
+
+	if (from >= to)
+		return;
+	g->npow = to;
+	while (from < to) {
+		int n = from * 2 < to ? from * 2 : to;
+
+		for (int i = from; i < n; i++)
+			g->h[i] = gf_mul(g->h[from - 1], g->h[i - from]);
+		from = n;
+	}
+}
+
 /* Absorb one byte-reversed block into the hash. */
 static inline NI void ghash_block(struct gcm *g, __m128i b)
 {
@@ -215,6 +234,8 @@ static NI void ghash(struct gcm *g, const uint8_t *p, size_t len)
 {
 	uint8_t pad[16] = { 0 };
 
+	if (len >= 16 * CHUNK)
+		h_powers(g, CHUNK);
 	for (; len >= 16 * CHUNK; p += 16 * CHUNK, len -= 16 * CHUNK) {
 		__m128i lo = _mm_setzero_si128(), mid = lo, hi = lo;
 		__m128i b = _mm_xor_si128(g->x, bswap(load(p)));
@@ -234,20 +255,7 @@ static NI void ghash(struct gcm *g, const uint8_t *p, size_t len)
 	}
 }
 
-/* h[from .. to) from h[0 .. from): each doubling of the table is one
- * round of independent products, so the chain is short. */
-static NI void h_powers(struct gcm *g, int from, int to)
-{
-	while (from < to) {
-		int n = from * 2 < to ? from * 2 : to;
-
-		for (int i = from; i < n; i++)
-			g->h[i] = gf_mul(g->h[from - 1], g->h[i - from]);
-		from = n;
-	}
-}
-
-/* Round keys, powers of H, J0, and the AAD hashed. */
+/* Round keys, H, J0, and the AAD hashed. */
 static NI void gcm_start(struct gcm *g, const uint8_t *key, size_t key_len,
 			 const uint8_t *iv, size_t iv_len, const uint8_t *aad,
 			 size_t aad_len)
@@ -259,7 +267,7 @@ static NI void gcm_start(struct gcm *g, const uint8_t *key, size_t key_len,
 	else
 		expand256(g, key);
 	g->h[0] = bswap(aes_block(g, _mm_setzero_si128()));
-	h_powers(g, 1, CHUNK);
+	g->npow = 1;
 	g->x = _mm_setzero_si128();
 	if (iv_len == 12) {
 		memcpy(j0, iv, 12);
@@ -331,7 +339,7 @@ static VX void crypt_wide(struct gcm *g, __m128i *ctr, const uint8_t *in,
 				     _mm512_set_epi32(0, 0, 0, 3, 0, 0, 0, 2,
 						      0, 0, 0, 1, 0, 0, 0, 0));
 
-	h_powers(g, CHUNK, WIDE);
+	h_powers(g, WIDE);
 	for (int j = 0; j < 4; j++) {
 		__m512i z = _mm512_castsi128_si512(g->h[WIDE - 4 * j - 1]);
 

@@ -3,6 +3,8 @@
 # (the ceiling) against one nginx worker serving a 4 KiB file. Each client
 # runs RUNS times; medians are printed as requests/s and as ratios.
 #   scripts/bench.sh [REQUESTS] [CONCURRENCY] [RUNS]
+# RF_BENCH_HTTP=0 or RF_BENCH_TLS=0 skips the plain or the HTTPS part;
+# TLS_REQUESTS (5000) sizes the HTTPS runs.
 # Needs nginx-light, curl, wrk (scripts/install-deps.sh installs them) and a
 # release build (make). Only 127.0.0.1 is contacted.
 set -euo pipefail
@@ -42,7 +44,7 @@ PYEOF
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A RPS CPU
+if [ "${RF_BENCH_HTTP:-1}" = 1 ]; then
 for run in $(seq "$RUNS"); do
 	rm -rf "$W/out"
 	read -r w c < <(timed "$BIN" --batch "$W/urls.txt" --out "$W/out" -q \
@@ -64,6 +66,7 @@ printf "%-22s %12s %14s %16s\n" ringfetchd "$rf" "1.00" "$(echo "$rfc" | awk '{p
 printf "%-22s %12s %14s %16s\n" "curl --parallel" "$cu" "$(echo "$cu $rf" | awk '{printf "%.2f", $1/$2}')" "$(echo "$cuc" | awk '{printf "%.1f", $1}')"
 printf "%-22s %12s %14s %16s\n" "wrk -c$C (ceiling)" "$wk" "$(echo "$wk $rf" | awk '{printf "%.2f", $1/$2}')" "-"
 echo "ringfetchd/curl = $(echo "$rf $cu" | awk '{printf "%.2f", $1/$2}'), ringfetchd/wrk = $(echo "$rf $wk" | awk '{printf "%.2f", $1/$2}')"
+fi
 
 # ---- HTTPS: the same 4 KiB file over TLS, keep-alive and Connection: close.
 # A second nginx serves a certificate from a CA generated here; a failure

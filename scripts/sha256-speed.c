@@ -1,6 +1,6 @@
 /* Microseconds to hash one 4 KiB body, SHA-NI vs portable vs wolfSSL.
  *
- *   gcc -O2 -Idaemon -o /tmp/sha256-speed scripts/sha256-speed.c \
+ *   gcc -O2 -iquote daemon -o /tmp/sha256-speed scripts/sha256-speed.c \
  *       daemon/sha256.c -lwolfssl && /tmp/sha256-speed
  */
 #include <stdio.h>
