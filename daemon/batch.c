@@ -70,6 +70,11 @@ void batch_close(struct batch *b)
 	b->n = 0;
 }
 
+void batch_stop(struct batch *b)
+{
+	b->done = true;
+}
+
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||

@@ -38,6 +38,10 @@ struct batch {
 int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	       char **names, size_t n, char *err, size_t errlen);
 
+/* Read no more lines (an interrupted crawl): done from now on, with what
+ * was submitted so far. A read in flight completes harmlessly. */
+void batch_stop(struct batch *b);
+
 /* Close what is still open; the loop must not have a read in flight. */
 void batch_close(struct batch *b);
 

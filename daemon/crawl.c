@@ -32,19 +32,48 @@ struct run {
 	struct io_op op_sig;
 	struct signalfd_siginfo si;
 	int sigfd;
-	bool interrupted;
+	bool interrupted;		/* by SIGINT/SIGTERM */
+	struct timer t_grace;		/* then: daemon.shutdown_grace */
+	char why[64];			/* the cancelled records' detail */
 };
+
+static void read_signal(struct run *r)
+{
+	io_uring_prep_read(loop_sqe(&r->loop, &r->op_sig), r->sigfd, &r->si,
+			   sizeof(r->si), 0);
+}
 
 static void check_done(struct loop_hook *h)
 {
 	struct run *r = container_of(h, struct run, stop_hook);
 
+	/* Interrupted, nothing may start again: a retry or a redirect that
+	 * would queue its job once more ends it cancelled instead. */
+	if (r->interrupted)
+		sched_cancel_all(&r->sched, false, r->why);
 	/* records kept by a failed write must reach the disk first */
 	if (r->batch.done && sched_idle(&r->sched) &&
-	    results_flush(&r->results) == 0)
+	    results_flush(&r->results) == 0) {
+		loop_timer_cancel(&r->loop, &r->t_grace);
 		r->loop.stop = true;
+	}
 }
 
+static void on_grace(struct timer *t)
+{
+	struct run *r = container_of(t, struct run, t_grace);
+
+	progress_clear(&r->progress);
+	log_warn("daemon.shutdown_grace (%llu ms) over: cancelling the %u "
+		 "jobs still running",
+		 (unsigned long long)r->sched.cfg->daemon.shutdown_grace_ms,
+		 r->sched.in_flight);
+	sched_cancel_all(&r->sched, true, r->why);
+}
+
+/* The first SIGINT/SIGTERM stops reading URLs, ends the queued jobs with
+ * cancelled records and gives the running ones daemon.shutdown_grace; a
+ * second cancels them at once. Every line read still gets its record. */
 static void on_signal(struct io_op *op, int res, unsigned flags)
 {
 	struct run *r = container_of(op, struct run, op_sig);
@@ -52,11 +81,29 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 	(void)flags;
 	if (res <= 0)
 		return;
-	/* Batch mode: stop at once; records of finished jobs are flushed. */
 	progress_clear(&r->progress);
-	log_warn("signal %u: stopping the crawl", r->si.ssi_signo);
+	if (r->interrupted) {
+		log_warn("signal %u again: cancelling the %u jobs still running",
+			 r->si.ssi_signo, r->sched.in_flight);
+		loop_timer_cancel(&r->loop, &r->t_grace);
+		sched_cancel_all(&r->sched, true, r->why);
+		return;
+	}
 	r->interrupted = true;
-	r->loop.stop = true;
+	r->summary.signo = (int)r->si.ssi_signo;
+	snprintf(r->why, sizeof(r->why), "crawl interrupted by signal %u",
+		 r->si.ssi_signo);
+	log_warn("signal %u: stopping after %llu URLs read; %u queued jobs are "
+		 "cancelled, %u running get up to %llu ms "
+		 "(daemon.shutdown_grace; a second signal cuts them off)",
+		 r->si.ssi_signo, (unsigned long long)r->batch.lines,
+		 r->sched.waiting, r->sched.in_flight,
+		 (unsigned long long)r->sched.cfg->daemon.shutdown_grace_ms);
+	batch_stop(&r->batch);
+	sched_cancel_all(&r->sched, false, r->why);
+	loop_timer_arm(&r->loop, &r->t_grace, loop_now_ms(&r->loop) +
+		       r->sched.cfg->daemon.shutdown_grace_ms, on_grace);
+	read_signal(r);
 }
 
 static void on_finish(struct sched *s, const struct job *j, void *arg)
@@ -81,8 +128,7 @@ static void watch_signals(struct run *r)
 	if (r->sigfd < 0)
 		return;
 	r->op_sig.done = on_signal;
-	io_uring_prep_read(loop_sqe(&r->loop, &r->op_sig), r->sigfd, &r->si,
-			   sizeof(r->si), 0);
+	read_signal(r);
 }
 
 /* The account of the crawl on stderr (unless quiet) and in --summary-json;
@@ -158,10 +204,9 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	rc = loop_run(&r.loop);
 	elapsed_ms = loop_now_ms(&r.loop) - t0;
 	progress_stop(&r.progress);
-	if (rc < 0)
-		log_error("event loop: %s", strerror(-rc));
-	if (r.interrupted || rc < 0) {
+	if (rc < 0) {
 		/* Skip the orderly close: unfinished jobs get no record. */
+		log_error("event loop: %s", strerror(-rc));
 		results_close(&r.results);
 		return EXIT_FATAL;
 	}
@@ -175,8 +220,9 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		return EXIT_FATAL;
 	}
 	rc = r.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
-	/* A URL file that failed mid-read left lines without records. */
-	if (r.batch.error)
+	/* A URL file that failed mid-read left lines without records, and
+	 * an interrupted crawl lines unread. */
+	if (r.batch.error || r.interrupted)
 		rc = EXIT_FATAL;
 	batch_close(&r.batch);
 	bodies_free(r.sched.bodies);

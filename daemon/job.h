@@ -50,6 +50,7 @@ struct job {
 					 * of this job, or NULL */
 	size_t n_headers;
 	struct job *live_prev, *live_next; /* daemon.c's list of live jobs */
+	struct job *all_prev, *all_next; /* sched's list of live jobs */
 	struct client *waiter;	/* control.c client owed the record, or NULL */
 
 	/* ---- latest attempt ---- */

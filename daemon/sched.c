@@ -76,6 +76,17 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+static void untrack(struct sched *s, struct job *j)
+{
+	if (j->all_prev)
+		j->all_prev->all_next = j->all_next;
+	else
+		s->all = j->all_next;
+	if (j->all_next)
+		j->all_next->all_prev = j->all_prev;
+	s->live--;
+}
+
 /* The one exit of every job: exactly one record. */
 static void finish(struct sched *s, struct job *j)
 {
@@ -93,7 +104,7 @@ static void finish(struct sched *s, struct job *j)
 		s->on_finish(s, j, s->on_finish_arg);
 	if (j->host)
 		host_put(&s->hosts, j->host);
-	s->live--;
+	untrack(s, j);
 	job_free(j);
 	if (s->on_room)
 		s->on_room(s, s->on_room_arg);
@@ -131,6 +142,10 @@ static void job_accept(struct sched *s, struct job *j, uint64_t num)
 	if (num >= s->next_job_num)
 		s->next_job_num = num + 1;
 	j->t_accept_ms = loop_now_ms(s->loop);
+	j->all_next = s->all;
+	if (s->all)
+		s->all->all_prev = j;
+	s->all = j;
 	s->live++;
 	s->st.accepted++;
 }
@@ -483,11 +498,22 @@ int sched_cancel(struct sched *s, struct job *j, const char *detail)
 	return 0;
 }
 
+void sched_cancel_all(struct sched *s, bool running, const char *detail)
+{
+	/* Cancelling j finishes and unlinks j alone; running ones may finish
+	 * later, from their conn's completions. */
+	for (struct job *j = s->all, *next; j; j = next) {
+		next = j->all_next;
+		if (running || j->state != JS_RUNNING)
+			sched_cancel(s, j, detail);
+	}
+}
+
 void sched_drop(struct sched *s, struct job *j)
 {
 	unhook(s, j);
 	host_put(&s->hosts, j->host);
-	s->live--;
+	untrack(s, j);
 	job_free(j);
 }
 

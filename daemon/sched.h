@@ -44,6 +44,7 @@ struct sched {
 	uint32_t waiting;		/* queued + backoff: the bounded queue */
 	uint32_t backoff;		/* of which waiting to retry */
 	uint32_t live;			/* accepted, not yet finished */
+	struct job *all;		/* the live jobs, newest first */
 	uint32_t conns_open, conns_idle;
 	uint64_t next_job_num;
 	uint64_t rng;			/* backoff jitter */
@@ -106,6 +107,10 @@ struct job *sched_submit_job(struct sched *s, const char *url, size_t len,
  * and reports. Either way on_finish runs before this returns. Returns 0,
  * or -EBUSY for a running job without a conn (nothing done). */
 int sched_cancel(struct sched *s, struct job *j, const char *detail);
+
+/* sched_cancel() every job that is not running, or every job when
+ * running is set (the batch crawl's SIGINT and its grace running out). */
+void sched_cancel_all(struct sched *s, bool running, const char *detail);
 
 /* Take j out of the scheduler without a record (the caller has saved it,
  * e.g. to the spill file) and free it; a running attempt is cut off and

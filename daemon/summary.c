@@ -144,7 +144,11 @@ void summary_print(FILE *f, const struct summary *sm,
 {
 	char hb[32];
 
-	fprintf(f, "ringfetchd: crawl finished\n");
+	if (sm && sm->signo)
+		fprintf(f, "ringfetchd: crawl interrupted by signal %d; URLs "
+			"not yet read have no record\n", sm->signo);
+	else
+		fprintf(f, "ringfetchd: crawl finished\n");
 	fprintf(f, "  %-15s %llu\n", "total", ULL(st->done));
 	fprintf(f, "  %-15s %llu\n", "ok", ULL(st->ok));
 	fprintf(f, "  %-15s %llu\n", "failed", ULL(st->failed));
@@ -218,8 +222,9 @@ int summary_write_json(const char *path, const struct summary *sm,
 	int rc;
 
 	buf_init(&b, 1 << 20);
-	buf_printf(&b, "{\"total\":%llu,\"ok\":%llu,\"failed\":%llu,",
-		   ULL(st->done), ULL(st->ok), ULL(st->failed));
+	buf_printf(&b, "{\"total\":%llu,\"ok\":%llu,\"failed\":%llu,"
+		   "\"interrupted\":%s,", ULL(st->done), ULL(st->ok),
+		   ULL(st->failed), sm && sm->signo ? "true" : "false");
 	json_failed_by(&b, st);
 	buf_printf(&b,
 		   "\"retried\":%llu,\"retries\":%llu,\"redirects\":%llu,"

@@ -31,6 +31,7 @@ struct summary {
 	struct summary_host hosts[SUMMARY_HOSTS];
 	unsigned n_hosts; /* slots in use, <= SUMMARY_HOSTS */
 	bool approximate; /* a host was evicted */
+	int signo;	  /* the signal that interrupted the crawl, or 0 */
 };
 
 /* Empty sm. Never fails. */

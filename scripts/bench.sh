@@ -136,6 +136,7 @@ tls_scenario() {
 	printf "%-22s %12s %14s %16s\n" "curl --parallel" "$cu" "$(echo "$cu $rf" | awk '{printf "%.2f", $1/$2}')" "$(echo "$cuc" | awk '{printf "%.1f", $1}')"
 	printf "%-22s %12s %14s %16s\n" "wrk -c$C" "$wk" "$(echo "$wk $rf" | awk '{printf "%.2f", $1/$2}')" "-"
 	echo "ringfetchd/curl = $(echo "$rf $cu" | awk '{printf "%.2f", $1/$2}'), ringfetchd/wrk = $(echo "$rf $wk" | awk '{printf "%.2f", $1/$2}')"
+	echo "each run, requests/s: ringfetchd $(paste -sd' ' "$W/tls/rf.rps"); curl $(paste -sd' ' "$W/tls/curl.rps"); wrk $(paste -sd' ' "$W/tls/wrk.rps")"
 }
 
 if [ "${RF_BENCH_TLS:-1}" = 1 ]; then
