@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "log.h"
 
 static uint32_t host_hash(const char *name, uint16_t port, bool https)
 {
@@ -91,6 +92,7 @@ struct host *host_get(struct host_table *t, const struct url *u)
 	h->https = u->https;
 	h->refs = 1;
 	h->table = t;
+	adapt_init(&h->adapt, t->per_host);
 	h->tokens = 1;		/* the first request goes at once */
 	h->tokens_ms = loop_now_ms(t->loop);
 	h->hnext = t->buckets[k];
@@ -131,9 +133,46 @@ static void ready_add(struct host_table *t, struct host *h)
 	t->ready->rprev = h;
 }
 
+uint32_t host_cap(const struct host_table *t, const struct host *h)
+{
+	return t->adaptive ? adapt_limit(&h->adapt, t->per_host) : t->per_host;
+}
+
+void host_observe(struct host_table *t, struct host *h, int status,
+		  uint64_t ttfb_ms)
+{
+	uint32_t was;
+
+	if (!t->adaptive)
+		return;
+	was = adapt_limit(&h->adapt, t->per_host);
+	switch (adapt_observe(&h->adapt, t->per_host, status, ttfb_ms,
+			      loop_now_ms(t->loop))) {
+	case ADAPT_CUT:
+		if (status == 429 || status == 503)
+			log_info("%s:%u answered %d: now up to %u requests "
+				 "at once (limits.adaptive)", h->name, h->port,
+				 status, adapt_limit(&h->adapt, t->per_host));
+		else
+			log_info("%s:%u slows down (first byte after %.0f ms, "
+				 "was %.0f ms): now up to %u requests at once "
+				 "(limits.adaptive)", h->name, h->port,
+				 h->adapt.lat_ms, h->adapt.base_ms,
+				 adapt_limit(&h->adapt, t->per_host));
+		host_update_ready(t, h);
+		break;
+	case ADAPT_GREW:
+		if (adapt_limit(&h->adapt, t->per_host) != was)
+			host_update_ready(t, h);
+		break;
+	case ADAPT_SAME:
+		break;
+	}
+}
+
 void host_update_ready(struct host_table *t, struct host *h)
 {
-	if (h->q_head && h->active < t->per_host && !h->rate_wait &&
+	if (h->q_head && h->active < host_cap(t, h) && !h->rate_wait &&
 	    !h->tls_probe)
 		ready_add(t, h);
 	else

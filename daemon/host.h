@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "adapt.h"
 #include "loop.h"
 #include "url.h"
 
@@ -33,6 +34,7 @@ struct host {
 	bool tls_probe;			/* the first TLS conn is fetching a
 					 * session the others will resume */
 	bool tls_no_resume;		/* a probe got no session: don't wait */
+	struct adapt adapt;		/* limits.adaptive: its earned cap */
 	struct timer rate_timer;
 	struct host_table *table;	/* owner, for rate_timer */
 };
@@ -43,6 +45,7 @@ struct host_table {
 	uint32_t count;
 	struct host *ready;		/* head of the ready ring, or NULL */
 	uint32_t per_host;		/* the cap, from limits.per_host */
+	bool adaptive;			/* limits.adaptive: hosts earn their cap */
 	double rate;			/* limits.per_host_rate, 0 = none */
 	struct loop *loop;		/* clock and timers for the rate */
 };
@@ -76,6 +79,14 @@ struct job *host_next_job(struct host_table *t);
 
 /* Give back a slot taken by host_next_job(). */
 void host_release(struct host_table *t, struct host *h);
+
+/* Requests h may have in flight now: per_host, or under limits.adaptive
+ * what h has earned of it. */
+uint32_t host_cap(const struct host_table *t, const struct host *h);
+
+/* limits.adaptive: h answered status (0: no answer) after ttfb_ms. */
+void host_observe(struct host_table *t, struct host *h, int status,
+		  uint64_t ttfb_ms);
 
 /* Recompute whether h belongs in the ready ring (after a change of cap,
  * queue or slots). */

@@ -34,6 +34,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	s->hosts.adaptive = cfg->limits.adaptive;
 	if (netguard_init(&s->guard, cfg, err, errlen) < 0) {
 		host_table_fini(&s->hosts);
 		return -EINVAL;
@@ -374,6 +375,8 @@ void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 	const struct config *cfg = s->cfg;
 	bool attempts_left = j->attempts < cfg->retry.attempts;
 
+	if (c && j->status)
+		host_observe(&s->hosts, c->host, j->status, j->ms_ttfb);
 	if (release_slot)
 		sched_slot_release(s, j->host);
 	if (j->err != RF_OK) {
@@ -523,6 +526,7 @@ void sched_apply_config(struct sched *s)
 	char err[256];
 
 	s->hosts.per_host = s->cfg->limits.per_host;
+	s->hosts.adaptive = s->cfg->limits.adaptive;
 	s->hosts.rate = s->cfg->limits.per_host_rate;
 	/* the new config was validated; should it still fail, keep the old */
 	if (netguard_init(&g, s->cfg, err, sizeof(err)) == 0) {
