@@ -129,6 +129,14 @@ int config_load_buffer(struct config *c, const char *name, const char *data,
 int config_set(struct config *c, const char *key, const char *yaml_value,
 	       char *err, size_t errlen);
 
+/* One KEY=VALUE from the command line (--set, or --per-host and the like
+ * by the key they stand for). The daemon keeps them to apply again over a
+ * reloaded file: the command line wins on SIGHUP as at start. */
+struct config_override {
+	const char *opt;	/* as typed: "--set", "--per-host" */
+	char *key, *val;
+};
+
 /* Every key's range, then cross-key checks (per_host <= concurrency,
  * cache_min_ttl <= cache_max_ttl, backoff_base <= backoff_max), for values
  * set by code or --set. Returns 0, or -1 with "key.path: problem" in err. */

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "log.h"
 #include "spill.h"
+#include "version.h"	/* generated: RF_VERSION */
 
 #define TICK_MS 1000		/* STATUS= and the results flush */
 
@@ -361,6 +362,28 @@ static int reopen_results(struct daemon *d, const char *dir)
 	return 0;
 }
 
+/* The command line wins over the file on a reload too. */
+static int apply_overrides(const struct daemon *d, struct config *c,
+			   char *err, size_t errlen)
+{
+	char why[400];
+
+	for (size_t i = 0; i < d->n_ov; i++) {
+		const struct config_override *o = &d->ov[i];
+
+		if (config_set(c, o->key, o->val, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "command line %s: %s", o->opt, why);
+			return -1;
+		}
+	}
+	if (d->n_ov && config_validate(c, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "with the command line's settings: %s",
+			 why);
+		return -1;
+	}
+	return 0;
+}
+
 static void reload(struct daemon *d)
 {
 	struct config nc, old;
@@ -370,8 +393,9 @@ static void reload(struct daemon *d)
 		sd_notify(0, "RELOADING=1");
 	d->reloads++;
 	config_init(&nc);
-	if (d->config_path &&
-	    config_load_file(&nc, d->config_path, err, sizeof(err)) < 0) {
+	if ((d->config_path &&
+	     config_load_file(&nc, d->config_path, err, sizeof(err)) < 0) ||
+	    apply_overrides(d, &nc, err, sizeof(err)) < 0) {
 		log_error("reload refused, the running configuration stays: %s",
 			  err);
 		config_fini(&nc);
@@ -382,8 +406,9 @@ static void reload(struct daemon *d)
 		config_fini(&old);
 		log_threshold = d->cfg->log.level;
 		sched_apply_config(&d->sched);
-		log_info("reload: %s applied", d->config_path ?
-			 d->config_path : "built-in defaults");
+		log_info("reload: %s applied, then %zu command-line "
+			 "settings", d->config_path ? d->config_path :
+			 "built-in defaults", d->n_ov);
 	}
 	dir = out_dir_of(d->cfg, d->state_dir);
 	if (dir && reopen_results(d, dir) == 0) {
@@ -693,7 +718,8 @@ static int finish(struct daemon *d)
 	return rc;
 }
 
-int daemon_run(struct config *cfg, const char *config_path)
+int daemon_run(struct config *cfg, const char *config_path,
+	       const struct config_override *ov, size_t n_ov)
 {
 	static struct daemon d;
 	int rc;
@@ -701,6 +727,8 @@ int daemon_run(struct config *cfg, const char *config_path)
 	memset(&d, 0, sizeof(d));
 	d.cfg = cfg;
 	d.config_path = config_path;
+	d.ov = ov;
+	d.n_ov = n_ov;
 	d.sigfd = -1;
 	buf_init(&d.spill, SIZE_MAX / 2);
 	rc = start(&d);

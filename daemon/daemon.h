@@ -27,6 +27,8 @@ enum daemon_state {
 struct daemon {
 	struct config *cfg;		/* borrowed; reloaded in place */
 	const char *config_path;	/* borrowed; NULL = built-in defaults */
+	const struct config_override *ov; /* the command line's, borrowed */
+	size_t n_ov;
 	struct loop loop;
 	struct sched sched;
 	struct results results;
@@ -55,10 +57,12 @@ struct daemon {
 };
 
 /* Run the daemon with configuration cfg (loaded from config_path, or
- * defaults when NULL) until SIGTERM/SIGINT. Returns the exit status: 0
+ * defaults when NULL, then the n_ov overrides of the command line, which a
+ * reload applies again) until SIGTERM/SIGINT. Returns the exit status: 0
  * after a clean stop, 2 when it cannot start for a configuration reason
  * (socket in use, bad directory), 3 on a fatal runtime error. */
-int daemon_run(struct config *cfg, const char *config_path);
+int daemon_run(struct config *cfg, const char *config_path,
+	       const struct config_override *ov, size_t n_ov);
 
 /* ---- for control.c ---- */
 

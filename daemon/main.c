@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "tls.h"
+#include "version.h"	/* generated: RF_VERSION */
 
 struct opts {
 	const char *config_file;
@@ -50,14 +51,37 @@ static void usage(FILE *f)
 "error (nothing fetched), 3 fatal runtime error.\n");
 }
 
+/* What the command line set, in order, for the daemon's reloads; reachable
+ * until exit. */
+static struct config_override *g_ov;
+static size_t g_n_ov;
+
+static void remember(const char *opt, const char *key, const char *val)
+{
+	struct config_override *ov = realloc(g_ov, (g_n_ov + 1) * sizeof(*ov));
+
+	if (!ov)
+		return;		/* a reload then keeps only the file's value */
+	g_ov = ov;
+	ov[g_n_ov].opt = opt;
+	ov[g_n_ov].key = strdup(key);
+	ov[g_n_ov].val = strdup(val);
+	if (ov[g_n_ov].key && ov[g_n_ov].val)
+		g_n_ov++;
+	else
+		free(ov[g_n_ov].key), free(ov[g_n_ov].val);
+}
+
 /* Apply one override; an error names the option as the user typed it. */
 static int override(struct config *c, const char *opt, const char *key,
 		    const char *val)
 {
 	char err[512];
 
-	if (config_set(c, key, val, err, sizeof(err)) == 0)
+	if (config_set(c, key, val, err, sizeof(err)) == 0) {
+		remember(opt, key, val);
 		return 0;
+	}
 	/* err starts with the key: "--set KEY: problem" reads as typed. */
 	if (strcmp(opt, "--set") == 0)
 		fprintf(stderr, "ringfetchd: --set %s\n", err);
@@ -214,7 +238,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringfetchd: URL files need --batch\n");
 		rc = EXIT_USAGE;
 	} else {
-		rc = daemon_run(&c, o.config_file);
+		rc = daemon_run(&c, o.config_file, g_ov, g_n_ov);
 	}
 	config_fini(&c);
 	return rc;

@@ -64,7 +64,9 @@ class Line:
 class Daemon:
     """ringfetchd in daemon mode on a temporary socket and directories."""
 
-    def __init__(self, extra="", workdir=None, env=None, wrap=None):
+    def __init__(self, extra="", workdir=None, env=None, wrap=None,
+                 args=()):
+        self.args = [str(a) for a in args]
         self.dir = workdir or scratch_dir("daemon")
         self.sock = os.path.join(self.dir, "run", "rf.sock")
         self.state = os.path.join(self.dir, "state")
@@ -90,7 +92,7 @@ class Daemon:
         if self.env:
             e.update(self.env)
         self.errpath = os.path.join(self.dir, "stderr.%d" % time.time_ns())
-        cmd = (self.wrap or []) + [rf_bin(), "-c", self.cfg]
+        cmd = (self.wrap or []) + [rf_bin(), "-c", self.cfg] + self.args
         with open(self.errpath, "wb") as err:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -631,6 +633,28 @@ def _():
         check(all(len(v) == 1 for v in ids.values()), "once each")
         check(os.path.getsize(os.path.join(d.out, "results-1.jsonl")) > 0,
               "the rotated file kept its records")
+
+
+@test("SIGHUP keeps the command line's --per-host and --set over the file")
+def _():
+    with Server() as srv, Daemon("limits:\n  concurrency: 8\n"
+                                 "  per_host: 8\n",
+                                 args=["--per-host", "1", "--set",
+                                       "limits.concurrency=2"]) as d:
+        d.kill_sig(signal.SIGHUP)
+        wait_until(lambda: d.status()["reloads"] >= 1, 10, what="reload")
+        wait_until(lambda: "2 command-line settings" in d.log(), 10,
+                   what="the reload names them")
+        c = d.conn()
+        for i in range(6):
+            check(c.ask({"op": "submit", "url":
+                         srv.url("/delay/150?n=%d" % i)}).get("ok"),
+                  "submitted")
+        c.close()
+        wait_until(lambda: d.status()["done"] == 6, 20, what="all done")
+        check_eq(srv.stats()["max_concurrent_requests"], 1,
+                 "per_host 1 from the command line, not the file's 8")
+        check_eq(d.stop(), 0, "exit status")
 
 
 @test("a stale socket is replaced, a live one refused")
