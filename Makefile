@@ -21,7 +21,12 @@ LLHTTP_INC := /usr/share/include/llhttp
 PKGS := liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -DRF_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -iquote build -D_GNU_SOURCE
+# build/version.h changes only when VERSION does, so exactly the files that
+# include it are rebuilt then (their .d files name it) and none otherwise.
+$(shell mkdir -p build && printf '#define RF_VERSION "%s"\n' '$(VERSION)' \
+	> build/version.h.tmp && { cmp -s build/version.h.tmp build/version.h \
+	|| mv build/version.h.tmp build/version.h; }; rm -f build/version.h.tmp)
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) -lm
 

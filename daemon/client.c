@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "config.h"
 #include "json.h"
+#include "version.h"	/* generated: RF_VERSION */
 
 #define DEFAULT_SOCKET "/run/ringfetch/ringfetch.sock"
 #define DEFAULT_CONFIG "/etc/ringfetch/ringfetch.yaml"

@@ -11,10 +11,8 @@
 
 #include "config_impl.h"
 #include "units.h"
+#include "version.h"	/* generated: RF_VERSION */
 
-#ifndef RF_VERSION
-#define RF_VERSION "0.1"
-#endif
 
 /* A config file is a few KiB; this bounds what a mistake (-c /dev/zero,
  * a log file) can make us read. */

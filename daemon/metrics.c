@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sched.h"
+#include "version.h"	/* generated: RF_VERSION */
 
 #define METRICS_ACCEPT_RETRY_MS 1000	/* after EMFILE and the like */
 #define METRICS_HEAD_MAX 256		/* status line and headers we send */

@@ -21,10 +21,8 @@
 #include "buf.h"
 #include "config.h"
 #include "sha256.h"
+#include "version.h"	/* generated: RF_VERSION */
 
-#ifndef RF_VERSION
-#define RF_VERSION "0.1"
-#endif
 
 #define WARC_IO (64 * 1024)		/* output and spool read buffers */
 #define WARC_HEAD_MAX (64 * 1024)	/* one record's header */
