@@ -21,6 +21,11 @@
 #include "warc.h"
 
 #define BODIES_MAX_OPEN 64	/* spool files held open at once */
+/* In files mode a body up to this size stays in memory until its hash is
+ * known: one already stored then costs a stat() instead of a spool file
+ * created, written and renamed over the old one (inode churn that made
+ * storing 4x slower than not). Bounded by the requests in flight. */
+#define BODIES_MEM (32 * 1024)
 
 struct bodies {
 	enum config_bodies mode;	/* FILES or WARC */
@@ -38,6 +43,8 @@ struct body_sink {
 	bool created;			/* the spool file exists */
 	bool failed;			/* nothing will be stored */
 	uint64_t len;			/* bytes spooled */
+	char *mem;			/* files mode: the body while small */
+	size_t mem_len, mem_cap;
 	struct sha256 sha;		/* of the spooled bytes (WARC) */
 	char *tmp;			/* owned: spool path */
 	size_t req_len;
@@ -201,9 +208,53 @@ static void spool(struct body_sink *s, const char *p, size_t n)
 		sink_close(s);
 }
 
+/* Keep n more bytes in memory; false when they do not fit BODIES_MEM
+ * (or memory is short), and the body goes to a spool file instead. */
+static bool hold(struct body_sink *s, const char *p, size_t n)
+{
+	size_t need = s->mem_len + n, cap = s->mem_cap;
+	char *m;
+
+	if (s->created || need > BODIES_MEM)
+		return false;
+	if (need > cap) {
+		cap = cap ? cap : 4096;
+		while (cap < need)
+			cap *= 2;
+		if (cap > BODIES_MEM)
+			cap = BODIES_MEM;
+		if (!(m = realloc(s->mem, cap)))
+			return false;
+		s->mem = m;
+		s->mem_cap = cap;
+	}
+	memcpy(s->mem + s->mem_len, p, n);
+	s->mem_len += n;
+	return true;
+}
+
+/* What was held goes to the spool file first. */
+static void spill_held(struct body_sink *s)
+{
+	char *m = s->mem;
+	size_t n = s->mem_len;
+
+	s->mem = NULL;
+	s->mem_len = s->mem_cap = 0;
+	if (m) {
+		spool(s, m, n);
+		free(m);
+	}
+}
+
 void bodies_body(void *arg, const char *p, size_t n)
 {
-	spool(arg, p, n);
+	struct body_sink *s = arg;
+
+	if (s->failed || hold(s, p, n))
+		return;
+	spill_held(s);
+	spool(s, p, n);
 }
 
 void bodies_raw(struct body_sink *s, const char *p, size_t n)
@@ -218,6 +269,7 @@ void bodies_abort(struct body_sink *s)
 {
 	if (!s)
 		return;
+	free(s->mem);
 	sink_close(s);
 	if (s->created)
 		unlink(s->tmp);
@@ -226,21 +278,33 @@ void bodies_abort(struct body_sink *s)
 }
 
 /* Rename the spool to bodies/ab/cd/SHA256, making the two levels on
- * demand (a rename that finds them is the common case). */
+ * demand (a rename that finds them is the common case). A body already
+ * stored under its hash is the same bytes: it is not written again. */
 static void commit_file(struct body_sink *s, struct job *j)
 {
 	struct bodies *b = s->b;
 	const char *h = j->sha256;
 	char rel[96], path[4400];
+	struct stat st;
 	int rc;
 
+	if (s->failed || strlen(h) != 64) {
+		sink_close(s);
+		return;
+	}
+	snprintf(rel, sizeof(rel), "bodies/%.2s/%.2s/%s", h, h + 2, h);
+	snprintf(path, sizeof(path), "%s/%s", b->dir, rel);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		sink_close(s);	/* bodies_abort() drops the spool, if any */
+		snprintf(j->body_path, sizeof(j->body_path), "%s", rel);
+		return;
+	}
+	spill_held(s);
 	if (!s->created)
 		spool(s, "", 0);	/* an empty body is a body too */
 	sink_close(s);
-	if (s->failed || strlen(h) != 64)
+	if (s->failed)
 		return;
-	snprintf(rel, sizeof(rel), "bodies/%.2s/%.2s/%s", h, h + 2, h);
-	snprintf(path, sizeof(path), "%s/%s", b->dir, rel);
 	rc = rename(s->tmp, path) < 0 ? -errno : 0;
 	if (rc == -ENOENT) {
 		snprintf(path, sizeof(path), "%s/bodies/%.2s", b->dir, h);

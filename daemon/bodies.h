@@ -1,5 +1,7 @@
 /* Body storage (output.bodies): each response body is spooled to a
- * temporary file as it streams, then on success either renamed to
+ * temporary file as it streams (in files mode, a body under 32 KiB is
+ * held in memory instead until its hash is known, and not written at all
+ * when that hash is stored already), then on success either renamed to
  * DIR/bodies/ab/cd/SHA256 (files: content-addressed, so a body fetched
  * twice is stored once) or archived with its request into a WARC file
  * (warc.c). On failure the temporary file is removed: nothing half-written
