@@ -652,6 +652,12 @@ static void complete(struct conn *c, bool reusable)
 	c->host->n_idle++;
 	s->conns_idle++;
 	conn_enter(c, CS_IDLE);
+	/* Nothing can use it any more: close now, while other responses are
+	 * still coming, rather than all at exit. */
+	if (s->input_done && !c->host->q_head) {
+		close_idle(c, true);
+		return;
+	}
 	arm_recv(c);
 }
 

@@ -51,6 +51,7 @@ static void check_done(struct loop_hook *h)
 	 * would queue its job once more ends it cancelled instead. */
 	if (r->interrupted)
 		sched_cancel_all(&r->sched, false, r->why);
+	r->sched.input_done = r->batch.done;
 	/* records kept by a failed write must reach the disk first */
 	if (r->batch.done && sched_idle(&r->sched) &&
 	    results_flush(&r->results) == 0) {

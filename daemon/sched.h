@@ -45,6 +45,9 @@ struct sched {
 	uint32_t backoff;		/* of which waiting to retry */
 	uint32_t live;			/* accepted, not yet finished */
 	struct job *all;		/* the live jobs, newest first */
+	bool input_done;		/* no job will be submitted any more (a
+					 * batch read to the end): idle conns of
+					 * hosts with nothing queued close */
 	uint32_t conns_open, conns_idle;
 	uint64_t next_job_num;
 	uint64_t rng;			/* backoff jitter */
