@@ -20,7 +20,7 @@
 struct job;
 struct loop;
 struct config;
-struct results_worker;
+struct rotated_worker;
 
 struct results {
 	int fd;			/* results.jsonl (O_APPEND), or -1 */
@@ -42,7 +42,7 @@ struct results {
 	char last_stamp[20];	/* stamp of the last rotated name */
 	unsigned last_seq;	/* its -N suffix, 0 for none */
 	bool rotate_failed;	/* the last rotation failed (logged once) */
-	struct results_worker *worker; /* owned; from the first rotation */
+	struct rotated_worker *worker; /* owned; from the first rotation */
 };
 
 /* Create dir (and parents) if needed and open DIR/results.jsonl for append.
