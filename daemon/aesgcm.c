@@ -36,6 +36,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -452,8 +453,26 @@ static NI void gcm_finish(struct gcm *g, size_t aad_len, size_t len,
 #undef NI
 #undef VX
 
-/* libgcc's answers include the OS's: AVX-512 counts only when XCR0 says
- * the kernel saves the 512-bit state. */
+/* CPUID leaf 7 for the 512-bit instructions (clang's cpu_supports does
+ * not know "vaes"), and XCR0 for the kernel saving the AVX-512 state
+ * (opmask, upper ZMM0-15, ZMM16-31) along with SSE and AVX. */
+static bool cpu_wide(void)
+{
+	unsigned a, b, c, d, lo, hi;
+
+	if (!__builtin_cpu_supports("avx2") ||
+	    !__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	if (!(b & (1u << 16)) || !(b & (1u << 30)) ||	/* AVX512F, BW */
+	    !(c & (1u << 9)) || !(c & (1u << 10)))	/* VAES, VPCLMULQDQ */
+		return false;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27)))
+		return false;				/* no OSXSAVE */
+	__asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	(void)hi;
+	return (lo & 0xe6) == 0xe6;
+}
+
 static enum level cpu_level(void)
 {
 	__builtin_cpu_init();
@@ -461,13 +480,7 @@ static enum level cpu_level(void)
 	    !__builtin_cpu_supports("pclmul") ||
 	    !__builtin_cpu_supports("sse4.1"))
 		return LV_NONE;
-	if (__builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("avx512f") &&
-	    __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("vaes") &&
-	    __builtin_cpu_supports("vpclmulqdq"))
-		return LV_WIDE;
-	return LV_NI;
+	return cpu_wide() ? LV_WIDE : LV_NI;
 }
 
 static enum level level(void)
