@@ -2,6 +2,7 @@
 #   make            release build in build/rel/
 #   make check      install deps, build with ASan+UBSan, run every test
 #   make demo       crawl a local demo server and print the summary
+#   make fuzz       libFuzzer search on every fuzz target (needs clang)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1 for full command lines, WERROR=1 to fail on warnings.
 
@@ -102,6 +103,9 @@ demo: deps all
 bench: all
 	@bash scripts/bench.sh
 
+fuzz:
+	@bash scripts/fuzz.sh
+
 # Binaries and man pages under PREFIX; the config, unit files and logrotate
 # snippet where the system looks for them (SYSCONFDIR, UNITDIR).
 # INSTALL_BUILD picks the build to install (tests: make -o all install).
@@ -130,6 +134,6 @@ install: all
 clean:
 	rm -rf build ringfetchd ringfetch
 
-.PHONY: all asan deps check check-only demo bench install clean
+.PHONY: all asan deps check check-only demo bench fuzz install clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)
