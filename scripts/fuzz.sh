@@ -3,11 +3,12 @@
 # run each for SECONDS on a copy of its seed corpus. make check only replays
 # the seeds under gcc; this is the search itself. Crashes are left in
 # build/fuzz/NAME/ as crash-* files, and the script exits 1.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]      (default 60, every target)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]   (default $FUZZ_SECONDS or 60,
+#                                           every target)
 # Needs clang (apt-get install clang) besides the build dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${1:-60}
+SECS=${1:-${FUZZ_SECONDS:-60}}
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
