@@ -179,6 +179,7 @@ int daemon_status(struct daemon *d, struct buf *b)
 	put_num(b, "connections_open", s->conns_open);
 	put_num(b, "connections_idle", s->conns_idle);
 	put_num(b, "hosts_active", s->hosts.count);
+	put_num(b, "adaptive_cuts", s->hosts.adapt_cuts);
 	put_num(b, "queue_capacity", d->cfg->queue.capacity);
 	put_num(b, "clients", c->n_clients - c->n_dead);
 	put_num(b, "watchers", c->n_watchers);

@@ -149,6 +149,7 @@ void host_observe(struct host_table *t, struct host *h, int status,
 	switch (adapt_observe(&h->adapt, t->per_host, status, ttfb_ms,
 			      loop_now_ms(t->loop))) {
 	case ADAPT_CUT:
+		t->adapt_cuts++;
 		if (status == 429 || status == 503)
 			log_info("%s:%u answered %d: now up to %u requests "
 				 "at once (limits.adaptive)", h->name, h->port,

@@ -46,6 +46,7 @@ struct host_table {
 	struct host *ready;		/* head of the ready ring, or NULL */
 	uint32_t per_host;		/* the cap, from limits.per_host */
 	bool adaptive;			/* limits.adaptive: hosts earn their cap */
+	uint64_t adapt_cuts;		/* times a host's cap was cut */
 	double rate;			/* limits.per_host_rate, 0 = none */
 	struct loop *loop;		/* clock and timers for the rate */
 };

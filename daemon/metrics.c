@@ -229,6 +229,9 @@ int metrics_render(struct metrics *m, struct buf *out)
 		"Connections opened.", st->conns_opened);
 	counter(&p, "ringfetch_connections_reused_total",
 		"Requests sent on a pooled connection.", st->conns_reused);
+	counter(&p, "ringfetch_adaptive_cuts_total",
+		"Times limits.adaptive cut a host's requests at once (429/503, "
+		"slow answers).", s->hosts.adapt_cuts);
 	counter(&p, "ringfetch_tls_resumptions_total",
 		"Finished jobs whose final attempt resumed a TLS session.",
 		m->tls_resumptions);

@@ -72,6 +72,8 @@ def _():
         check(late and max(late) >= 6, "won back: %r" % late)
         check_in("answered 503: now up to 4 requests at once", r.stderr,
                  "the cut is logged")
+        check_eq(r.stderr.count("limits.adaptive"), 1,
+                 "one cut for the burst of 503s")
 
 
 @test("limits.adaptive=false: a 503 changes nothing")

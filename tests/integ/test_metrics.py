@@ -46,6 +46,19 @@ def _():
                  len(r.records), "total histogram count")
         check(not [f for f in os.listdir(os.path.dirname(tf)) if ".tmp" in f],
               "no temporary file left")
+        check_eq(v["ringfetch_adaptive_cuts_total"], 0, "no 429/503: no cut")
+
+
+@test("ringfetch_adaptive_cuts_total counts limits.adaptive's cuts")
+def _():
+    with Server() as srv:
+        urls = [srv.url("/status/503?n=%d" % i) for i in range(4)]
+        tf = os.path.join(scratch_dir("m"), "ringfetch.prom")
+        run_batch(urls, args=["--set", "retry.attempts=1", "--per-host", "1",
+                              "--set", "metrics.textfile=" + tf])
+        v = parse(open(tf).read())
+        # one cut a second at most: 4 quick 503s in a row cut once
+        check_eq(v["ringfetch_adaptive_cuts_total"], 1, "cuts")
 
 
 @test("/metrics is served through the ring while the crawl runs")
