@@ -22,6 +22,7 @@
 #include "json.h"
 #include "log.h"
 #include "spill.h"
+#include "tls.h"
 #include "version.h"	/* generated: RF_VERSION */
 
 #define TICK_MS 1000		/* STATUS= and the results flush */
@@ -336,10 +337,6 @@ static void keep_fixed(struct config *run, struct config *nc)
 	     run->dns.cache_min_ttl_ms != nc->dns.cache_min_ttl_ms ||
 	     run->dns.cache_max_ttl_ms != nc->dns.cache_max_ttl_ms);
 	SWAP(run->dns, nc->dns);
-	keep("tls.*", run->tls.verify != nc->tls.verify ||
-	     run->tls.session_resumption != nc->tls.session_resumption ||
-	     str_differs(run->tls.ca_file, nc->tls.ca_file));
-	SWAP(run->tls, nc->tls);
 	keep("metrics.*", str_differs(run->metrics.listen, nc->metrics.listen) ||
 	     str_differs(run->metrics.textfile, nc->metrics.textfile));
 	SWAP(run->metrics, nc->metrics);
@@ -394,9 +391,14 @@ static void reload(struct daemon *d)
 		sd_notify(0, "RELOADING=1");
 	d->reloads++;
 	config_init(&nc);
+	/* The TLS context is rebuilt last of the checks: a CA file that does
+	 * not load refuses the whole reload, and one that does is in use
+	 * from the next connection on (the file read anew, so an updated
+	 * bundle counts even under the same name). */
 	if ((d->config_path &&
 	     config_load_file(&nc, d->config_path, err, sizeof(err)) < 0) ||
-	    apply_overrides(d, &nc, err, sizeof(err)) < 0) {
+	    apply_overrides(d, &nc, err, sizeof(err)) < 0 ||
+	    tls_global_reload(&nc, err, sizeof(err)) < 0) {
 		log_error("reload refused, the running configuration stays: %s",
 			  err);
 		config_fini(&nc);

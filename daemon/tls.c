@@ -64,6 +64,8 @@ struct tls_slot {
 
 static WOLFSSL_CTX *g_ctx;
 static bool g_verify, g_resume, g_atexit;
+static int g_dev_id = -1;		/* aesgcm.c's device, once registered */
+static unsigned g_gen;			/* bumped by each reload */
 static struct tls_slot *g_cache;	/* CACHE_SLOTS, when resuming */
 
 static int cb_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess);
@@ -96,11 +98,12 @@ static int cb_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	return sz;
 }
 
-static int ctx_load_cas(const struct config *cfg, char *err, size_t errlen)
+static int ctx_load_cas(WOLFSSL_CTX *ctx, const struct config *cfg,
+			char *err, size_t errlen)
 {
 	const char *file = cfg->tls.ca_file[0] ? cfg->tls.ca_file :
 			   SYSTEM_BUNDLE;
-	int rc = wolfSSL_CTX_load_verify_locations(g_ctx, file, NULL);
+	int rc = wolfSSL_CTX_load_verify_locations(ctx, file, NULL);
 
 	if (rc != WOLFSSL_SUCCESS) {
 		snprintf(err, errlen, "tls.ca_file: cannot load CA certificates from %s (wolfSSL error %d)",
@@ -110,9 +113,84 @@ static int ctx_load_cas(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* A context from cfg->tls; the globals stay untouched, so a reload that
+ * fails leaves the running one as it was. */
+static WOLFSSL_CTX *ctx_new(const struct config *cfg, char *err,
+			    size_t errlen)
+{
+	WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfTLS_client_method());
+
+	if (!ctx) {
+		snprintf(err, errlen, "cannot create the TLS context");
+		return NULL;
+	}
+	wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
+	/* Every connection's Aes gets the context's devId, which routes
+	 * its AES-GCM to aesgcm.c; without the device wolfSSL's own runs. */
+	if (g_dev_id >= 0 &&
+	    wolfSSL_CTX_SetDevId(ctx, g_dev_id) != WOLFSSL_SUCCESS)
+		g_dev_id = -1;
+	/* A failed list leaves wolfSSL's default order: slower, not broken. */
+	wolfSSL_CTX_set_cipher_list(ctx, g_dev_id >= 0 ?
+				    CIPHERS_AESGCM CIPHERS_REST :
+				    CIPHERS_CHACHA CIPHERS_REST);
+	wolfSSL_CTX_set_groups(ctx, groups, ARRAY_SIZE(groups));
+	wolfSSL_CTX_SetIORecv(ctx, cb_recv);
+	wolfSSL_CTX_SetIOSend(ctx, cb_send);
+	wolfSSL_CTX_set_verify(ctx, cfg->tls.verify ? WOLFSSL_VERIFY_PEER :
+			       WOLFSSL_VERIFY_NONE, NULL);
+	if (cfg->tls.session_resumption) {
+		wolfSSL_CTX_UseSessionTicket(ctx);
+		wolfSSL_CTX_sess_set_new_cb(ctx, cb_new_session);
+	}
+	if (cfg->tls.verify && ctx_load_cas(ctx, cfg, err, errlen) < 0) {
+		wolfSSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static void cache_free(void)
+{
+	if (!g_cache)
+		return;
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		if (g_cache[i].sess)
+			wolfSSL_SESSION_free(g_cache[i].sess);
+	free(g_cache);
+	g_cache = NULL;
+}
+
+/* Make ctx (taken over) the process's context under cfg's settings, with
+ * an empty session cache when resuming. */
+static int install(WOLFSSL_CTX *ctx, const struct config *cfg, char *err,
+		   size_t errlen)
+{
+	struct tls_slot *cache = NULL;
+
+	if (cfg->tls.session_resumption &&
+	    !(cache = calloc(CACHE_SLOTS, sizeof(*cache)))) {
+		snprintf(err, errlen, "out of memory");
+		wolfSSL_CTX_free(ctx);
+		return -ENOMEM;
+	}
+	cache_free();
+	/* Connections made under the old context hold a reference of
+	 * their own: it goes with the last of them. */
+	if (g_ctx)
+		wolfSSL_CTX_free(g_ctx);
+	g_ctx = ctx;
+	g_cache = cache;
+	g_verify = cfg->tls.verify;
+	g_resume = cfg->tls.session_resumption;
+	g_gen++;
+	return 0;
+}
+
 int tls_global_init(const struct config *cfg, char *err, size_t errlen)
 {
-	int dev_id;
+	WOLFSSL_CTX *ctx;
+	int rc;
 
 	if (g_ctx)
 		return 0;
@@ -124,58 +202,31 @@ int tls_global_init(const struct config *cfg, char *err, size_t errlen)
 		atexit(tls_global_fini);
 		g_atexit = true;
 	}
-	g_ctx = wolfSSL_CTX_new(wolfTLS_client_method());
-	if (!g_ctx) {
-		snprintf(err, errlen, "cannot create the TLS context");
+	g_dev_id = aesgcm_register();
+	ctx = ctx_new(cfg, err, errlen);
+	rc = ctx ? install(ctx, cfg, err, errlen) : -EINVAL;
+	if (rc < 0)
 		wolfSSL_Cleanup();
-		return -ENOMEM;
-	}
-	g_verify = cfg->tls.verify;
-	g_resume = cfg->tls.session_resumption;
-	wolfSSL_CTX_SetMinVersion(g_ctx, WOLFSSL_TLSV1_2);
-	/* Every connection's Aes gets the context's devId, which routes
-	 * its AES-GCM to aesgcm.c; without the device wolfSSL's own runs. */
-	dev_id = aesgcm_register();
-	if (dev_id >= 0 && wolfSSL_CTX_SetDevId(g_ctx, dev_id) !=
-	    WOLFSSL_SUCCESS)
-		dev_id = -1;
-	/* A failed list leaves wolfSSL's default order: slower, not broken. */
-	wolfSSL_CTX_set_cipher_list(g_ctx, dev_id >= 0 ?
-				    CIPHERS_AESGCM CIPHERS_REST :
-				    CIPHERS_CHACHA CIPHERS_REST);
-	wolfSSL_CTX_set_groups(g_ctx, groups, ARRAY_SIZE(groups));
-	wolfSSL_CTX_SetIORecv(g_ctx, cb_recv);
-	wolfSSL_CTX_SetIOSend(g_ctx, cb_send);
-	wolfSSL_CTX_set_verify(g_ctx, g_verify ? WOLFSSL_VERIFY_PEER :
-			       WOLFSSL_VERIFY_NONE, NULL);
-	if (g_resume) {
-		wolfSSL_CTX_UseSessionTicket(g_ctx);
-		wolfSSL_CTX_sess_set_new_cb(g_ctx, cb_new_session);
-		g_cache = calloc(CACHE_SLOTS, sizeof(*g_cache));
-		if (!g_cache) {
-			snprintf(err, errlen, "out of memory");
-			tls_global_fini();
-			return -ENOMEM;
-		}
-	}
-	if (g_verify && ctx_load_cas(cfg, err, errlen) < 0) {
-		tls_global_fini();
+	return rc;
+}
+
+int tls_global_reload(const struct config *cfg, char *err, size_t errlen)
+{
+	WOLFSSL_CTX *ctx;
+
+	if (!g_ctx)
+		return tls_global_init(cfg, err, errlen);
+	ctx = ctx_new(cfg, err, errlen);
+	if (!ctx)
 		return -EINVAL;
-	}
-	return 0;
+	return install(ctx, cfg, err, errlen);
 }
 
 void tls_global_fini(void)
 {
 	if (!g_ctx)
 		return;
-	if (g_cache) {
-		for (size_t i = 0; i < CACHE_SLOTS; i++)
-			if (g_cache[i].sess)
-				wolfSSL_SESSION_free(g_cache[i].sess);
-		free(g_cache);
-		g_cache = NULL;
-	}
+	cache_free();
 	wolfSSL_CTX_free(g_ctx);
 	g_ctx = NULL;
 	wolfSSL_Cleanup();
@@ -211,7 +262,9 @@ static void session_save(struct tls *t)
 	WOLFSSL_SESSION *s;
 	struct tls_slot *slot;
 
-	if (!g_cache || !t->session_new)
+	/* A session made under a context since reloaded may rest on trust
+	 * the new one withdrew: it is not kept. */
+	if (!g_cache || !t->session_new || t->gen != g_gen)
 		return;
 	t->session_new = false;
 	s = wolfSSL_get1_session(t->ssl);
@@ -309,6 +362,7 @@ struct tls *tls_new(const char *host, uint16_t port, bool ip_literal,
 		return NULL;
 	memset(t, 0, offsetof(struct tls, out));
 	t->ssl = wolfSSL_new(g_ctx);
+	t->gen = g_gen;
 	if (!t->ssl) {
 		free(t);
 		return NULL;

@@ -34,6 +34,7 @@ struct tls {
 	bool handshake_done;
 	bool session_new;		/* server gave a session, not saved */
 	bool session_saved;		/* this conn's session was cached */
+	unsigned gen;			/* the context generation it began in */
 	bool eof;			/* close_notify received */
 	bool notify_sent;		/* close_notify queued */
 	enum rf_err err;		/* class of the last TLS_FAIL */
@@ -46,6 +47,13 @@ struct tls {
  * calls return 0 at once. Returns 0, or -EINVAL/-ENOMEM with a sentence in
  * err; a failed init may be retried. tls_global_fini() runs at exit. */
 int tls_global_init(const struct config *cfg, char *err, size_t errlen);
+
+/* Build a new context from cfg->tls (the CA file read again) and make it
+ * the process's, with an empty session cache: a session resumed from the
+ * old trust would skip the new checks. Connections already open finish
+ * under the context they began with. On failure the running context stays
+ * and err says why (-EINVAL/-ENOMEM). */
+int tls_global_reload(const struct config *cfg, char *err, size_t errlen);
 
 /* Whether a new connection to host:port has nothing to wait for: a
  * session is cached for it, or resumption is off (or TLS not set up). */

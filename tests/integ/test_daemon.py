@@ -657,6 +657,52 @@ def _():
         check_eq(d.stop(), 0, "exit status")
 
 
+@test("SIGHUP reads tls.ca_file anew; one that does not load is refused")
+def _():
+    good = make_cert(scratch_dir("ca-good"))
+    other = make_cert(scratch_dir("ca-other"))
+    with Server(tls=good) as srv, Daemon("tls:\n  ca_file: %s\n" %
+                                         other[0]) as d:
+        def fetch(i):
+            # ?close=1: each fetch shakes hands on a connection of its own
+            c = d.conn()
+            try:
+                c.ask({"op": "submit", "url": srv.url("/ok?close=1&n=%d" %
+                                                      i), "wait": True})
+                return c.line()["result"]
+            finally:
+                c.close()
+
+        def hup(n):
+            d.kill_sig(signal.SIGHUP)
+            wait_until(lambda: d.status()["reloads"] >= n, 10,
+                       what="reload %d" % n)
+
+        r = fetch(1)
+        check_eq(r["error"], "tls_verify", "a CA that did not sign the "
+                 "server: %r" % r)
+        d.write_config("tls:\n  ca_file: %s\n" % good[0])
+        hup(1)
+        r = fetch(2)
+        check_eq((r["ok"], r["tls"]["resumed"]), (True, False),
+                 "the reloaded CA verifies: %r" % r)
+        check_eq(fetch(3)["tls"]["resumed"], True, "then sessions resume")
+        d.write_config("tls:\n  ca_file: %s\n" %
+                       os.path.join(d.dir, "missing.pem"))
+        hup(2)
+        wait_until(lambda: "reload refused" in d.log(), 10,
+                   what="a CA file that does not load is refused")
+        check_in("tls.ca_file", d.log(), "the log names the key")
+        r = fetch(4)
+        check_eq((r["ok"], r["tls"]["resumed"]), (True, True),
+                 "the running context and its sessions stay: %r" % r)
+        d.write_config("tls:\n  ca_file: %s\n" % good[0])
+        hup(3)
+        check_eq(fetch(5)["tls"]["resumed"], False,
+                 "a reload forgets the sessions of the old trust")
+        check_eq(d.stop(), 0, "exit status")
+
+
 @test("a stale socket is replaced, a live one refused")
 def _():
     d = Daemon()
