@@ -102,7 +102,7 @@ static void client_close(struct client *c)
 	if (c->watching)
 		ctl->n_watchers--;
 	if (c->waits) {
-		for (struct job *j = ctl->d->live; j; j = j->live_next)
+		for (struct job *j = ctl->d->sched.all; j; j = j->all_next)
 			if (j->waiter == c)
 				j->waiter = NULL;
 		c->waits = 0;

@@ -73,25 +73,6 @@ out_nomem:
 		  (unsigned long long)j->num);
 }
 
-static void live_link(struct daemon *d, struct job *j)
-{
-	j->live_prev = NULL;
-	j->live_next = d->live;
-	if (d->live)
-		d->live->live_prev = j;
-	d->live = j;
-}
-
-static void live_unlink(struct daemon *d, const struct job *j)
-{
-	if (j->live_prev)
-		j->live_prev->live_next = j->live_next;
-	else if (d->live == j)
-		d->live = j->live_next;
-	if (j->live_next)
-		j->live_next->live_prev = j->live_prev;
-}
-
 struct job *daemon_submit(struct daemon *d, const char *url, size_t len,
 			  const char *id, const struct json_val *headers)
 {
@@ -100,7 +81,6 @@ struct job *daemon_submit(struct daemon *d, const char *url, size_t len,
 	if (!j)
 		return NULL;
 	set_headers(j, headers);
-	live_link(d, j);
 	return j;
 }
 
@@ -110,7 +90,6 @@ static void on_finish(struct sched *s, const struct job *j, void *arg)
 
 	(void)s;
 	control_on_finish(&d->ctl, j);
-	live_unlink(d, j);
 	free_headers(j->headers, j->n_headers);
 }
 
@@ -118,8 +97,8 @@ uint32_t daemon_cancel(struct daemon *d, uint64_t num, const char *id)
 {
 	uint32_t n = 0;
 
-	for (struct job *j = d->live, *next; j; j = next) {
-		next = j->live_next;	/* cancelling unlinks j, only j */
+	for (struct job *j = d->sched.all, *next; j; j = next) {
+		next = j->all_next;	/* cancelling unlinks j, only j */
 		if (id ? !j->id || strcmp(j->id, id) : j->num != num)
 			continue;
 		if (sched_cancel(&d->sched, j, "cancelled by request") == 0)
@@ -138,7 +117,6 @@ static void spill_job(struct daemon *d, struct job *j)
 			  (unsigned long long)j->num, j->url_text);
 	else
 		d->spilled++;
-	live_unlink(d, j);
 	free_headers(j->headers, j->n_headers);
 	j->headers = NULL;
 	j->n_headers = 0;
@@ -148,8 +126,8 @@ static void spill_job(struct daemon *d, struct job *j)
 /* Spill every job that is not running (all of them when cut_off). */
 static void spill_sweep(struct daemon *d, bool cut_off)
 {
-	for (struct job *j = d->live, *next; j; j = next) {
-		next = j->live_next;
+	for (struct job *j = d->sched.all, *next; j; j = next) {
+		next = j->all_next;
 		if (cut_off || j->state != JS_RUNNING)
 			spill_job(d, j);
 	}
@@ -281,7 +259,7 @@ static void daemon_hook(struct loop_hook *h)
 	if (d->state != DS_DRAINING)
 		return;
 	spill_sweep(d, false);
-	if (!d->live)
+	if (!d->sched.all)
 		stop_now(d);
 }
 
@@ -494,7 +472,6 @@ static void load_one(void *arg, const struct spill_entry *e)
 		return;
 	}
 	set_headers(j, e->headers);
-	live_link(d, j);
 }
 
 /* Take back the jobs of the last run, first, then forget the file so a

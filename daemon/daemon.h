@@ -34,7 +34,6 @@ struct daemon {
 	struct results results;
 	struct control ctl;
 	enum daemon_state state;
-	struct job *live;		/* every accepted, unfinished job */
 	struct buf spill;		/* JSONL of jobs taken out to spill */
 	uint64_t spilled;		/* lines in spill */
 	char *out_dir, *state_dir, *spill_path, *sock_path; /* owned */

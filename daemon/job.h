@@ -40,6 +40,8 @@ struct job {
 	bool retry_free;	/* next attempt is a stale-pool retry, not counted */
 	bool free_retry_used;	/* at most one such retry per job */
 	struct sched *sched;	/* owner, for the backoff timer */
+	struct job *all_prev, *all_next; /* sched's list of live jobs, which
+					  * daemon.c walks to cancel and spill */
 	uint64_t t_accept_ms;	/* monotonic: accepted */
 	uint64_t t_first_ms;	/* first attempt started, 0 before */
 	uint64_t deadline_ms;	/* t_first_ms + timeouts.total */
@@ -49,8 +51,6 @@ struct job {
 	struct config_header *headers;	/* owned by daemon.c: request headers
 					 * of this job, or NULL */
 	size_t n_headers;
-	struct job *live_prev, *live_next; /* daemon.c's list of live jobs */
-	struct job *all_prev, *all_next; /* sched's list of live jobs */
 	struct client *waiter;	/* control.c client owed the record, or NULL */
 
 	/* ---- latest attempt ---- */
