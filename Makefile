@@ -39,16 +39,21 @@ else
 Q := @
 endif
 
-# Every daemon/*.c except the program entry points is part of the core
-# library that the binaries and unit tests link against.
-MAINS := daemon/main.c daemon/client.c
-CORE_SRC := $(filter-out $(MAINS),$(wildcard daemon/*.c))
+# Every daemon/LAYER/*.c except the program entry point is part of the core
+# library that the binaries and unit tests link against; client/ is the
+# ringfetch binary's own.
+MAINS := daemon/app/main.c
+CORE_SRC := $(filter-out $(MAINS),$(wildcard daemon/*/*.c))
 LLHTTP_SRC := $(LLHTTP_DIR)/llhttp.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 define variant
 # $(1) = build dir, $(2) = extra flags
 $(1)/core/%.o: daemon/%.c
+	@mkdir -p $$(dir $$@)
+	$$(if $$(Q),@echo "  CC      $$@")
+	$(Q)$$(CC) $$(ALL_CFLAGS) $(2) -c -o $$@ $$<
+$(1)/client/%.o: client/%.c
 	@mkdir -p $$(dir $$@)
 	$$(if $$(Q),@echo "  CC      $$@")
 	$(Q)$$(CC) $$(ALL_CFLAGS) $(2) -c -o $$@ $$<
@@ -60,10 +65,10 @@ $(1)/libcore.a: $(patsubst daemon/%.c,$(1)/core/%.o,$(CORE_SRC)) \
 		$(patsubst $(LLHTTP_DIR)/%.c,$(1)/llhttp/%.o,$(LLHTTP_SRC))
 	$$(if $$(Q),@echo "  AR      $$@")
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
-$(1)/ringfetchd: $(1)/core/main.o $(1)/libcore.a
+$(1)/ringfetchd: $(1)/core/app/main.o $(1)/libcore.a
 	$$(if $$(Q),@echo "  LD      $$@")
 	$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
-$(1)/ringfetch: $(1)/core/client.o $(1)/libcore.a
+$(1)/ringfetch: $(1)/client/client.o $(1)/libcore.a
 	$$(if $$(Q),@echo "  LD      $$@")
 	$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(1)/libcore.a

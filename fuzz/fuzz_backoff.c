@@ -9,7 +9,7 @@
  *
  * Without -fsanitize=fuzzer it compiles as a plain object, for the replay
  * driver that calls LLVMFuzzerTestOneInput() on each corpus file. */
-#include "backoff.h"
+#include "http/backoff.h"
 
 #include <errno.h>
 #include <stdint.h>

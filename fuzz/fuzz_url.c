@@ -8,7 +8,7 @@
  *
  * Without -fsanitize=fuzzer it compiles as a plain object, for a replay
  * driver that calls LLVMFuzzerTestOneInput() on each corpus file. */
-#include "url.h"
+#include "http/url.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -25,7 +25,7 @@ CF="$CF -iquote build -I/usr/share/include/llhttp -D_GNU_SOURCE -w"
 CF="$CF $(pkg-config --cflags $PKGS)"
 mkdir -p "$OUT/obj"
 # The core library once, both cores busy.
-for f in daemon/*.c /usr/share/llhttp/{llhttp,api,http}.c; do
+for f in daemon/*/*.c /usr/share/llhttp/{llhttp,api,http}.c; do
 	b=$(basename "$f" .c)
 	case $b in main | client) continue ;; esac
 	case $f in /usr/share/*) b=llhttp_$b ;; esac

@@ -10,7 +10,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
-#include "sha256.h"
+#include "base/sha256.h"
 
 #define BODY_BYTES 4096
 #define ROUNDS 20000

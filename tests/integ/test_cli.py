@@ -34,7 +34,7 @@ def write(path, text):
 def long_options():
     """Every long option main.c accepts, from its getopt table, so a new
     option without a line in --help fails here."""
-    with open(os.path.join(repo_root(), "daemon", "main.c")) as f:
+    with open(os.path.join(repo_root(), "daemon", "app", "main.c")) as f:
         src = f.read()
     table = src[src.index("long_opts[]"):]
     table = table[:table.index("};")]

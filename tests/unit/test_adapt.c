@@ -1,7 +1,7 @@
 /* Unit tests for adapt.c: 429/503 halve, one cut a second, additive
  * recovery to the cap, slow answers cut only far above the host's own base
  * and by an absolute margin, and a new normal is learnt. */
-#include "adapt.h"
+#include "engine/adapt.h"
 #include "tap.h"
 
 static int test_start_at_cap(void)

@@ -13,7 +13,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/wc_port.h>
 
-#include "aesgcm.h"
+#include "base/aesgcm.h"
 #include "tap.h"
 
 /* A devId of the test's own, for a wrapper that counts calls. */

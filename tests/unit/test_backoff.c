@@ -1,7 +1,7 @@
 /* Unit tests for backoff.c: delays, jitter bounds, Retry-After. */
 #include <errno.h>
 
-#include "backoff.h"
+#include "http/backoff.h"
 #include "tap.h"
 
 /* Sun, 06 Nov 1994 08:49:37 GMT */

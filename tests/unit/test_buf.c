@@ -1,7 +1,7 @@
 /* Unit tests for buf.c: ceiling, growth, consume, printf. */
 #include <errno.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "tap.h"
 
 static int test_append_basic(void)

@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "cidr.h"
+#include "net/cidr.h"
 #include "tap.h"
 
 static struct sockaddr_storage sa(const char *ip)

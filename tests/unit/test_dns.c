@@ -1,6 +1,6 @@
 /* dns.c against a dnsmasq this test starts on 127.0.0.1 (never anything
  * else: every resolver is configured to loopback before the first query). */
-#include "dns.h"
+#include "net/dns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "loop.h"
+#include "config/config.h"
+#include "event/loop.h"
 #include "tap.h"
 
 static struct loop L;

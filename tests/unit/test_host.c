@@ -2,9 +2,9 @@
  * the per-host cap, front requeue, the rate bucket, freeing idle hosts. */
 #include <string.h>
 
-#include "host.h"
-#include "job.h"
-#include "loop.h"
+#include "engine/host.h"
+#include "engine/job.h"
+#include "event/loop.h"
 #include "tap.h"
 
 static struct loop lp;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "tap.h"
 
 #define HELLO_WORLD_SHA \

@@ -2,7 +2,7 @@
  * parser on valid documents, every error class, and every prefix. */
 #include <errno.h>
 
-#include "json.h"
+#include "base/json.h"
 #include "tap.h"
 
 /* json_put_strn() of n bytes at s must produce exactly want. */

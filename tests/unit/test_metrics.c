@@ -2,7 +2,7 @@
  * page parsed as Prometheus text format, /metrics scraped through a
  * loopback socket, the scraper cap and timeout, the textfile. Only
  * 127.0.0.1 and ::1 are ever used. */
-#include "metrics.h"
+#include "front/metrics.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -18,11 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "config.h"
-#include "job.h"
-#include "loop.h"
-#include "sched.h"
+#include "base/buf.h"
+#include "config/config.h"
+#include "engine/job.h"
+#include "event/loop.h"
+#include "engine/sched.h"
 #include "tap.h"
 
 /* --- fixture: a loop, a sched that is only counters, the metrics ------- */

@@ -9,7 +9,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
-#include "sha256.h"
+#include "base/sha256.h"
 #include "tap.h"
 
 /* xorshift64: a fixed seed, so a failure reproduces */

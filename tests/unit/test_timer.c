@@ -1,6 +1,6 @@
 /* Unit tests for timer.c: heap order, cancel, re-arm, firing from callbacks. */
 #include "tap.h"
-#include "timer.h"
+#include "event/timer.h"
 
 static int order[64], n_order;
 

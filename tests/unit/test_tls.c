@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "tap.h"
-#include "tls.h"
+#include "net/tls.h"
 
 extern char **environ;
 

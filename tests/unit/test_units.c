@@ -3,7 +3,7 @@
 #include <stdint.h>
 
 #include "tap.h"
-#include "units.h"
+#include "base/units.h"
 
 static int test_duration_good(void)
 {

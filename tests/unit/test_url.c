@@ -1,6 +1,6 @@
 /* Unit tests for url.c: parsing, normalisation, RFC 3986 resolution. */
 #include "tap.h"
-#include "url.h"
+#include "http/url.h"
 
 #include <errno.h>
 

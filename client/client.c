@@ -1,0 +1,607 @@
+/* ringfetch: the client of a running ringfetchd. Speaks only the control
+ * socket's line protocol: submit, status, watch, cancel.
+ * Exit status: 0 done, 1 the daemon refused a request or a waited job
+ * failed, 2 usage, 3 the daemon is not there or the connection broke. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "config/config.h"
+#include "base/json.h"
+#include "version.h"	/* generated: RF_VERSION */
+
+#define DEFAULT_SOCKET "/run/ringfetch/ringfetch.sock"
+#define DEFAULT_CONFIG "/etc/ringfetch/ringfetch.yaml"
+#define LINE_MAX_IN (16 * 1024 * 1024)	/* a response line, generously */
+#define PENDING_MAX (256 * 1024)	/* requests built ahead of the socket */
+
+enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_CONN = 3 };
+
+struct opts {
+	const char *socket, *config, *id, *cmd;
+	bool wait, nowait;
+	char **args;		/* operands after the command */
+	int n_args;
+};
+
+struct conn {
+	int fd;
+	const char *path;
+	struct buf in;		/* bytes received, not yet split in lines */
+	bool eof;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ringfetch [--socket PATH] submit [--wait] [--id ID] [--nowait]\n"
+"                                        [URL...]\n"
+"       ringfetch [--socket PATH] status\n"
+"       ringfetch [--socket PATH] watch\n"
+"       ringfetch [--socket PATH] cancel JOB | --id ID\n"
+"\n"
+"  submit   submit the URLs (or, without any, one a line from stdin; blank\n"
+"           lines and # comments skipped); prints one acknowledgement line\n"
+"           per URL; --wait also prints each job's result record\n"
+"  status   the daemon's counters as JSON\n"
+"  watch    print every result record as jobs finish, until interrupted\n"
+"  cancel   cancel a queued or running job by number, or every job with ID\n"
+"\n"
+"  --socket PATH   control socket (default: daemon.socket of the config,\n"
+"                  else " DEFAULT_SOCKET ")\n"
+"  -c, --config F  read daemon.socket from F (default " DEFAULT_CONFIG ")\n"
+"  --wait          wait for the jobs' records\n"
+"  --id ID         the submitter id of every URL submitted\n"
+"  --nowait        answer queue_full instead of waiting for queue room\n"
+"  -h, --help      this help;  --version  the version\n"
+"\n"
+"Exit status: 0 done, 1 a request was refused or a waited job failed,\n"
+"2 usage error, 3 the daemon is not there or the connection broke.\n");
+}
+
+static int need_arg(int argc, char **argv, int i)
+{
+	if (i + 1 >= argc) {
+		fprintf(stderr, "ringfetch: %s needs a value\n", argv[i]);
+		exit(EX_USAGE);
+	}
+	return i + 1;
+}
+
+/* Options may come before or after the command. */
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	bool dashdash = false;
+
+	o->args = calloc((size_t)argc, sizeof(char *));
+	if (!o->args)
+		exit(EX_CONN);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (dashdash || a[0] != '-' || !a[1]) {
+			if (!o->cmd)
+				o->cmd = a;
+			else
+				o->args[o->n_args++] = argv[i];
+		} else if (!strcmp(a, "--")) {
+			dashdash = true;
+		} else if (!strcmp(a, "--socket")) {
+			i = need_arg(argc, argv, i);
+			o->socket = argv[i];
+		} else if (!strncmp(a, "--socket=", 9)) {
+			o->socket = a + 9;
+		} else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+			i = need_arg(argc, argv, i);
+			o->config = argv[i];
+		} else if (!strcmp(a, "--id")) {
+			i = need_arg(argc, argv, i);
+			o->id = argv[i];
+		} else if (!strcmp(a, "--wait")) {
+			o->wait = true;
+		} else if (!strcmp(a, "--nowait")) {
+			o->nowait = true;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			exit(EX_OK);
+		} else if (!strcmp(a, "--version")) {
+			printf("ringfetch %s\n", RF_VERSION);
+			exit(EX_OK);
+		} else {
+			fprintf(stderr, "ringfetch: unknown option %s\n", a);
+			usage(stderr);
+			exit(EX_USAGE);
+		}
+	}
+}
+
+/* --socket, else the config's daemon.socket, else the default. */
+static char *socket_path(const struct opts *o)
+{
+	const char *file = o->config ? o->config : DEFAULT_CONFIG;
+	struct config c;
+	char err[512], *path;
+
+	if (o->socket)
+		return strdup(o->socket);
+	if (!o->config && access(file, R_OK) < 0)
+		return strdup(DEFAULT_SOCKET);
+	config_init(&c);
+	if (config_load_file(&c, file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetch: %s\n", err);
+		config_fini(&c);
+		if (o->config)
+			exit(EX_USAGE);
+		return strdup(DEFAULT_SOCKET);
+	}
+	path = strdup(c.daemon.socket);
+	config_fini(&c);
+	return path;
+}
+
+static void conn_open(struct conn *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	c->path = path;
+	buf_init(&c->in, LINE_MAX_IN);
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "ringfetch: %s: socket path too long\n", path);
+		exit(EX_USAGE);
+	}
+	strcpy(sa.sun_path, path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 ||
+	    connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "ringfetch: cannot reach the daemon at %s: %s "
+			"(is ringfetchd running? see --socket)\n", path,
+			strerror(errno));
+		exit(EX_CONN);
+	}
+}
+
+static void conn_lost(const struct conn *c)
+{
+	fprintf(stderr, "ringfetch: the daemon at %s closed the connection "
+		"before answering everything\n", c->path);
+	exit(EX_CONN);
+}
+
+static void send_all(struct conn *c, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			conn_lost(c);
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Receive what is there (blocking when block). Returns false at EOF. */
+static bool fill(struct conn *c, bool block)
+{
+	ssize_t n;
+
+	if (c->eof)
+		return false;
+	if (buf_reserve(&c->in, 65536) < 0) {
+		fprintf(stderr, "ringfetch: response line too long\n");
+		exit(EX_CONN);
+	}
+	do {
+		n = recv(c->fd, c->in.p + c->in.len, c->in.cap - c->in.len - 1,
+			 block ? 0 : MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return true;
+	if (n <= 0) {
+		c->eof = true;
+		return false;
+	}
+	c->in.len += (size_t)n;
+	c->in.p[c->in.len] = '\0';
+	return true;
+}
+
+/* The next complete line (NUL-terminated in place, without its newline),
+ * or NULL when none is buffered. Consume it with take_line(). */
+static char *peek_line(struct conn *c, size_t *len)
+{
+	char *nl = c->in.len ? memchr(c->in.p, '\n', c->in.len) : NULL;
+
+	if (!nl)
+		return NULL;
+	*nl = '\0';
+	*len = (size_t)(nl - c->in.p);
+	return c->in.p;
+}
+
+static void take_line(struct conn *c, size_t len)
+{
+	buf_consume(&c->in, len + 1);
+}
+
+/* Block for one line; exits when the connection ends first. */
+static char *read_line(struct conn *c, size_t *len)
+{
+	char *l;
+
+	while (!(l = peek_line(c, len)))
+		if (!fill(c, true))
+			conn_lost(c);
+	return l;
+}
+
+static bool is_result(const char *l)
+{
+	return !strncmp(l, "{\"result\":", 10);
+}
+
+/* Print a {"result":{...}} line as the record inside it. */
+static void print_result(const char *l, size_t len)
+{
+	if (len >= 11)
+		printf("%.*s\n", (int)(len - 11), l + 10);
+}
+
+static bool response_ok(const char *l)
+{
+	return !strncmp(l, "{\"ok\":true", 10);
+}
+
+static void print_indent(int depth)
+{
+	putchar('\n');
+	for (int i = 0; i < depth; i++)
+		fputs("  ", stdout);
+}
+
+/* Re-indent one line of JSON (already valid) two spaces a level. */
+static void print_pretty(const char *s, size_t n)
+{
+	bool in_str = false, esc = false;
+	int depth = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (in_str) {
+			putchar(ch);
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = true;
+			putchar(ch);
+			break;
+		case '{':
+		case '[':
+			putchar(ch);
+			if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']'))
+				break;
+			print_indent(++depth);
+			break;
+		case '}':
+		case ']':
+			if (i && s[i - 1] != '{' && s[i - 1] != '[')
+				print_indent(--depth);
+			putchar(ch);
+			break;
+		case ',':
+			putchar(ch);
+			print_indent(depth);
+			break;
+		case ':':
+			fputs(": ", stdout);
+			break;
+		default:
+			if (ch != ' ' && ch != '\t')
+				putchar(ch);
+		}
+	}
+	putchar('\n');
+}
+
+static int cmd_status(struct conn *c)
+{
+	static const char req[] = "{\"op\":\"status\"}\n";
+	struct json_doc doc = { 0 };
+	const struct json_val *st;
+	size_t len;
+	char *l;
+
+	send_all(c, req, sizeof(req) - 1);
+	l = read_line(c, &len);
+	if (!response_ok(l)) {
+		fprintf(stderr, "ringfetch: %s\n", l);
+		return EX_REFUSED;
+	}
+	/* print the inner object: find it through the parser's view */
+	if (json_parse(l, len, &doc, NULL, 0) < 0 ||
+	    !(st = json_get(doc.root, "status"))) {
+		fprintf(stderr, "ringfetch: unexpected answer: %s\n", l);
+		return EX_CONN;
+	}
+	json_doc_free(&doc);
+	l = strstr(l, "\"status\":") + 9;
+	print_pretty(l, strlen(l) - 1);
+	return EX_OK;
+}
+
+static int cmd_watch(struct conn *c)
+{
+	static const char req[] = "{\"op\":\"watch\"}\n";
+	size_t len;
+	char *l;
+
+	send_all(c, req, sizeof(req) - 1);
+	l = read_line(c, &len);
+	if (!response_ok(l)) {
+		fprintf(stderr, "ringfetch: %s\n", l);
+		return EX_REFUSED;
+	}
+	take_line(c, len);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (;;) {
+		l = read_line(c, &len);
+		if (is_result(l))
+			print_result(l, len);
+		take_line(c, len);
+	}
+}
+
+static int cmd_cancel(struct conn *c, const struct opts *o)
+{
+	struct buf b;
+	char *end, *l;
+	size_t len;
+
+	buf_init(&b, 1 << 20);
+	if (o->id && !o->n_args) {
+		buf_puts(&b, "{\"op\":\"cancel\",\"id\":");
+		json_put_str(&b, o->id);
+	} else if (!o->id && o->n_args == 1) {
+		unsigned long long n = strtoull(o->args[0], &end, 10);
+
+		if (*end || !*o->args[0] || !n) {
+			fprintf(stderr, "ringfetch: cancel: %s is not a job "
+				"number\n", o->args[0]);
+			return EX_USAGE;
+		}
+		buf_printf(&b, "{\"op\":\"cancel\",\"job\":%llu", n);
+	} else {
+		fprintf(stderr, "ringfetch: cancel needs one JOB or --id ID\n");
+		return EX_USAGE;
+	}
+	buf_puts(&b, "}\n");
+	send_all(c, b.p, b.len);
+	buf_fini(&b);
+	while (is_result(l = read_line(c, &len)))
+		take_line(c, len);
+	if (!response_ok(l)) {
+		fprintf(stderr, "ringfetch: %s\n", l);
+		return EX_REFUSED;
+	}
+	printf("%s\n", l);
+	return EX_OK;
+}
+
+/* ---- submit: requests stream out while answers stream in ---- */
+
+struct submit {
+	const struct opts *o;
+	struct conn *c;
+	struct buf req;		/* request lines not yet sent */
+	struct buf stdin_buf;	/* partial line from stdin */
+	int next_arg;
+	bool input_done;	/* every URL is in req */
+	bool shut;		/* write side shut after the last request */
+	uint64_t sent, acked, accepted, results;
+	int rc;
+};
+
+static void add_url(struct submit *s, const char *u, size_t n)
+{
+	while (n && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\r'))
+		n--;
+	while (n && (*u == ' ' || *u == '\t')) {
+		u++;
+		n--;
+	}
+	if (!n || *u == '#')
+		return;
+	buf_puts(&s->req, "{\"op\":\"submit\",\"url\":");
+	json_put_strn(&s->req, u, n);
+	if (s->o->id) {
+		buf_puts(&s->req, ",\"id\":");
+		json_put_str(&s->req, s->o->id);
+	}
+	if (s->o->wait)
+		buf_puts(&s->req, ",\"wait\":true");
+	if (s->o->nowait)
+		buf_puts(&s->req, ",\"nowait\":true");
+	buf_puts(&s->req, "}\n");
+	s->sent++;
+}
+
+/* Build requests up to PENDING_MAX from the arguments or stdin. */
+static void refill(struct submit *s, bool stdin_ready)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	if (s->o->n_args) {
+		while (s->next_arg < s->o->n_args && s->req.len < PENDING_MAX) {
+			const char *u = s->o->args[s->next_arg++];
+
+			add_url(s, u, strlen(u));
+		}
+		s->input_done = s->next_arg == s->o->n_args;
+		return;
+	}
+	if (!stdin_ready || s->input_done || s->req.len >= PENDING_MAX)
+		return;
+	n = read(0, chunk, sizeof(chunk));
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		add_url(s, s->stdin_buf.p ? s->stdin_buf.p : "",
+			s->stdin_buf.len);
+		s->input_done = true;
+		return;
+	}
+	for (char *p = chunk, *e = chunk + n; p < e;) {
+		char *nl = memchr(p, '\n', (size_t)(e - p));
+		size_t k = nl ? (size_t)(nl - p) : (size_t)(e - p);
+
+		if (buf_append(&s->stdin_buf, p, k) < 0) {
+			fprintf(stderr, "ringfetch: an input line is longer "
+				"than 64 KiB\n");
+			exit(EX_USAGE);
+		}
+		if (!nl)
+			break;
+		add_url(s, s->stdin_buf.p, s->stdin_buf.len);
+		buf_reset(&s->stdin_buf);
+		p = nl + 1;
+	}
+}
+
+static void submit_answers(struct submit *s)
+{
+	size_t len;
+	char *l;
+
+	while ((l = peek_line(s->c, &len))) {
+		if (is_result(l)) {
+			print_result(l, len);
+			s->results++;
+			if (!strstr(l, "\"ok\":true,\"status\""))
+				s->rc = EX_REFUSED;
+		} else {
+			printf("%s\n", l);
+			s->acked++;
+			if (response_ok(l))
+				s->accepted++;
+			else
+				s->rc = EX_REFUSED;
+		}
+		take_line(s->c, len);
+	}
+}
+
+static bool submit_done(const struct submit *s)
+{
+	return s->input_done && !s->req.len && s->acked == s->sent &&
+	       (!s->o->wait || s->results == s->accepted);
+}
+
+static int cmd_submit(struct conn *c, const struct opts *o)
+{
+	struct submit s = { .o = o, .c = c };
+	struct pollfd p[2];
+
+	buf_init(&s.req, PENDING_MAX + 2 * 65536 * 6);
+	buf_init(&s.stdin_buf, 65536);
+	refill(&s, false);
+	while (!submit_done(&s)) {
+		p[0] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+		if (s.req.len)
+			p[0].events |= POLLOUT;
+		p[1] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		if (poll(p, !o->n_args && !s.input_done &&
+			 s.req.len < PENDING_MAX ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents & POLLOUT) {
+			ssize_t w = send(c->fd, s.req.p, s.req.len,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (w < 0 && errno != EAGAIN && errno != EINTR)
+				conn_lost(c);
+			if (w > 0)
+				buf_consume(&s.req, (size_t)w);
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (!fill(c, false) && !submit_done(&s)) {
+				submit_answers(&s);
+				if (!submit_done(&s))
+					conn_lost(c);
+			}
+			submit_answers(&s);
+		}
+		refill(&s, !o->n_args && (p[1].revents & (POLLIN | POLLHUP)));
+		if (s.input_done && !s.req.len && !s.shut) {
+			shutdown(c->fd, SHUT_WR);
+			s.shut = true;
+		}
+	}
+	fflush(stdout);
+	buf_fini(&s.req);
+	buf_fini(&s.stdin_buf);
+	return s.rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct conn c = { 0 };
+	char *path;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	parse_args(argc, argv, &o);
+	if (!o.cmd) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(o.cmd, "submit") && strcmp(o.cmd, "status") &&
+	    strcmp(o.cmd, "watch") && strcmp(o.cmd, "cancel")) {
+		fprintf(stderr, "ringfetch: unknown command %s\n", o.cmd);
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if ((strcmp(o.cmd, "submit") && strcmp(o.cmd, "cancel") &&
+	     (o.n_args || o.id)) || (strcmp(o.cmd, "submit") &&
+				    (o.wait || o.nowait))) {
+		fprintf(stderr, "ringfetch: %s: unexpected arguments\n", o.cmd);
+		return EX_USAGE;
+	}
+	path = socket_path(&o);
+	if (!path)
+		return EX_CONN;
+	conn_open(&c, path);
+	if (!strcmp(o.cmd, "status"))
+		rc = cmd_status(&c);
+	else if (!strcmp(o.cmd, "watch"))
+		rc = cmd_watch(&c);
+	else if (!strcmp(o.cmd, "cancel"))
+		rc = cmd_cancel(&c, &o);
+	else
+		rc = cmd_submit(&c, &o);
+	close(c.fd);
+	buf_fini(&c.in);
+	free(path);
+	free(o.args);
+	return rc;
+}

@@ -1,0 +1,728 @@
+/* Daemon mode: wire loop, scheduler, results and the control socket
+ * together (as crawl.c does for a batch), and own the lifetime: signals
+ * arrive through a signalfd read by the ring; SIGTERM drains within
+ * daemon.shutdown_grace and spills what is left; SIGHUP reopens the result
+ * log and reloads the configuration; systemd hears READY=1, STATUS= and
+ * STOPPING=1, and may hand over the listening socket. */
+#include "app/daemon.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "output/bodies.h"
+#include "app/crawl.h"
+#include "base/fsutil.h"
+#include "engine/job.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "output/spill.h"
+#include "net/tls.h"
+#include "version.h"	/* generated: RF_VERSION */
+
+#define TICK_MS 1000		/* STATUS= and the results flush */
+
+static void stop_now(struct daemon *d);
+
+bool daemon_accepting(const struct daemon *d)
+{
+	return d->state == DS_RUNNING;
+}
+
+static void free_headers(struct config_header *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
+	}
+	free(h);
+}
+
+/* Copy a checked JSON object of strings into j's owned headers. */
+static void set_headers(struct job *j, const struct json_val *obj)
+{
+	struct config_header *h;
+	size_t n = 0;
+
+	if (!obj || obj->type != JSON_OBJECT || !obj->len)
+		return;
+	h = calloc(obj->len, sizeof(*h));
+	if (!h)
+		goto out_nomem;
+	for (const struct json_val *v = json_first(obj); v; v = json_next(v)) {
+		if (!json_as_str(v))
+			continue;
+		h[n].name = strdup(v->key);
+		h[n].value = strdup(v->str);
+		n++;
+		if (!h[n - 1].name || !h[n - 1].value) {
+			free_headers(h, n);
+			goto out_nomem;
+		}
+	}
+	j->headers = h;
+	j->n_headers = n;
+	return;
+out_nomem:
+	log_error("job %llu: out of memory for its headers; sent without",
+		  (unsigned long long)j->num);
+}
+
+struct job *daemon_submit(struct daemon *d, const char *url, size_t len,
+			  const char *id, const struct json_val *headers)
+{
+	struct job *j = sched_submit_job(&d->sched, url, len, id, 0);
+
+	if (!j)
+		return NULL;
+	set_headers(j, headers);
+	return j;
+}
+
+static void on_finish(struct sched *s, const struct job *j, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)s;
+	control_on_finish(&d->ctl, j);
+	free_headers(j->headers, j->n_headers);
+}
+
+uint32_t daemon_cancel(struct daemon *d, uint64_t num, const char *id)
+{
+	uint32_t n = 0;
+
+	for (struct job *j = d->sched.all, *next; j; j = next) {
+		next = j->all_next;	/* cancelling unlinks j, only j */
+		if (id ? !j->id || strcmp(j->id, id) : j->num != num)
+			continue;
+		if (sched_cancel(&d->sched, j, "cancelled by request") == 0)
+			n++;
+		if (!id)
+			break;
+	}
+	return n;
+}
+
+/* Take j out of the scheduler into the spill buffer. */
+static void spill_job(struct daemon *d, struct job *j)
+{
+	if (spill_format(&d->spill, j) < 0)
+		log_error("job %llu (%s): cannot be spilled: out of memory",
+			  (unsigned long long)j->num, j->url_text);
+	else
+		d->spilled++;
+	free_headers(j->headers, j->n_headers);
+	j->headers = NULL;
+	j->n_headers = 0;
+	sched_drop(&d->sched, j);
+}
+
+/* Spill every job that is not running (all of them when cut_off). */
+static void spill_sweep(struct daemon *d, bool cut_off)
+{
+	for (struct job *j = d->sched.all, *next; j; j = next) {
+		next = j->all_next;
+		if (cut_off || j->state != JS_RUNNING)
+			spill_job(d, j);
+	}
+}
+
+static void put_num(struct buf *b, const char *key, uint64_t v)
+{
+	buf_printf(b, "\"%s\":%llu,", key, (unsigned long long)v);
+}
+
+int daemon_status(struct daemon *d, struct buf *b)
+{
+	const struct sched *s = &d->sched;
+	const struct control *c = &d->ctl;
+	size_t start = b->len;
+
+	buf_putc(b, '{');
+	put_num(b, "queued", s->waiting - s->backoff);
+	put_num(b, "retry_waiting", s->backoff);
+	put_num(b, "in_flight", s->in_flight);
+	put_num(b, "accepted", s->st.accepted);
+	put_num(b, "done", s->st.done);
+	put_num(b, "ok", s->st.ok);
+	put_num(b, "failed", s->st.failed);
+	put_num(b, "retried", s->st.retried);
+	put_num(b, "redirects", s->st.redirects);
+	put_num(b, "bytes", s->st.bytes);
+	put_num(b, "connections_open", s->conns_open);
+	put_num(b, "connections_idle", s->conns_idle);
+	put_num(b, "hosts_active", s->hosts.count);
+	put_num(b, "adaptive_cuts", s->hosts.adapt_cuts);
+	put_num(b, "queue_capacity", d->cfg->queue.capacity);
+	put_num(b, "clients", c->n_clients - c->n_dead);
+	put_num(b, "watchers", c->n_watchers);
+	put_num(b, "clients_paused", c->n_paused);
+	put_num(b, "queue_waits", c->st.queue_waits);
+	put_num(b, "watch_dropped", c->st.watch_dropped);
+	put_num(b, "clients_dropped", c->st.dropped);
+	put_num(b, "reloads", d->reloads);
+	put_num(b, "uptime_s", (loop_now_ms(&d->loop) - d->t_start_ms) / 1000);
+	buf_puts(b, "\"failed_by\":{");
+	for (int e = 1, first = 1; e < RF_ERR_COUNT; e++) {
+		if (!s->st.failed_by[e])
+			continue;
+		buf_printf(b, "%s\"%s\":%llu", first ? "" : ",", rf_err_name(e),
+			   (unsigned long long)s->st.failed_by[e]);
+		first = 0;
+	}
+	buf_printf(b, "},\"state\":\"%s\",\"version\":\"%s\"}",
+		   d->state == DS_RUNNING ? "running" : "stopping",
+		   RF_VERSION);
+	if (b->len == start)
+		return -ENOBUFS;
+	return 0;
+}
+
+static void notify_status(struct daemon *d)
+{
+	const struct sched *s = &d->sched;
+
+	if (!d->notify)
+		return;
+	sd_notifyf(0, "STATUS=%s: queued %u, in flight %u, done %llu "
+		   "(ok %llu, failed %llu), clients %u",
+		   d->state == DS_RUNNING ? "running" : "stopping",
+		   s->waiting - s->backoff, s->in_flight,
+		   (unsigned long long)s->st.done,
+		   (unsigned long long)s->st.ok,
+		   (unsigned long long)s->st.failed,
+		   d->ctl.n_clients - d->ctl.n_dead);
+}
+
+static void on_tick(struct timer *t)
+{
+	struct daemon *d = container_of(t, struct daemon, t_tick);
+
+	notify_status(d);
+	if (d->notify && d->watchdog)
+		sd_notify(0, "WATCHDOG=1");
+	loop_timer_arm(&d->loop, &d->t_tick, loop_now_ms(&d->loop) + d->tick_ms,
+		       on_tick);
+}
+
+static void on_grace(struct timer *t)
+{
+	struct daemon *d = container_of(t, struct daemon, t_grace);
+
+	log_warn("shutdown grace (%llu ms) over: %u jobs still running are "
+		 "cut off and spilled",
+		 (unsigned long long)d->cfg->daemon.shutdown_grace_ms,
+		 d->sched.in_flight);
+	stop_now(d);
+}
+
+static void stop_now(struct daemon *d)
+{
+	spill_sweep(d, true);
+	loop_timer_cancel(&d->loop, &d->t_grace);
+	d->state = DS_STOPPED;
+	d->loop.stop = true;
+}
+
+static void begin_stop(struct daemon *d, int signo)
+{
+	if (d->state != DS_RUNNING) {
+		log_warn("signal %d again: stopping now", signo);
+		stop_now(d);
+		return;
+	}
+	log_info("signal %d: stopping; %u jobs in flight get up to %llu ms",
+		 signo, d->sched.in_flight,
+		 (unsigned long long)d->cfg->daemon.shutdown_grace_ms);
+	if (d->notify)
+		sd_notify(0, "STOPPING=1");
+	d->state = DS_DRAINING;
+	loop_timer_arm(&d->loop, &d->t_grace, loop_now_ms(&d->loop) +
+		       d->cfg->daemon.shutdown_grace_ms, on_grace);
+	spill_sweep(d, false);
+}
+
+/* Once per turn: push records out, and while draining spill what stopped
+ * running (a retry or redirect would start it again) and end when idle. */
+static void daemon_hook(struct loop_hook *h)
+{
+	struct daemon *d = container_of(h, struct daemon, hook);
+
+	if (d->results.out.len)
+		results_flush(&d->results);
+	if (d->state != DS_DRAINING)
+		return;
+	spill_sweep(d, false);
+	if (!d->sched.all)
+		stop_now(d);
+}
+
+/* Keys whose value is used once at start (or by a module that copied it):
+ * a reload keeps the running value and says so. */
+#define SWAP(a, b) do { __typeof__(a) t_ = (a); (a) = (b); (b) = t_; } while (0)
+
+static bool str_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+static bool strv_differs(const struct config_strv *a,
+			 const struct config_strv *b)
+{
+	if (a->n != b->n)
+		return true;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]))
+			return true;
+	return false;
+}
+
+static void keep(const char *key, bool differs)
+{
+	if (differs)
+		log_warn("reload: %s cannot change while running; keeping the "
+			 "running value (restart to apply)", key);
+}
+
+static void keep_fixed(struct config *run, struct config *nc)
+{
+	struct config *r = run, *n = nc;
+
+	keep("daemon.socket", str_differs(r->daemon.socket, n->daemon.socket));
+	SWAP(r->daemon.socket, n->daemon.socket);
+	keep("daemon.socket_mode",
+	     r->daemon.socket_mode != n->daemon.socket_mode);
+	n->daemon.socket_mode = r->daemon.socket_mode;
+	keep("daemon.state_dir",
+	     str_differs(r->daemon.state_dir, n->daemon.state_dir));
+	SWAP(r->daemon.state_dir, n->daemon.state_dir);
+	keep("queue.spill_file",
+	     str_differs(r->queue.spill_file, n->queue.spill_file));
+	SWAP(r->queue.spill_file, n->queue.spill_file);
+	keep("queue.journal", run->queue.journal != nc->queue.journal);
+	nc->queue.journal = run->queue.journal;
+	keep("limits.workers", run->limits.workers != nc->limits.workers);
+	nc->limits.workers = run->limits.workers;
+	keep("dns.*", strv_differs(&run->dns.servers, &nc->dns.servers) ||
+	     run->dns.timeout_ms != nc->dns.timeout_ms ||
+	     run->dns.attempts != nc->dns.attempts ||
+	     run->dns.cache_min_ttl_ms != nc->dns.cache_min_ttl_ms ||
+	     run->dns.cache_max_ttl_ms != nc->dns.cache_max_ttl_ms);
+	SWAP(run->dns, nc->dns);
+	keep("metrics.*", str_differs(run->metrics.listen, nc->metrics.listen) ||
+	     str_differs(run->metrics.textfile, nc->metrics.textfile));
+	SWAP(run->metrics, nc->metrics);
+}
+
+static char *out_dir_of(const struct config *c, const char *state_dir)
+{
+	return strdup(c->output.dir && c->output.dir[0] ? c->output.dir :
+		      state_dir);
+}
+
+/* Open the result log in dir; on success the old one is closed. */
+static int reopen_results(struct daemon *d, const char *dir)
+{
+	char err[512];
+
+	if (results_reopen(&d->results, dir, err, sizeof(err)) < 0) {
+		log_error("reopen: %s; still writing %s", err, d->results.path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The command line wins over the file on a reload too. */
+static int apply_overrides(const struct daemon *d, struct config *c,
+			   char *err, size_t errlen)
+{
+	char why[400];
+
+	for (size_t i = 0; i < d->n_ov; i++) {
+		const struct config_override *o = &d->ov[i];
+
+		if (config_set(c, o->key, o->val, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "command line %s: %s", o->opt, why);
+			return -1;
+		}
+	}
+	if (d->n_ov && config_validate(c, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "with the command line's settings: %s",
+			 why);
+		return -1;
+	}
+	return 0;
+}
+
+static void reload(struct daemon *d)
+{
+	struct config nc, old;
+	char err[512], *dir;
+
+	if (d->notify)
+		sd_notify(0, "RELOADING=1");
+	d->reloads++;
+	config_init(&nc);
+	/* The TLS context is rebuilt last of the checks: a CA file that does
+	 * not load refuses the whole reload, and one that does is in use
+	 * from the next connection on (the file read anew, so an updated
+	 * bundle counts even under the same name). */
+	if ((d->config_path &&
+	     config_load_file(&nc, d->config_path, err, sizeof(err)) < 0) ||
+	    apply_overrides(d, &nc, err, sizeof(err)) < 0 ||
+	    tls_global_reload(&nc, err, sizeof(err)) < 0) {
+		log_error("reload refused, the running configuration stays: %s",
+			  err);
+		config_fini(&nc);
+	} else {
+		keep_fixed(d->cfg, &nc);
+		old = *d->cfg;
+		*d->cfg = nc;
+		config_fini(&old);
+		log_threshold = d->cfg->log.level;
+		sched_apply_config(&d->sched);
+		log_info("reload: %s applied, then %zu command-line "
+			 "settings", d->config_path ? d->config_path :
+			 "built-in defaults", d->n_ov);
+	}
+	dir = out_dir_of(d->cfg, d->state_dir);
+	if (dir && reopen_results(d, dir) == 0) {
+		free(d->out_dir);
+		d->out_dir = dir;
+	} else {
+		free(dir);
+	}
+	if (d->notify)
+		sd_notify(0, "READY=1");
+	notify_status(d);
+}
+
+static void arm_signal_read(struct daemon *d)
+{
+	io_uring_prep_read(loop_sqe(&d->loop, &d->op_sig), d->sigfd, &d->si,
+			   sizeof(d->si), 0);
+	d->sig_armed = true;
+}
+
+static void on_signal(struct io_op *op, int res, unsigned flags)
+{
+	struct daemon *d = container_of(op, struct daemon, op_sig);
+
+	(void)flags;
+	d->sig_armed = false;
+	if (res == (int)sizeof(d->si)) {
+		if (d->si.ssi_signo == SIGHUP)
+			reload(d);
+		else
+			begin_stop(d, (int)d->si.ssi_signo);
+	}
+	if (res == -ECANCELED || d->state == DS_STOPPED)
+		return;
+	arm_signal_read(d);
+}
+
+static void signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+/* From the start, so a signal during start-up waits for the loop. */
+static void block_signals(void)
+{
+	sigset_t set;
+
+	signal_set(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int watch_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	signal_set(&set);
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return -errno;
+	d->op_sig.done = on_signal;
+	arm_signal_read(d);
+	return 0;
+}
+
+static void load_one(void *arg, const struct spill_entry *e)
+{
+	struct daemon *d = arg;
+	struct job *j = sched_submit_job(&d->sched, e->url, e->url_len, e->id,
+					 e->num);
+
+	if (!j) {
+		/* not expected (it parsed when accepted): still one record */
+		if (!sched_submit(&d->sched, e->url, e->url_len, e->id))
+			log_error("spill: job %llu lost: out of memory",
+				  (unsigned long long)e->num);
+		return;
+	}
+	set_headers(j, e->headers);
+}
+
+/* Take back the jobs of the last run, first, then forget the file so a
+ * crash cannot run them twice. */
+static int load_spill(struct daemon *d)
+{
+	uint64_t next = 0;
+	char err[512];
+	int n;
+
+	n = spill_load(d->spill_path, load_one, d, &next, err, sizeof(err));
+	if (n < 0) {
+		log_error("spill: %s", err);
+		return n;
+	}
+	if (next > d->sched.next_job_num)
+		d->sched.next_job_num = next;
+	if (n)
+		log_info("spill: %d unfinished jobs taken back from %s", n,
+			 d->spill_path);
+	if (unlink(d->spill_path) < 0 && errno != ENOENT)
+		log_warn("spill: cannot remove %s: %s", d->spill_path,
+			 strerror(errno));
+	return 0;
+}
+
+static int set_paths(struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	const char *sd = getenv("STATE_DIRECTORY");
+	int rc;
+
+	if (c->daemon.state_dir && c->daemon.state_dir[0])
+		d->state_dir = strdup(c->daemon.state_dir);
+	else if (sd && sd[0])	/* systemd may list several, ':' apart */
+		d->state_dir = strndup(sd, strcspn(sd, ":"));
+	else
+		d->state_dir = strdup("/var/lib/ringfetch");
+	if (!d->state_dir)
+		return -ENOMEM;
+	rc = fs_mkdir_p(d->state_dir);
+	if (rc < 0) {
+		log_error("%s: cannot create the state directory: %s",
+			  d->state_dir, strerror(-rc));
+		return rc;
+	}
+	d->out_dir = out_dir_of(c, d->state_dir);
+	if (c->queue.spill_file && c->queue.spill_file[0])
+		d->spill_path = strdup(c->queue.spill_file);
+	else if (asprintf(&d->spill_path, "%s/spill.jsonl", d->state_dir) < 0)
+		d->spill_path = NULL;
+	d->sock_path = strdup(c->daemon.socket);
+	if (!d->out_dir || !d->spill_path || !d->sock_path)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The socket systemd handed over, else our own at daemon.socket. */
+static int open_socket(struct daemon *d)
+{
+	char err[512];
+	int n = sd_listen_fds(1), fd;
+
+	if (n > 1)
+		log_warn("socket activation: %d sockets passed, using the first",
+			 n);
+	if (n >= 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_error("socket activation: fd %d is not a listening "
+				  "Unix stream socket", fd);
+			return -EINVAL;
+		}
+		log_info("listening on the socket passed by systemd");
+		return fd;
+	}
+	fd = control_listen(d->sock_path, d->cfg->daemon.socket_mode, err,
+			    sizeof(err));
+	if (fd < 0) {
+		log_error("control socket: %s", err);
+		return fd;
+	}
+	d->own_socket = true;
+	log_info("listening on %s", d->sock_path);
+	return fd;
+}
+
+static void setup_notify(struct daemon *d)
+{
+	uint64_t usec = 0;
+
+	d->notify = getenv("NOTIFY_SOCKET") != NULL;
+	d->tick_ms = TICK_MS;
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec) {
+		d->watchdog = true;
+		if (usec / 2000 < d->tick_ms)
+			d->tick_ms = usec / 2000 ? usec / 2000 : 1;
+	}
+}
+
+/* Everything up to READY=1. Returns 0 or the exit status to return. */
+static int start(struct daemon *d)
+{
+	char err[512];
+	int fd;
+
+	block_signals();
+	if (set_paths(d) < 0)
+		return EXIT_FATAL;
+	if (loop_init(&d->loop, 4096, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_FATAL;
+	}
+	d->loop_ok = true;
+	if (results_open(&d->results, &d->loop, d->cfg, d->out_dir, err,
+			 sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_FATAL;
+	}
+	d->results_ok = true;
+	if (sched_init(&d->sched, &d->loop, d->cfg, &d->results, err,
+		       sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_FATAL;
+	}
+	d->sched_ok = true;
+	if (d->cfg->output.bodies != BODIES_NONE &&
+	    !(d->sched.bodies = bodies_new(d->cfg, d->out_dir, err,
+					   sizeof(err)))) {
+		log_error("%s", err);
+		return EXIT_FATAL;
+	}
+	d->sched.on_finish = on_finish;
+	d->sched.on_finish_arg = d;
+	fd = open_socket(d);
+	if (fd < 0)
+		return EXIT_FATAL;
+	control_init(&d->ctl, d, &d->loop, fd);
+	d->ctl_ok = true;
+	if (load_spill(d) < 0)
+		return EXIT_FATAL;
+	d->spill_loaded = true;
+	d->hook.fn = daemon_hook;
+	loop_add_hook(&d->loop, &d->hook);
+	if (watch_signals(d) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return EXIT_FATAL;
+	}
+	setup_notify(d);
+	d->t_start_ms = loop_update_clock(&d->loop);
+	loop_timer_arm(&d->loop, &d->t_tick, d->t_start_ms + d->tick_ms,
+		       on_tick);
+	if (d->notify)
+		sd_notify(0, "READY=1");
+	notify_status(d);
+	return 0;
+}
+
+/* Run turns (without sleeping: stop is set) until cond holds or 2 s pass. */
+static void drain(struct daemon *d, bool (*cond)(struct daemon *))
+{
+	uint64_t until = loop_update_clock(&d->loop) + 2000;
+
+	d->loop.stop = true;
+	while (!cond(d) && loop_update_clock(&d->loop) < until)
+		if (loop_run_once(&d->loop) < 0)
+			break;
+}
+
+static bool quiet(struct daemon *d)
+{
+	return !d->sig_armed && d->sched.conns_open == 0 &&
+	       (!d->ctl_ok || control_idle(&d->ctl));
+}
+
+/* After the loop: close everything, write the spill, free. */
+static int finish(struct daemon *d)
+{
+	char err[512];
+	int rc = 0;
+
+	if (d->sched_ok) {
+		spill_sweep(d, true);
+		sched_close_idle(&d->sched);
+	}
+	if (d->ctl_ok)
+		control_close(&d->ctl);
+	if (d->sig_armed)
+		io_uring_prep_cancel(loop_sqe_noop(&d->loop), &d->op_sig, 0);
+	if (d->loop_ok)
+		drain(d, quiet);
+	if (d->spill_loaded &&
+	    spill_write(d->spill_path, &d->spill, d->sched.next_job_num, err,
+			sizeof(err)) < 0) {
+		log_error("spill: %s: %llu jobs lost", err,
+			  (unsigned long long)d->spilled);
+		rc = EXIT_FATAL;
+	} else if (d->spilled) {
+		log_info("spill: %llu unfinished jobs saved to %s",
+			 (unsigned long long)d->spilled, d->spill_path);
+	}
+	if (d->results_ok && results_close(&d->results) < 0) {
+		log_error("%s/results.jsonl: a write failed", d->out_dir);
+		rc = EXIT_FATAL;
+	}
+	if (d->own_socket)
+		unlink(d->sock_path);
+	if (d->ctl_ok)
+		control_fini(&d->ctl);
+	if (d->sched_ok) {
+		sched_fini(&d->sched);
+		drain(d, quiet);	/* dns_free() may leave a cancel */
+		bodies_free(d->sched.bodies);
+	}
+	if (d->loop_ok)
+		loop_fini(&d->loop);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	buf_fini(&d->spill);
+	free(d->out_dir);
+	free(d->state_dir);
+	free(d->spill_path);
+	free(d->sock_path);
+	return rc;
+}
+
+int daemon_run(struct config *cfg, const char *config_path,
+	       const struct config_override *ov, size_t n_ov)
+{
+	static struct daemon d;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	d.cfg = cfg;
+	d.config_path = config_path;
+	d.ov = ov;
+	d.n_ov = n_ov;
+	d.sigfd = -1;
+	buf_init(&d.spill, SIZE_MAX / 2);
+	rc = start(&d);
+	if (rc == 0) {
+		rc = loop_run(&d.loop);
+		if (rc < 0) {
+			log_error("event loop: %s", strerror(-rc));
+			rc = EXIT_FATAL;
+		}
+		if (d.notify)
+			sd_notify(0, "STOPPING=1");
+	}
+	rc = finish(&d) ? EXIT_FATAL : rc;
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
+}

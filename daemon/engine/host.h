@@ -1,0 +1,96 @@
+/* Per host (scheme, name, port): the semaphore that caps requests in flight,
+ * the queue of jobs waiting for it, and the pool of idle connections. The
+ * table also keeps the round-robin ring of hosts that have both waiting
+ * jobs and room, so one slow host never starves the others. */
+#ifndef RF_HOST_H
+#define RF_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/adapt.h"
+#include "event/loop.h"
+#include "http/url.h"
+
+struct job;
+struct conn;
+
+struct host {
+	char name[URL_HOST_MAX + 1];	/* as in struct url */
+	uint16_t port;
+	bool https;
+	uint32_t active;		/* slots taken, <= per_host */
+	uint32_t refs;			/* jobs pointing here (any state) */
+	struct job *q_head, *q_tail;	/* JS_QUEUED jobs, FIFO */
+	uint32_t q_len;
+	struct conn *idle;		/* idle pooled conns, most recent first */
+	uint32_t n_idle;
+	uint32_t n_conns;		/* open conns of this host (idle or busy) */
+	struct host *hnext;		/* hash chain */
+	struct host *rnext, *rprev;	/* ready ring; rnext == NULL: not in it */
+	double tokens;			/* per_host_rate bucket, 0..1 */
+	uint64_t tokens_ms;		/* when tokens was last refilled */
+	bool rate_wait;			/* out of tokens: rate_timer refills */
+	bool tls_probe;			/* the first TLS conn is fetching a
+					 * session the others will resume */
+	bool tls_no_resume;		/* a probe got no session: don't wait */
+	struct adapt adapt;		/* limits.adaptive: its earned cap */
+	struct timer rate_timer;
+	struct host_table *table;	/* owner, for rate_timer */
+};
+
+struct host_table {
+	struct host **buckets;
+	uint32_t nbuckets;		/* power of two */
+	uint32_t count;
+	struct host *ready;		/* head of the ready ring, or NULL */
+	uint32_t per_host;		/* the cap, from limits.per_host */
+	bool adaptive;			/* limits.adaptive: hosts earn their cap */
+	uint64_t adapt_cuts;		/* times a host's cap was cut */
+	double rate;			/* limits.per_host_rate, 0 = none */
+	struct loop *loop;		/* clock and timers for the rate */
+};
+
+/* Hosts take per_host slots and start at most rate requests a second
+ * (0 = no limit), timed on loop l. Returns 0 or -ENOMEM. */
+int host_table_init(struct host_table *t, struct loop *l, uint32_t per_host,
+		    double rate);
+/* Frees every host; the caller has closed all connections first. */
+void host_table_fini(struct host_table *t);
+
+/* The host of u, created when new, with one more reference. Returns NULL
+ * on out of memory. Release with host_put(). */
+struct host *host_get(struct host_table *t, const struct url *u);
+/* Drop a reference; a host with no reference, job or connection is freed. */
+void host_put(struct host_table *t, struct host *h);
+
+/* Queue j (which holds a reference to h) at the tail, or at the head when
+ * front (a retry that must not wait behind newer jobs). */
+void host_enqueue(struct host_table *t, struct host *h, struct job *j,
+		  bool front);
+
+/* Remove j from h's queue; it must be queued there. */
+void host_unqueue(struct host_table *t, struct host *h, struct job *j);
+
+/* Take the next job from the next ready host in round-robin order and take
+ * a slot (and a rate token) on its host. Returns NULL when no host has a
+ * job, room and a token; a host short of a token leaves the ready ring
+ * until its timer refills one. */
+struct job *host_next_job(struct host_table *t);
+
+/* Give back a slot taken by host_next_job(). */
+void host_release(struct host_table *t, struct host *h);
+
+/* Requests h may have in flight now: per_host, or under limits.adaptive
+ * what h has earned of it. */
+uint32_t host_cap(const struct host_table *t, const struct host *h);
+
+/* limits.adaptive: h answered status (0: no answer) after ttfb_ms. */
+void host_observe(struct host_table *t, struct host *h, int status,
+		  uint64_t ttfb_ms);
+
+/* Recompute whether h belongs in the ready ring (after a change of cap,
+ * queue or slots). */
+void host_update_ready(struct host_table *t, struct host *h);
+
+#endif

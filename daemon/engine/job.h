@@ -1,0 +1,75 @@
+/* One job: a URL on its way to exactly one result record. Owned by sched.c
+ * from acceptance to sched_finish(); the fields below the line describe the
+ * latest attempt and become the record. */
+#ifndef RF_JOB_H
+#define RF_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "event/timer.h"
+#include "http/url.h"
+
+struct host;
+struct conn;
+struct sched;
+struct client;
+struct config_header;
+
+enum job_state {
+	JS_QUEUED = 0,	/* in its host's queue, holding no slot */
+	JS_RUNNING,	/* an attempt holds a slot (and a conn) */
+	JS_BACKOFF,	/* waiting on timer to retry, holding nothing */
+};
+
+struct job {
+	uint64_t num;		/* the daemon's job number, from 1 */
+	char *id;		/* owned submitter id, or NULL */
+	char *url_text;		/* owned: as submitted, NUL-terminated */
+	size_t url_len;		/* its length (it may hold a NUL) */
+	struct url url;		/* current target; changes on redirect */
+	enum job_state state;
+	struct host *host;	/* host of url, counted reference */
+	struct job *next;	/* link in host queue while JS_QUEUED */
+	struct conn *conn;	/* while JS_RUNNING and attached */
+	struct timer timer;	/* backoff wait */
+	uint32_t attempts;	/* attempts on the current URL */
+	uint32_t redirects;
+	bool retry_free;	/* next attempt is a stale-pool retry, not counted */
+	bool free_retry_used;	/* at most one such retry per job */
+	struct sched *sched;	/* owner, for the backoff timer */
+	struct job *all_prev, *all_next; /* sched's list of live jobs, which
+					  * daemon.c walks to cancel and spill */
+	uint64_t t_accept_ms;	/* monotonic: accepted */
+	uint64_t t_first_ms;	/* first attempt started, 0 before */
+	uint64_t deadline_ms;	/* t_first_ms + timeouts.total */
+	uint64_t retry_after_ms;/* from the last response, 0 if none */
+
+	/* ---- daemon mode (daemon.c, control.c); zero in batch mode ---- */
+	struct config_header *headers;	/* owned by daemon.c: request headers
+					 * of this job, or NULL */
+	size_t n_headers;
+	struct client *waiter;	/* control.c client owed the record, or NULL */
+
+	/* ---- latest attempt ---- */
+	enum rf_err err;
+	char detail[192];
+	int status;		/* 0 = no response */
+	uint64_t bytes;
+	char content_type[128];
+	char sha256[65];	/* "" when no body was hashed */
+	char ip[48];		/* peer address, "" when none */
+	uint64_t t_attempt_ms;	/* this attempt started */
+	uint32_t ms_dns, ms_connect, ms_tls, ms_ttfb, ms_total;
+	bool tls_used;		/* a TLS handshake completed on the conn */
+	bool tls_resumed;	/* that handshake resumed a cached session */
+	char tls_version[16];	/* "TLSv1.3"; "" unless tls_used */
+	char tls_cipher[64];	/* IANA name; "" unless tls_used */
+	char body_path[128];	/* stored body, relative to output.dir:
+				 * "bodies/ab/cd/SHA256" or "warc/FILE#OFFSET";
+				 * "" when none (set by conn.c per response) */
+};
+
+#endif

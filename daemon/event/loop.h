@@ -1,0 +1,102 @@
+/* The event loop: one io_uring ring drives every socket operation, and the
+ * wait for the next completion is bounded by the earliest timer, so timers
+ * cost no SQE. Knows completions and timers, never HTTP. */
+#ifndef RF_LOOP_H
+#define RF_LOOP_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event/timer.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+struct io_op;
+/* res and flags are the CQE's. */
+typedef void (*io_done_fn)(struct io_op *op, int res, unsigned flags);
+
+/* One in-flight ring operation, embedded in its owner (user_data points
+ * here). The owner must stay alive until done() has run. */
+struct io_op {
+	io_done_fn done;
+};
+
+/* How long a turn may wait for loop.batch_nr completions. */
+#define LOOP_BATCH_WAIT_NS 200000
+
+struct loop_hook {
+	void (*fn)(struct loop_hook *h);	/* run once per turn, before the wait;
+						 * last added runs first */
+	struct loop_hook *next;
+};
+
+struct loop {
+	struct io_uring ring;
+	struct timer_heap timers;
+	uint64_t now_ms;		/* cached CLOCK_MONOTONIC, updated per turn */
+	uint64_t turns, cqes;		/* counters for status */
+	struct loop_hook *hooks;
+	unsigned batch_nr;		/* >1: completions worth waking for, set
+					 * by the scheduler from its load */
+	bool stop;			/* loop_run() returns when set */
+	bool busy;			/* a hook has work left: this turn's
+					 * wait must not sleep (reset per turn) */
+};
+
+/* Set up a ring with sq_entries (power of two) and a CQ four times larger.
+ * Returns 0, or -errno with a sentence in err (ENOMEM names ulimit -l). */
+int loop_init(struct loop *l, unsigned sq_entries, char *err, size_t errlen);
+void loop_fini(struct loop *l);
+
+/* An SQE whose completion will call op->done. Submits pending SQEs when the
+ * SQ is full, so it never returns NULL. */
+struct io_uring_sqe *loop_sqe(struct loop *l, struct io_op *op);
+
+/* An SQE whose completion is ignored (e.g. a cancel request). */
+struct io_uring_sqe *loop_sqe_noop(struct loop *l);
+
+/* Submit what is pending, wait for at least one completion or the earliest
+ * timer, run completions, timers and hooks. Returns 0 or -errno (fatal). */
+int loop_run_once(struct loop *l);
+
+/* Run turns until l->stop is set. Returns 0 or -errno. */
+int loop_run(struct loop *l);
+
+void loop_add_hook(struct loop *l, struct loop_hook *h);
+
+/* Hand the SQEs prepared so far to the kernel now rather than at the end
+ * of the turn: for output that cost real CPU to make (a TLS handshake
+ * flight), so the peer works on it while this turn goes on. */
+static inline void loop_submit_now(struct loop *l)
+{
+	io_uring_submit(&l->ring);
+}
+
+static inline uint64_t loop_now_ms(const struct loop *l)
+{
+	return l->now_ms;
+}
+
+/* Refresh the cached clock from CLOCK_MONOTONIC and return it. */
+uint64_t loop_update_clock(struct loop *l);
+
+static inline int loop_timer_arm(struct loop *l, struct timer *t,
+				 uint64_t at_ms, timer_fn fn)
+{
+	return timer_arm(&l->timers, t, at_ms, fn);
+}
+
+static inline void loop_timer_cancel(struct loop *l, struct timer *t)
+{
+	timer_cancel(&l->timers, t);
+}
+
+/* Wall-clock milliseconds since the epoch (for records). */
+uint64_t loop_wall_ms(void);
+
+#endif

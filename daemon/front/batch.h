@@ -1,0 +1,48 @@
+/* The batch producer: reads URL files lazily through the ring, one line a
+ * job, and pauses while the queue is full, so memory does not depend on the
+ * files' length. */
+#ifndef RF_BATCH_H
+#define RF_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event/loop.h"
+
+struct sched;
+
+#define BATCH_BUF (64 * 1024)	/* a longer line becomes an invalid_url record */
+
+struct batch {
+	struct sched *s;
+	struct loop *loop;
+	int *fds;		/* one per file, opened at start; -1 once read */
+	char **names;		/* borrowed */
+	size_t n, cur;		/* files, and the one being read */
+	struct io_op op_read;
+	struct loop_hook hook;	/* feeds the queue once per turn */
+	bool reading;		/* a read SQE is in flight */
+	bool eof;		/* files[cur] hit EOF */
+	bool skip_rest;		/* discarding the tail of an over-long line */
+	bool done;		/* every file read and every line submitted */
+	int error;		/* -errno of a failed read, 0 if none */
+	uint64_t lines;		/* jobs submitted */
+	size_t pos;		/* buf[pos..len) not yet consumed */
+	size_t len;		/* bytes in buf */
+	char buf[BATCH_BUF];
+};
+
+/* Open every file (a name "-" is stdin) before anything is fetched. Returns
+ * 0, or -errno with "FILE: reason" in err (nothing is left open). */
+int batch_open(struct batch *b, struct sched *s, struct loop *l,
+	       char **names, size_t n, char *err, size_t errlen);
+
+/* Read no more lines (an interrupted crawl): done from now on, with what
+ * was submitted so far. A read in flight completes harmlessly. */
+void batch_stop(struct batch *b);
+
+/* Close what is still open; the loop must not have a read in flight. */
+void batch_close(struct batch *b);
+
+#endif

@@ -1,0 +1,769 @@
+/* The control socket's line protocol. A client's bytes arrive in c->in by
+ * a recv SQE straight into the buffer's spare room; complete lines are
+ * answered in order into c->out; c->out and c->wire form a double buffer,
+ * so the bytes under a send SQE never move while new responses are queued.
+ *
+ * Work that could re-enter a client (resuming paused clients when room
+ * frees, freeing closed ones) runs from a loop hook, never from inside the
+ * completion or callback that caused it. */
+#include "front/control.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "app/daemon.h"
+#include "base/fsutil.h"
+#include "engine/job.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "output/results.h"
+#include "http/url.h"
+
+#define CLIENT_RECV (16 * 1024)		/* bytes asked per recv */
+#define CLIENT_OUT_SOFT (256 * 1024)	/* stop reading requests past this */
+#define CLIENT_OUT_MAX (8 * 1024 * 1024)	/* drop a client past this */
+#define WATCH_OUT_MAX (1024 * 1024)	/* drop a watcher past this */
+/* an id of 64 KiB of control characters is 384 KiB escaped */
+#define REPLY_MAX (8 * CONTROL_LINE_MAX)
+
+struct client {
+	struct control *ctl;
+	int fd;
+	struct io_op op_recv, op_send;
+	unsigned inflight;		/* SQEs whose CQE has not come */
+	bool recv_armed, sending;
+	bool eof;			/* peer finished writing */
+	bool dead;			/* closed; freed once inflight is 0 */
+	bool watching;
+	bool paused;			/* in the blocked list: queue full */
+	bool skipping;			/* discarding an over-long line */
+	struct buf in;			/* received, not yet answered */
+	struct buf out;			/* responses queued */
+	struct buf wire;		/* under the send SQE; never moved */
+	uint32_t waits;			/* records owed here ("wait") */
+	struct client *next, *prev;	/* ctl->clients */
+	struct client *bnext;		/* ctl's blocked list */
+};
+
+static void arm_accept(struct control *ctl);
+static void on_accept_timer(struct timer *t);
+static void process(struct client *c);
+static void arm_recv(struct client *c);
+
+static void blocked_push(struct control *ctl, struct client *c)
+{
+	c->paused = true;
+	c->bnext = NULL;
+	if (ctl->blocked_tail)
+		ctl->blocked_tail->bnext = c;
+	else
+		ctl->blocked_head = c;
+	ctl->blocked_tail = c;
+	ctl->st.queue_waits++;
+	ctl->n_paused++;
+}
+
+static void blocked_remove(struct control *ctl, struct client *c)
+{
+	struct client **pp, *prev = NULL;
+
+	for (pp = &ctl->blocked_head; *pp; prev = *pp, pp = &(*pp)->bnext) {
+		if (*pp != c)
+			continue;
+		*pp = c->bnext;
+		if (ctl->blocked_tail == c)
+			ctl->blocked_tail = prev;
+		break;
+	}
+	c->paused = false;
+	c->bnext = NULL;
+	ctl->n_paused--;
+}
+
+/* Close c: no more input or output. Its memory goes in the reap hook,
+ * once every SQE has completed, so callers up the stack stay safe. */
+static void client_close(struct client *c)
+{
+	struct control *ctl = c->ctl;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (c->paused)
+		blocked_remove(ctl, c);
+	if (c->watching)
+		ctl->n_watchers--;
+	if (c->waits) {
+		for (struct job *j = ctl->d->sched.all; j; j = j->all_next)
+			if (j->waiter == c)
+				j->waiter = NULL;
+		c->waits = 0;
+	}
+	/* shutdown() completes a pending recv or send at once */
+	shutdown(c->fd, SHUT_RDWR);
+	if (c->inflight)
+		io_uring_prep_cancel_fd(loop_sqe_noop(ctl->loop), c->fd,
+					IORING_ASYNC_CANCEL_ALL);
+	ctl->n_dead++;
+}
+
+static void client_free(struct client *c)
+{
+	struct control *ctl = c->ctl;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	close(c->fd);
+	buf_fini(&c->in);
+	buf_fini(&c->out);
+	buf_fini(&c->wire);
+	ctl->n_clients--;
+	ctl->n_dead--;
+	free(c);
+}
+
+/* Once the peer is done and owed nothing, close. */
+static void maybe_done(struct client *c)
+{
+	if (c->dead || !c->eof || c->paused || c->in.len || c->watching ||
+	    c->waits || c->out.len || c->wire.len)
+		return;
+	client_close(c);
+}
+
+static void on_send(struct io_op *op, int res, unsigned flags)
+{
+	struct client *c = container_of(op, struct client, op_send);
+
+	(void)flags;
+	c->inflight--;
+	c->sending = false;
+	if (c->dead)
+		return;
+	if (res < 0) {
+		client_close(c);	/* EPIPE, ECONNRESET: the peer left */
+		return;
+	}
+	buf_consume(&c->wire, (size_t)res);
+	if (!c->wire.len && c->out.len) {
+		struct buf t = c->wire;
+
+		c->wire = c->out;
+		c->out = t;
+	}
+	if (c->wire.len) {
+		io_uring_prep_send(loop_sqe(c->ctl->loop, &c->op_send), c->fd,
+				   c->wire.p, c->wire.len, MSG_NOSIGNAL);
+		c->sending = true;
+		c->inflight++;
+	}
+	/* output drained below the mark: take requests again */
+	if (c->out.len + c->wire.len < CLIENT_OUT_SOFT) {
+		process(c);
+		arm_recv(c);
+	}
+	maybe_done(c);
+}
+
+static void kick_send(struct client *c)
+{
+	if (c->sending || c->dead)
+		return;
+	if (!c->wire.len) {
+		struct buf t = c->wire;
+
+		c->wire = c->out;
+		c->out = t;
+	}
+	if (!c->wire.len)
+		return;
+	io_uring_prep_send(loop_sqe(c->ctl->loop, &c->op_send), c->fd,
+			   c->wire.p, c->wire.len, MSG_NOSIGNAL);
+	c->sending = true;
+	c->inflight++;
+}
+
+/* Queue n bytes of output. A client whose output would pass its ceiling
+ * is not reading: it is dropped, so it costs no more memory. */
+static void client_put(struct client *c, const char *p, size_t n)
+{
+	struct control *ctl = c->ctl;
+	size_t max = c->watching ? WATCH_OUT_MAX : CLIENT_OUT_MAX;
+
+	if (c->dead)
+		return;
+	if (c->out.len + c->wire.len + n > max ||
+	    buf_append(&c->out, p, n) < 0) {
+		if (c->watching) {
+			ctl->st.watch_dropped++;
+			log_warn("control: dropping a watcher fd=%d: %zu bytes "
+				 "of output unread", c->fd,
+				 c->out.len + c->wire.len);
+		} else {
+			ctl->st.dropped++;
+			log_warn("control: dropping a client fd=%d: %zu bytes "
+				 "of output unread", c->fd,
+				 c->out.len + c->wire.len);
+		}
+		client_close(c);
+		return;
+	}
+	kick_send(c);
+}
+
+static void reply(struct client *c, struct buf *b)
+{
+	c->ctl->st.requests++;
+	client_put(c, b->p, b->len);
+}
+
+static void reply_err(struct client *c, const char *cls, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void reply_err(struct client *c, const char *cls, const char *fmt, ...)
+{
+	struct buf *b = &c->ctl->resp;
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	buf_reset(b);
+	buf_puts(b, "{\"ok\":false,\"error\":\"");
+	buf_puts(b, cls);
+	buf_puts(b, "\",\"detail\":");
+	json_put_str(b, detail);
+	buf_puts(b, "}\n");
+	c->ctl->st.errors++;
+	reply(c, b);
+}
+
+/* Check a submit's optional members; on a problem answer and return -1. */
+static int check_submit(struct client *c, const struct json_val *root,
+			const char **id, bool *wait, bool *nowait)
+{
+	const struct json_val *v;
+
+	v = json_get(root, "id");
+	if (v && v->type != JSON_NULL && !(*id = json_as_str(v))) {
+		reply_err(c, "invalid_json", "\"id\" must be a string");
+		return -1;
+	}
+	if (*id && strlen(*id) != v->len) {
+		reply_err(c, "invalid_json", "\"id\" holds a NUL byte");
+		return -1;
+	}
+	v = json_get(root, "wait");
+	if (v && v->type != JSON_BOOL && v->type != JSON_NULL) {
+		reply_err(c, "invalid_json", "\"wait\" must be true or false");
+		return -1;
+	}
+	*wait = v && v->type == JSON_BOOL && v->b;
+	v = json_get(root, "nowait");
+	if (v && v->type != JSON_BOOL && v->type != JSON_NULL) {
+		reply_err(c, "invalid_json", "\"nowait\" must be true or false");
+		return -1;
+	}
+	*nowait = v && v->type == JSON_BOOL && v->b;
+	v = json_get(root, "headers");
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_OBJECT || v->len > 64) {
+		reply_err(c, "invalid_json",
+			  "\"headers\" must be an object of at most 64 strings");
+		return -1;
+	}
+	for (const struct json_val *h = json_first(v); h; h = json_next(h)) {
+		const char *s = json_as_str(h);
+
+		if (!s || !h->key_len || strlen(h->key) != h->key_len ||
+		    strcspn(h->key, "\r\n: \t") != h->key_len ||
+		    strlen(s) != h->len || strpbrk(s, "\r\n")) {
+			reply_err(c, "invalid_json",
+				  "\"headers\": bad header %.64s (names are "
+				  "tokens, values strings without CR or LF)",
+				  h->key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Returns -EAGAIN when the queue is full and c must wait (nothing was
+ * answered); else 0 after one answer. */
+static int submit(struct client *c, const char *url, size_t len,
+		  const struct json_val *root)
+{
+	struct control *ctl = c->ctl;
+	struct daemon *d = ctl->d;
+	const char *id = NULL;
+	bool wait = false, nowait = false;
+	struct buf *b = &ctl->resp;
+	char detail[192];
+	struct url u;
+	struct job *j;
+	int rc;
+
+	if (root && check_submit(c, root, &id, &wait, &nowait) < 0)
+		return 0;
+	if (!daemon_accepting(d)) {
+		reply_err(c, "shutting_down", "the daemon is stopping");
+		return 0;
+	}
+	rc = url_parse(&u, url, len, detail, sizeof(detail));
+	if (rc != URL_OK) {
+		reply_err(c, rc == URL_ESCHEME ? "unsupported_scheme" :
+			  "invalid_url", "%s", detail);
+		return 0;
+	}
+	url_fini(&u);
+	if (sched_room(&d->sched) == 0) {
+		if (!nowait)
+			return -EAGAIN;
+		reply_err(c, "queue_full", "the queue holds queue.capacity "
+			  "(%u) jobs", d->cfg->queue.capacity);
+		return 0;
+	}
+	j = daemon_submit(d, url, len, id,
+			  root ? json_get(root, "headers") : NULL);
+	if (!j) {
+		reply_err(c, "queue_full", "out of memory");
+		return 0;
+	}
+	if (wait) {
+		j->waiter = c;
+		c->waits++;
+	}
+	buf_reset(b);
+	buf_puts(b, "{\"ok\":true,\"job\":");
+	json_put_u64(b, j->num);
+	buf_puts(b, ",\"id\":");
+	json_put_str_or_null(b, id);
+	buf_puts(b, "}\n");
+	reply(c, b);
+	return 0;
+}
+
+static void op_cancel(struct client *c, const struct json_val *root)
+{
+	const struct json_val *vj = json_get(root, "job");
+	const struct json_val *vi = json_get(root, "id");
+	struct buf *b = &c->ctl->resp;
+	const char *id = json_as_str(vi);
+	int64_t num = 0;
+	uint32_t n;
+
+	if (vj && !json_as_int(vj, &num)) {
+		reply_err(c, "invalid_json", "\"job\" must be an integer");
+		return;
+	}
+	if (!vj && !id) {
+		reply_err(c, "invalid_json",
+			  "cancel needs \"job\" (a number) or \"id\" (a string)");
+		return;
+	}
+	n = num > 0 || !id ? daemon_cancel(c->ctl->d, num > 0 ? (uint64_t)num : 0,
+					   NULL) : daemon_cancel(c->ctl->d, 0, id);
+	if (!n) {
+		if (vj)
+			reply_err(c, "unknown_job", "no live job %lld",
+				  (long long)num);
+		else
+			reply_err(c, "unknown_job", "no live job with id %.200s",
+				  id);
+		return;
+	}
+	buf_reset(b);
+	buf_puts(b, "{\"ok\":true,\"cancelled\":");
+	json_put_u64(b, n);
+	buf_puts(b, "}\n");
+	reply(c, b);
+}
+
+static int request(struct client *c, const char *line, size_t len)
+{
+	struct control *ctl = c->ctl;
+	struct json_doc doc = { 0 };
+	const char *op;
+	char err[160];
+	int rc = 0;
+
+	if (json_parse(line, len, &doc, err, sizeof(err)) < 0) {
+		reply_err(c, "invalid_json", "%s", err);
+		return 0;
+	}
+	op = json_as_str(json_get(doc.root, "op"));
+	if (!op) {
+		reply_err(c, "unknown_op", "a request needs \"op\" (submit, "
+			  "status, watch or cancel)");
+	} else if (!strcmp(op, "submit")) {
+		const struct json_val *u = json_get(doc.root, "url");
+
+		if (!json_as_str(u))
+			reply_err(c, "invalid_url", "submit needs \"url\" (a string)");
+		else
+			rc = submit(c, u->str, u->len, doc.root);
+	} else if (!strcmp(op, "status")) {
+		struct buf *b = &ctl->resp;
+
+		buf_reset(b);
+		buf_puts(b, "{\"ok\":true,\"status\":");
+		daemon_status(ctl->d, b);
+		buf_puts(b, "}\n");
+		reply(c, b);
+	} else if (!strcmp(op, "watch")) {
+		if (!c->watching)
+			ctl->n_watchers++;
+		c->watching = true;
+		ctl->st.requests++;
+		client_put(c, "{\"ok\":true}\n", 12);
+	} else if (!strcmp(op, "cancel")) {
+		op_cancel(c, doc.root);
+	} else {
+		reply_err(c, "unknown_op", "unknown op %.64s", op);
+	}
+	json_doc_free(&doc);
+	return rc;
+}
+
+/* Answer one line (without its newline). Returns -EAGAIN to keep it. */
+static int line(struct client *c, const char *p, size_t n)
+{
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	while (n && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	if (!n)
+		return 0;		/* blank lines are not requests */
+	if (*p != '{')
+		return submit(c, p, n, NULL);
+	return request(c, p, n);
+}
+
+/* Answer every complete line in c->in, in order, until one must wait. The
+ * answered bytes are dropped once at the end: dropping them line by line
+ * would move the rest of a 64 KiB buffer for every short line. */
+static void process(struct client *c)
+{
+	size_t off = 0;
+
+	while (!c->dead && !c->paused && off < c->in.len &&
+	       c->out.len + c->wire.len < CLIENT_OUT_SOFT) {
+		char *p = c->in.p + off;
+		size_t left = c->in.len - off;
+		char *nl = memchr(p, '\n', left);
+		size_t n = nl ? (size_t)(nl - p) : left;
+
+		if (c->skipping) {
+			off += nl ? n + 1 : n;
+			c->skipping = !nl;
+			continue;
+		}
+		if (n > CONTROL_LINE_MAX) {
+			reply_err(c, "line_too_long", "a request line is "
+				  "limited to %u bytes", CONTROL_LINE_MAX);
+			off += nl ? n + 1 : n;
+			c->skipping = !nl;
+			continue;
+		}
+		if (!nl && !c->eof)
+			break;		/* wait for the rest of the line */
+		if (line(c, p, n) == -EAGAIN) {
+			blocked_push(c->ctl, c);
+			break;
+		}
+		off += nl ? n + 1 : n;
+	}
+	if (!c->dead && off)
+		buf_consume(&c->in, off);
+}
+
+static void on_recv(struct io_op *op, int res, unsigned flags)
+{
+	struct client *c = container_of(op, struct client, op_recv);
+
+	(void)flags;
+	c->inflight--;
+	c->recv_armed = false;
+	if (c->dead)
+		return;
+	if (res < 0 && res != -EINTR && res != -EAGAIN) {
+		client_close(c);
+		return;
+	}
+	if (res == 0)
+		c->eof = true;
+	if (res > 0) {
+		c->in.len += (size_t)res;
+		c->in.p[c->in.len] = '\0';
+	}
+	process(c);
+	arm_recv(c);
+	maybe_done(c);
+}
+
+/* Read more unless c is paused, finished, or has output unread. */
+static void arm_recv(struct client *c)
+{
+	size_t room;
+
+	if (c->dead || c->eof || c->paused || c->recv_armed ||
+	    c->out.len + c->wire.len >= CLIENT_OUT_SOFT)
+		return;
+	if (buf_reserve(&c->in, CLIENT_RECV) < 0) {
+		client_close(c);
+		return;
+	}
+	room = c->in.cap - c->in.len - 1;
+	io_uring_prep_recv(loop_sqe(c->ctl->loop, &c->op_recv), c->fd,
+			   c->in.p + c->in.len, room, 0);
+	c->recv_armed = true;
+	c->inflight++;
+}
+
+static void client_new(struct control *ctl, int fd)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->fd = fd;
+	c->op_recv.done = on_recv;
+	c->op_send.done = on_send;
+	/* room for the longest line plus one read past it */
+	buf_init(&c->in, CONTROL_LINE_MAX + CLIENT_RECV + 1);
+	buf_init(&c->out, CLIENT_OUT_MAX);
+	buf_init(&c->wire, CLIENT_OUT_MAX);
+	c->next = ctl->clients;
+	if (c->next)
+		c->next->prev = c;
+	ctl->clients = c;
+	ctl->n_clients++;
+	ctl->st.accepted++;
+	arm_recv(c);
+}
+
+static void on_accept(struct io_op *op, int res, unsigned flags)
+{
+	struct control *ctl = container_of(op, struct control, op_accept);
+
+	(void)flags;
+	ctl->accepting = false;
+	if (res >= 0) {
+		if (ctl->closing)
+			close(res);
+		else
+			client_new(ctl, res);
+	} else if (res != -ECANCELED && res != -EINTR && !ctl->closing) {
+		/* EMFILE and friends: try again a little later */
+		log_warn("control: accept: %s", strerror(-res));
+		loop_timer_arm(ctl->loop, &ctl->t_accept,
+			       loop_now_ms(ctl->loop) + 100, on_accept_timer);
+		return;
+	}
+	arm_accept(ctl);
+}
+
+static void arm_accept(struct control *ctl)
+{
+	if (ctl->accepting || ctl->closing || ctl->lfd < 0)
+		return;
+	io_uring_prep_accept(loop_sqe(ctl->loop, &ctl->op_accept), ctl->lfd,
+			     NULL, NULL, SOCK_CLOEXEC);
+	ctl->accepting = true;
+}
+
+static void on_accept_timer(struct timer *t)
+{
+	arm_accept(container_of(t, struct control, t_accept));
+}
+
+/* Once per turn: resume paused clients while room lasts, free the dead. */
+static void control_hook(struct loop_hook *h)
+{
+	struct control *ctl = container_of(h, struct control, hook);
+	struct daemon *d = ctl->d;
+
+	while (ctl->blocked_head &&
+	       (sched_room(&d->sched) > 0 || !daemon_accepting(d))) {
+		struct client *c = ctl->blocked_head;
+
+		blocked_remove(ctl, c);
+		process(c);
+		arm_recv(c);
+		maybe_done(c);
+	}
+	if (!ctl->n_dead)
+		return;
+	for (struct client *c = ctl->clients, *next; c; c = next) {
+		next = c->next;
+		if (c->dead && !c->inflight)
+			client_free(c);
+	}
+}
+
+void control_on_finish(struct control *ctl, const struct job *j)
+{
+	struct buf *b = &ctl->rec;
+	struct client *w = j->waiter;
+
+	if (!w && !ctl->n_watchers)
+		return;
+	buf_reset(b);
+	buf_puts(b, "{\"result\":");
+	if (results_format(b, j, loop_wall_ms(), &ctl->d->results) < 0)
+		return;
+	b->len--;			/* the record's newline */
+	if (buf_puts(b, "}\n") < 0)
+		return;
+	if (w) {
+		w->waits--;
+		client_put(w, b->p, b->len);
+		maybe_done(w);
+	}
+	if (!ctl->n_watchers)
+		return;
+	for (struct client *c = ctl->clients; c; c = c->next)
+		if (c->watching && !c->dead)
+			client_put(c, b->p, b->len);
+}
+
+int control_init(struct control *ctl, struct daemon *d, struct loop *l,
+		 int lfd)
+{
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->d = d;
+	ctl->loop = l;
+	ctl->lfd = lfd;
+	ctl->op_accept.done = on_accept;
+	buf_init(&ctl->rec, REPLY_MAX);
+	buf_init(&ctl->resp, REPLY_MAX);
+	ctl->hook.fn = control_hook;
+	loop_add_hook(l, &ctl->hook);
+	arm_accept(ctl);
+	return 0;
+}
+
+void control_close(struct control *ctl)
+{
+	ctl->closing = true;
+	loop_timer_cancel(ctl->loop, &ctl->t_accept);
+	if (ctl->accepting)
+		io_uring_prep_cancel(loop_sqe_noop(ctl->loop), &ctl->op_accept,
+				     0);
+	for (struct client *c = ctl->clients; c; c = c->next)
+		client_close(c);
+}
+
+bool control_idle(const struct control *ctl)
+{
+	return !ctl->accepting && !ctl->clients;
+}
+
+void control_fini(struct control *ctl)
+{
+	while (ctl->clients)
+		client_free(ctl->clients);
+	if (ctl->lfd >= 0)
+		close(ctl->lfd);
+	ctl->lfd = -1;
+	buf_fini(&ctl->rec);
+	buf_fini(&ctl->resp);
+}
+
+/* Whether a daemon answers at sa. A connect alone is not proof: the
+ * socket of a killed daemon lingers (and takes connections) until its
+ * io_uring's requests are torn down, so ask for a status line. */
+static bool socket_is_live(int fd, const struct sockaddr_un *sa)
+{
+	static const char req[] = "{\"op\":\"status\"}\n";
+	struct timeval tv = { .tv_sec = 2 };
+	ssize_t n;
+	char c;
+
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) < 0)
+		return false;
+	n = recv(fd, &c, 1, 0);
+	if (n >= 0)
+		return n > 0;
+	/* a timeout: someone holds it but is slow; call that live */
+	return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+int control_listen(const char *path, unsigned mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	rc = fs_mkdir_parent(path);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot create its directory: %s",
+			 path, strerror(-rc));
+		return rc;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a socket",
+				 path);
+			close(fd);
+			return -EEXIST;
+		}
+		if (socket_is_live(fd, &sa)) {
+			snprintf(err, errlen, "%s: another daemon is "
+				 "listening there", path);
+			close(fd);
+			return -EADDRINUSE;
+		}
+		/* nobody answers: a dead daemon's socket file */
+		unlink(path);
+		close(fd);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}

@@ -1,0 +1,153 @@
+/* Address ranges in one 128-bit form (IPv4 mapped into ::ffff:0:0/96), so a
+ * single prefix compare serves both families and mapped addresses cannot
+ * slip past an IPv4 rule. */
+#include "net/cidr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Special-use ranges (RFC 6890 registries): loopback, private, link-local,
+ * CGNAT, documentation, benchmarking, multicast, reserved, ULA... */
+static const char *const private_ranges[] = {
+	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
+	"169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",
+	"192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+	"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+	"::/128", "::1/128", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
+	"2001::/23", "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10",
+	"fec0::/10", "ff00::/8",
+};
+
+static void map_v4(uint8_t out[16], const void *v4)
+{
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, v4, 4);
+}
+
+int cidr_parse(const char *s, struct cidr *c)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max, bits;
+	uint8_t v4[4];
+	char *end;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, v4) == 1) {
+		map_v4(c->addr, v4);
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	bits = max;
+	if (slash) {
+		if (!slash[1])
+			return -EINVAL;
+		bits = (unsigned)strtoul(slash + 1, &end, 10);
+		if (*end || bits > max)
+			return -EINVAL;
+	}
+	c->bits = (uint8_t)(bits + (128 - max));
+	return 0;
+}
+
+static bool cidr_match(const struct cidr *c, const uint8_t a[16])
+{
+	unsigned full = c->bits / 8, rest = c->bits % 8;
+
+	if (memcmp(c->addr, a, full) != 0)
+		return false;
+	if (!rest)
+		return true;
+	return ((c->addr[full] ^ a[full]) & (0xff00 >> rest)) == 0;
+}
+
+static bool list_match(const struct cidr_list *l, const uint8_t a[16])
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (cidr_match(&l->v[i], a))
+			return true;
+	return false;
+}
+
+static int list_add(struct cidr_list *l, const char *s)
+{
+	struct cidr *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	return cidr_parse(s, &l->v[l->n++]) == 0 ? 0 : (l->n--, -EINVAL);
+}
+
+static int list_build(struct cidr_list *l, const struct config_strv *src,
+		      const char *key, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		const char *s = src->v[i];
+		int rc = 0;
+
+		if (strcmp(s, "private") == 0) {
+			for (size_t k = 0; k < sizeof(private_ranges) /
+			     sizeof(*private_ranges) && !rc; k++)
+				rc = list_add(l, private_ranges[k]);
+		} else {
+			rc = list_add(l, s);
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: '%s' is not a CIDR, an "
+				 "address or 'private'", key, s);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int netguard_init(struct netguard *g, const struct config *cfg, char *err,
+		  size_t errlen)
+{
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	rc = list_build(&g->deny, &cfg->network.deny, "network.deny", err,
+			errlen);
+	if (!rc)
+		rc = list_build(&g->allow, &cfg->network.allow,
+				"network.allow", err, errlen);
+	if (rc)
+		netguard_fini(g);
+	return rc;
+}
+
+void netguard_fini(struct netguard *g)
+{
+	free(g->deny.v);
+	free(g->allow.v);
+	memset(g, 0, sizeof(*g));
+}
+
+bool netguard_blocks(const struct netguard *g, const struct sockaddr *sa)
+{
+	uint8_t a[16];
+
+	if (!g->deny.n)
+		return false;
+	if (sa->sa_family == AF_INET)
+		map_v4(a, &((const struct sockaddr_in *)sa)->sin_addr);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	else
+		return true;
+	return list_match(&g->deny, a) && !list_match(&g->allow, a);
+}

@@ -1,0 +1,816 @@
+/* One connection's state machine. Every socket operation is an SQE; every
+ * timeout is the conn's single timer, re-armed on each state change, so a
+ * timeout enters through conn_on_timer() rather than through each handler.
+ * A conn is never freed with an SQE in flight: teardown cancels them and
+ * frees on the last completion. Bytes leave through flush_out() and arrive
+ * in on_recv(), TLS or not; for https, tls.c turns them into the plain
+ * bytes the HTTP codec sees. */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output/bodies.h"
+#include "engine/host.h"
+#include "engine/job.h"
+#include "base/log.h"
+#include "engine/sched.h"
+#include "net/tls.h"
+
+static const char *const cs_name[CS_COUNT] = {
+	"resolve", "connect", "tls", "send", "recv", "idle", "closing",
+};
+
+static void conn_on_timer(struct timer *t);
+static void on_connect(struct io_op *op, int res, unsigned flags);
+static void on_send(struct io_op *op, int res, unsigned flags);
+static void on_recv(struct io_op *op, int res, unsigned flags);
+static void on_dns(struct dns_req *r, int err, const char *detail,
+		   const struct dns_addrs *a);
+static void teardown(struct conn *c);
+
+static uint32_t ms_since(const struct conn *c, uint64_t t)
+{
+	uint64_t now = loop_now_ms(c->s->loop);
+
+	return now > t ? (uint32_t)(now - t) : 0;
+}
+
+/* Arm the phase timer: phase_ms from now, or the job's deadline if sooner. */
+static void arm_phase(struct conn *c, uint64_t phase_ms)
+{
+	uint64_t at = loop_now_ms(c->s->loop) + phase_ms;
+
+	c->deadline_bound = false;
+	if (c->job && c->job->deadline_ms && c->job->deadline_ms <= at) {
+		at = c->job->deadline_ms;
+		c->deadline_bound = true;
+	}
+	loop_timer_arm(c->s->loop, &c->timer, at, conn_on_timer);
+}
+
+/* The only writer of c->state. */
+static void conn_enter(struct conn *c, enum conn_state to)
+{
+	const struct config *cfg = c->s->cfg;
+
+	log_debug("conn fd=%d host=%s:%u %s -> %s", c->fd, c->host->name,
+		  c->host->port, cs_name[c->state], cs_name[to]);
+	c->state = to;
+	c->t_phase_ms = loop_now_ms(c->s->loop);
+	switch (to) {
+	case CS_RESOLVE:
+		arm_phase(c, UINT32_MAX);
+		break;
+	case CS_CONNECT:
+		arm_phase(c, cfg->timeouts.connect_ms);
+		break;
+	case CS_TLS:
+		arm_phase(c, cfg->timeouts.tls_ms);
+		break;
+	case CS_SEND:
+	case CS_RECV:
+		arm_phase(c, cfg->timeouts.first_byte_ms);
+		break;
+	case CS_IDLE:
+		c->deadline_bound = false;
+		loop_timer_arm(c->s->loop, &c->timer,
+			       c->t_phase_ms + cfg->http.keepalive_idle_ms,
+			       conn_on_timer);
+		break;
+	default:
+		loop_timer_cancel(c->s->loop, &c->timer);
+		break;
+	}
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+	const void *a;
+
+	if (ss->ss_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	else
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)n))
+		out[0] = '\0';
+}
+
+static void report_tls(const struct conn *c, struct job *j)
+{
+	j->tls_used = c->tls && c->tls->handshake_done;
+	j->tls_resumed = j->tls_used && tls_resumed(c->tls);
+	snprintf(j->tls_version, sizeof(j->tls_version), "%s",
+		 j->tls_used ? tls_version(c->tls) : "");
+	snprintf(j->tls_cipher, sizeof(j->tls_cipher), "%s",
+		 j->tls_used ? tls_cipher(c->tls) : "");
+}
+
+/* output.bodies: a sink for the response to the n request bytes in wbuf.
+ * It lives in resp.body_arg (decoded body through resp.on_body, or raw
+ * bytes through resp_feed() for WARC) until report() or conn_free(). */
+static void sink_start(struct conn *c, size_t n)
+{
+	struct bodies *b = c->s->bodies;
+
+	if (!b)
+		return;
+	c->resp.body_arg = bodies_start(b, c->wbuf, n);
+	if (c->resp.body_arg && !bodies_wants_raw(b))
+		c->resp.on_body = bodies_body;
+}
+
+/* Store the response for j (ok) or drop what was spooled. */
+static void sink_end(struct conn *c, struct job *j, bool ok)
+{
+	struct body_sink *sink = c->resp.body_arg;
+
+	c->resp.body_arg = NULL;
+	c->resp.on_body = NULL;
+	if (!sink)
+		return;
+	if (ok && j)
+		bodies_commit(sink, j);
+	else
+		bodies_abort(sink);
+}
+
+/* Hand the attempt's outcome to sched; the job leaves this conn. */
+static void report(struct conn *c, enum rf_err err, const char *detail,
+		   bool release_slot)
+{
+	struct job *j = c->job;
+
+	if (!j)
+		return;
+	j->err = err;
+	if (detail) {
+		size_t n = strnlen(detail, sizeof(j->detail) - 1);
+
+		memcpy(j->detail, detail, n);
+		j->detail[n] = '\0';
+	} else {
+		j->detail[0] = '\0';
+	}
+	j->status = c->resp.status;
+	j->bytes = c->resp.body_bytes;
+	memcpy(j->content_type, c->resp.content_type, sizeof(j->content_type));
+	j->ms_total = ms_since(c, j->t_attempt_ms);
+	report_tls(c, j);
+	j->body_path[0] = '\0';
+	sink_end(c, j, err == RF_OK);
+	if (c->resp.rx_bytes == 0)
+		j->ms_ttfb = 0;
+	/* A pooled conn that died before answering was closed by the peer
+	 * while idle: that try does not count as an attempt. */
+	j->retry_free = err == RF_RESET && c->reused && c->resp.rx_bytes == 0;
+	c->job = NULL;
+	j->conn = NULL;
+	c->holds_slot = !release_slot;
+	sched_attempt_done(c->s, j, c, release_slot);
+}
+
+static void fail(struct conn *c, enum rf_err err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct conn *c, enum rf_err err, const char *fmt, ...)
+{
+	char detail[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	report(c, err, detail, false);
+	teardown(c);
+}
+
+void conn_abort(struct conn *c, int err, const char *detail)
+{
+	fail(c, (enum rf_err)err, "%s", detail);
+}
+
+static struct conn *conn_new(struct sched *s, struct job *j)
+{
+	struct conn *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	/* The buffers need no clearing; only the header fields do. */
+	memset(c, 0, offsetof(struct conn, resp));
+	http_resp_init(&c->resp, 0, false);
+	c->fd = -1;
+	c->s = s;
+	c->host = j->host;
+	c->host->refs++;
+	c->host->n_conns++;
+	c->op_connect.done = on_connect;
+	c->op_send.done = on_send;
+	c->op_recv.done = on_recv;
+	c->dns.cb = on_dns;
+	s->conns_open++;
+	s->st.conns_opened++;
+	return c;
+}
+
+/* The probe has a session for its host, or never will: let the host's
+ * other jobs open their connections (and resume). */
+static void probe_done(struct conn *c)
+{
+	if (!c->probe)
+		return;
+	c->probe = false;
+	c->host->tls_probe = false;
+	/* A server that gave no session will not give the next conn one
+	 * either: stop serialising its handshakes. */
+	if (!tls_session_known(c->host->name, c->host->port))
+		c->host->tls_no_resume = true;
+	host_update_ready(&c->s->hosts, c->host);
+}
+
+static void conn_free(struct conn *c)
+{
+	struct sched *s = c->s;
+	struct host *h = c->host;
+
+	probe_done(c);
+
+	if (c->fd >= 0)
+		io_uring_prep_close(loop_sqe_noop(s->loop), c->fd);
+	sink_end(c, NULL, false);
+	s->conns_open--;
+	h->n_conns--;
+	if (c->holds_slot)
+		sched_slot_release(s, h);
+	host_put(&s->hosts, h);
+	tls_free(c->tls);
+	free(c);
+}
+
+/* Bytes waiting to leave: TLS records, or the rest of the plain request. */
+static const char *out_pending(struct conn *c, size_t *len)
+{
+	if (c->tls)
+		return tls_out(c->tls, len);
+	*len = c->wlen - c->woff;
+	return c->wbuf + c->woff;
+}
+
+/* Send what is pending. One send at a time: its completion sends the
+ * rest, and TLS output only grows while a send points into it. */
+static void flush_out(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+	const char *p;
+	size_t len;
+
+	if (c->send_armed)
+		return;
+	p = out_pending(c, &len);
+	if (len == 0)
+		return;
+	sqe = loop_sqe(c->s->loop, &c->op_send);
+	io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
+	c->inflight++;
+	c->send_armed = true;
+}
+
+/* Cancel what is in flight; the last completion frees c. A TLS conn closed
+ * while idle says close_notify first: nobody waits on it then. */
+static void teardown_notify(struct conn *c, bool notify)
+{
+	if (c->state == CS_CLOSING)
+		return;
+	if (c->state == CS_RESOLVE)
+		dns_cancel(c->s->dns, &c->dns);
+	if (notify && c->tls && c->state == CS_IDLE && !c->send_armed) {
+		tls_close_notify(c->tls);
+		flush_out(c);	/* issued before the cancel below */
+	}
+	conn_enter(c, CS_CLOSING);
+	if (c->inflight == 0) {
+		conn_free(c);
+		return;
+	}
+	io_uring_prep_cancel_fd(loop_sqe_noop(c->s->loop), c->fd,
+				IORING_ASYNC_CANCEL_ALL);
+}
+
+static void teardown(struct conn *c)
+{
+	teardown_notify(c, false);
+}
+
+/* A completion arrived during teardown: free on the last one. */
+static bool closing(struct conn *c)
+{
+	if (c->state != CS_CLOSING)
+		return false;
+	if (c->inflight == 0)
+		conn_free(c);
+	return true;
+}
+
+static void close_idle(struct conn *c, bool notify)
+{
+	struct host *h = c->host;
+	struct conn **pp;
+
+	for (pp = &h->idle; *pp; pp = &(*pp)->next_idle) {
+		if (*pp == c) {
+			*pp = c->next_idle;
+			h->n_idle--;
+			c->s->conns_idle--;
+			break;
+		}
+	}
+	teardown_notify(c, notify);
+}
+
+void conn_close_idle(struct conn *c)
+{
+	close_idle(c, true);
+}
+
+static void conn_on_timer(struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, timer);
+	const struct config *cfg = c->s->cfg;
+
+	if (c->state == CS_IDLE) {
+		conn_close_idle(c);
+		return;
+	}
+	if (c->deadline_bound) {
+		fail(c, RF_DEADLINE, "timeouts.total (%llu ms) passed while in %s",
+		     (unsigned long long)cfg->timeouts.total_ms,
+		     cs_name[c->state]);
+		return;
+	}
+	switch (c->state) {
+	case CS_CONNECT:
+		fail(c, RF_CONNECT_TIMEOUT, "connect to %s timed out after %llu ms",
+		     c->job ? c->job->ip : "?",
+		     (unsigned long long)cfg->timeouts.connect_ms);
+		break;
+	case CS_TLS:
+		fail(c, RF_TLS_HANDSHAKE, "TLS handshake not finished within timeouts.tls (%llu ms)",
+		     (unsigned long long)cfg->timeouts.tls_ms);
+		break;
+	case CS_SEND:
+	case CS_RECV:
+		if (c->resp.rx_bytes == 0)
+			fail(c, RF_TIMEOUT, "no response within timeouts.first_byte (%llu ms)",
+			     (unsigned long long)cfg->timeouts.first_byte_ms);
+		else
+			fail(c, RF_TIMEOUT, "no data for timeouts.idle (%llu ms) after %llu bytes",
+			     (unsigned long long)cfg->timeouts.idle_ms,
+			     (unsigned long long)c->resp.rx_bytes);
+		break;
+	default:
+		fail(c, RF_DEADLINE, "timed out in state %s", cs_name[c->state]);
+		break;
+	}
+}
+
+/* Arm the receive unless one is armed. For TLS, only once every fed
+ * byte of rbuf is consumed: the receive writes over rbuf. */
+static void arm_recv(struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->recv_armed)
+		return;
+	sqe = loop_sqe(c->s->loop, &c->op_recv);
+	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	c->inflight++;
+	c->recv_armed = true;
+}
+
+/* Build j's request and send it (for TLS, as records after the
+ * handshake's last flight). Returns 0, or -1 when c failed. */
+static int start_request(struct conn *c)
+{
+	struct job *j = c->job;
+	const struct config *cfg = c->s->cfg;
+	int n;
+
+	n = http_build_request(c->wbuf, sizeof(c->wbuf), &j->url,
+			       cfg->http.user_agent, cfg->http.headers,
+			       cfg->http.n_headers, j->headers, j->n_headers);
+	if (n < 0) {
+		fail(c, RF_INVALID_URL, n == -ENOSPC ?
+		     "request does not fit in %zu bytes" :
+		     "a request header holds CR or LF (request of %zu bytes max)",
+		     sizeof(c->wbuf));
+		return -1;
+	}
+	c->wlen = (size_t)n;
+	c->woff = 0;
+	if (c->tls) {
+		c->wlen = 0;
+		if (tls_write(c->tls, c->wbuf, (size_t)n) < 0) {
+			fail(c, RF_TLS_HANDSHAKE,
+			     "cannot encrypt the request: %s",
+			     c->tls->detail[0] ? c->tls->detail :
+			     "it does not fit the TLS output");
+			return -1;
+		}
+	}
+	http_resp_init(&c->resp, cfg->http.max_body, false);
+	sink_start(c, (size_t)n);
+	flush_out(c);
+	conn_enter(c, CS_SEND);
+	return 0;
+}
+
+static void try_connect(struct conn *c)
+{
+	struct sockaddr_storage *ss = &c->addrs.addr[c->addr_i];
+	struct io_uring_sqe *sqe;
+	socklen_t len = ss->ss_family == AF_INET6 ?
+		sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int one = 1;
+
+	peer_text(ss, c->ip, sizeof(c->ip));
+	memcpy(c->job->ip, c->ip, sizeof(c->job->ip));
+	c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0);
+	if (c->fd < 0) {
+		fail(c, RF_CONNECT, "socket: %s", strerror(errno));
+		return;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sqe = loop_sqe(c->s->loop, &c->op_connect);
+	io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)ss, len);
+	c->inflight++;
+	conn_enter(c, CS_CONNECT);
+}
+
+/* Drop the addresses network.deny forbids (checked on every resolution,
+ * so every redirect hop too), then connect to the first one left. */
+static void start_connect(struct conn *c)
+{
+	char first[48] = "";
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->addrs.n; i++) {
+		struct sockaddr_storage *ss = &c->addrs.addr[i];
+
+		if (netguard_blocks(&c->s->guard, (struct sockaddr *)ss)) {
+			if (!first[0])
+				peer_text(ss, first, sizeof(first));
+			continue;
+		}
+		c->addrs.addr[n++] = *ss;
+	}
+	c->addrs.n = n;
+	if (n == 0) {
+		fail(c, RF_BLOCKED_ADDRESS, "address %s of '%s' is in "
+		     "network.deny", first, c->job->url.host);
+		return;
+	}
+	c->addr_i = 0;
+	c->t_start_ms = loop_now_ms(c->s->loop);
+	try_connect(c);
+}
+
+static void on_dns(struct dns_req *r, int err, const char *detail,
+		   const struct dns_addrs *a)
+{
+	struct conn *c = container_of(r, struct conn, dns);
+
+	c->job->ms_dns = ms_since(c, c->t_phase_ms);
+	if (err) {
+		fail(c, RF_DNS, "%s", detail ? detail : "name resolution failed");
+		return;
+	}
+	c->addrs = *a;
+	start_connect(c);
+}
+
+int conn_open(struct sched *s, struct job *j)
+{
+	struct conn *c = conn_new(s, j);
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	c->job = j;
+	j->conn = c;
+	/* Full handshakes cost both sides far more than resumed ones: the
+	 * first connection to an https host fetches a session, and the
+	 * host's other jobs wait for it rather than all shaking hands. */
+	if (j->url.https && !c->host->tls_probe && !c->host->tls_no_resume &&
+	    !tls_session_known(j->url.host, j->url.port)) {
+		c->probe = true;
+		c->host->tls_probe = true;
+		host_update_ready(&s->hosts, c->host);
+	}
+	conn_enter(c, CS_RESOLVE);
+	rc = dns_lookup(s->dns, &c->dns, j->url.host, j->url.port, &c->addrs);
+	if (rc == -EINPROGRESS)
+		return 0;
+	if (rc < 0) {
+		fail(c, RF_DNS, "cannot resolve '%s': %s", j->url.host,
+		     strerror(-rc));
+		return 0;
+	}
+	j->ms_dns = 0;
+	start_connect(c);
+	return 0;
+}
+
+void conn_reuse(struct conn *c, struct job *j)
+{
+	c->job = j;
+	j->conn = c;
+	c->reused = true;
+	j->ms_dns = j->ms_connect = j->ms_tls = 0;
+	/* the address text was made at connect; inet_ntop per request shows */
+	memcpy(j->ip, c->ip, sizeof(j->ip));
+	c->s->st.conns_reused++;
+	if (start_request(c) == 0)
+		arm_recv(c);
+}
+
+/* Connected to an https host: start the handshake. */
+static void start_tls(struct conn *c)
+{
+	struct job *j = c->job;
+	char err[256];
+
+	if (tls_global_init(c->s->cfg, err, sizeof(err)) < 0) {
+		fail(c, RF_TLS_VERIFY, "%s", err);
+		return;
+	}
+	c->tls = tls_new(j->url.host, j->url.port, j->url.ip_literal,
+			 j->url.ipv6);
+	if (!c->tls) {
+		fail(c, RF_TLS_HANDSHAKE, "cannot set up TLS for '%s'",
+		     j->url.host);
+		return;
+	}
+	conn_enter(c, CS_TLS);
+	if (tls_handshake(c->tls) != TLS_WANT) {
+		fail(c, c->tls->err ? c->tls->err : RF_TLS_HANDSHAKE, "%s",
+		     c->tls->detail);
+		return;
+	}
+	flush_out(c);
+	arm_recv(c);
+	/* A ClientHello costs a key generation: when many conns start in
+	 * one turn, each leaves now, so the server works through them while
+	 * the rest are made, instead of after the last one. */
+	loop_submit_now(c->s->loop);
+}
+
+static void on_connect(struct io_op *op, int res, unsigned flags)
+{
+	struct conn *c = container_of(op, struct conn, op_connect);
+
+	(void)flags;
+	c->inflight--;
+	if (closing(c))
+		return;
+	if (res < 0) {
+		/* Next address of the same name, within the same attempt. */
+		io_uring_prep_close(loop_sqe_noop(c->s->loop), c->fd);
+		c->fd = -1;
+		if (c->addr_i + 1 < c->addrs.n) {
+			c->addr_i++;
+			try_connect(c);
+			return;
+		}
+		fail(c, RF_CONNECT, "connect to %s port %u: %s", c->job->ip,
+		     c->job->url.port, strerror(-res));
+		return;
+	}
+	c->job->ms_connect = ms_since(c, c->t_start_ms);
+	if (c->host->https) {
+		start_tls(c);
+		return;
+	}
+	if (start_request(c) == 0)
+		arm_recv(c);
+}
+
+static void on_send(struct io_op *op, int res, unsigned flags)
+{
+	struct conn *c = container_of(op, struct conn, op_send);
+
+	(void)flags;
+	c->inflight--;
+	c->send_armed = false;
+	if (closing(c))
+		return;
+	if (res < 0) {
+		if (c->state == CS_IDLE)
+			close_idle(c, false);
+		else
+			fail(c, c->state == CS_TLS ? RF_TLS_HANDSHAKE :
+			     RF_RESET, "send failed%s: %s", c->state == CS_TLS ?
+			     " during the TLS handshake" : "", strerror(-res));
+		return;
+	}
+	if (c->tls)
+		tls_out_sent(c->tls, (size_t)res);
+	else
+		c->woff += (size_t)res;
+	flush_out(c);		/* a short send's rest, or newer records */
+	if (c->state == CS_SEND && !c->send_armed)
+		conn_enter(c, CS_RECV);
+}
+
+/* The response is complete: report it, then pool or close the conn. */
+static void complete(struct conn *c, bool reusable)
+{
+	struct sched *s = c->s;
+	struct job *j = c->job;
+	uint8_t digest[32];
+
+	sha256_final(&c->resp.sha, digest);
+	sha256_hex(digest, j->sha256);
+	reusable = reusable && c->resp.keep_alive && c->state == CS_RECV &&
+		   !c->send_armed && s->conns_idle < s->cfg->limits.concurrency;
+	report(c, RF_OK, NULL, true);
+	probe_done(c);
+	if (!reusable) {
+		teardown(c);
+		return;
+	}
+	c->reused = false;
+	c->next_idle = c->host->idle;
+	c->host->idle = c;
+	c->host->n_idle++;
+	s->conns_idle++;
+	conn_enter(c, CS_IDLE);
+	/* Nothing can use it any more: close now, while other responses are
+	 * still coming, rather than all at exit. */
+	if (s->input_done && !c->host->q_head) {
+		close_idle(c, true);
+		return;
+	}
+	arm_recv(c);
+}
+
+static void on_recv_eof(struct conn *c)
+{
+	if (http_resp_eof(&c->resp) == HTTP_DONE) {
+		complete(c, false);
+		return;
+	}
+	if (c->resp.no_bytes)
+		fail(c, RF_RESET, "connection closed before any response byte");
+	else
+		fail(c, RF_RESET, "%s after %llu bytes", c->resp.detail,
+		     (unsigned long long)c->resp.rx_bytes);
+}
+
+/* n response bytes at p for the codec. Returns true when the request
+ * ended (completed or failed); more is whether bytes follow these. */
+static bool resp_feed(struct conn *c, const char *p, size_t n, bool more)
+{
+	struct job *j = c->job;
+	size_t used = 0;
+	int rc;
+
+	if (c->resp.rx_bytes == 0)
+		j->ms_ttfb = ms_since(c, j->t_attempt_ms) - j->ms_dns -
+			     j->ms_connect - j->ms_tls;
+	rc = http_resp_feed(&c->resp, p, n, &used);
+	if (rc != HTTP_ERROR && used && c->resp.body_arg &&
+	    bodies_wants_raw(c->s->bodies))
+		bodies_raw(c->resp.body_arg, p, used);
+	if (rc == HTTP_DONE) {
+		complete(c, used == n && !more);
+		return true;
+	}
+	if (rc == HTTP_ERROR) {
+		fail(c, c->resp.err == HTTP_E_TOO_LARGE ? RF_BODY_TOO_LARGE :
+		     RF_PROTOCOL, "%s", c->resp.detail);
+		return true;
+	}
+	return false;
+}
+
+/* Keep receiving: the response is not complete yet. */
+static void recv_more(struct conn *c)
+{
+	arm_recv(c);
+	if (c->state == CS_RECV)
+		arm_phase(c, c->s->cfg->timeouts.idle_ms);
+}
+
+/* Decrypt what was fed and hand it to the codec, until every byte is
+ * consumed or the request ended. The plaintext goes to wbuf, which the
+ * request left when tls_write() copied it. */
+static void tls_input(struct conn *c)
+{
+	int n;
+
+	for (;;) {
+		n = tls_read(c->tls, c->wbuf, sizeof(c->wbuf));
+		if (n < 0) {
+			fail(c, RF_PROTOCOL, "%s", c->tls->detail);
+			return;
+		}
+		if (n == 0)
+			break;
+		if (resp_feed(c, c->wbuf, (size_t)n, tls_has_input(c->tls)))
+			return;
+	}
+	flush_out(c);		/* e.g. an answer to a key update */
+	if (c->tls->eof)
+		on_recv_eof(c);	/* close_notify: as a FIN */
+	else
+		recv_more(c);
+}
+
+/* Handshake records arrived. */
+static void tls_step(struct conn *c)
+{
+	struct job *j = c->job;
+	int rc = tls_handshake(c->tls);
+
+	if (rc == TLS_WANT) {
+		flush_out(c);
+		arm_recv(c);
+		return;
+	}
+	if (rc == TLS_FAIL) {
+		fail(c, c->tls->err, "%s", c->tls->detail);
+		return;
+	}
+	j->ms_tls = ms_since(c, c->t_phase_ms);
+	/* The client Finished and the request leave in one send, at once
+	 * for the same reason as the ClientHello. */
+	if (start_request(c) == 0) {
+		loop_submit_now(c->s->loop);
+		tls_input(c);	/* records after the server's Finished */
+	}
+}
+
+/* Bytes arrived on an idle pooled conn: a TLS 1.3 ticket is fine, but
+ * anything else (plain bytes, a close, an alert) ends the conn. */
+static void on_recv_idle(struct conn *c, int res)
+{
+	int n;
+
+	if (res > 0 && c->tls) {
+		tls_feed(c->tls, c->rbuf, (size_t)res);
+		n = tls_read(c->tls, c->wbuf, sizeof(c->wbuf));
+		if (n == 0 && !c->tls->eof && !tls_has_input(c->tls)) {
+			arm_recv(c);
+			return;
+		}
+	}
+	close_idle(c, false);
+}
+
+static void on_recv(struct io_op *op, int res, unsigned flags)
+{
+	struct conn *c = container_of(op, struct conn, op_recv);
+
+	(void)flags;
+	c->inflight--;
+	c->recv_armed = false;
+	if (closing(c))
+		return;
+	if (c->state == CS_IDLE) {
+		on_recv_idle(c, res);
+		return;
+	}
+	if (c->state == CS_TLS && res <= 0) {
+		fail(c, RF_TLS_HANDSHAKE, "connection %s during the TLS handshake%s%s",
+		     res ? "failed" : "closed by the server",
+		     res ? ": " : "", res ? strerror(-res) : "");
+		return;
+	}
+	if (res < 0) {
+		fail(c, RF_RESET, "receive failed: %s after %llu bytes",
+		     strerror(-res), (unsigned long long)c->resp.rx_bytes);
+		return;
+	}
+	if (res == 0) {
+		on_recv_eof(c);
+		return;
+	}
+	if (c->tls) {
+		tls_feed(c->tls, c->rbuf, (size_t)res);
+		if (c->state == CS_TLS)
+			tls_step(c);
+		else
+			tls_input(c);
+		return;
+	}
+	if (!resp_feed(c, c->rbuf, (size_t)res, false))
+		recv_more(c);
+}

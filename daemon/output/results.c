@@ -1,0 +1,501 @@
+/* JSONL result records. Records are appended to a buffer and written in
+ * 64 KiB batches of whole lines, so a reader never sees half a record, and
+ * the write cost is amortised over ~150 records.
+ *
+ * Every write is a span of whole lines; when one fails part-way the file is
+ * cut back to where the span began, so the file holds whole lines only and
+ * the span stays buffered for the retry. Rotation happens between spans:
+ * a span never crosses output.rotate_size unless one record alone does.
+ *
+ * Rotated files go to rotated.c's helper thread, which compresses and
+ * prunes them; results_close() joins it. */
+#include "output/results.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "base/fsutil.h"
+#include "engine/job.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "event/loop.h"
+#include "output/rotated.h"
+
+#define RESULTS_BATCH (64 * 1024)
+#define RESULTS_MAX (64 * 1024 * 1024)	/* buffered while writes fail */
+#define RESULTS_RETRY_MS 1000		/* retry period while blocked */
+
+static void put_ts(struct buf *b, uint64_t wall_ms, struct results *cache)
+{
+	int64_t sec = (int64_t)(wall_ms / 1000);
+	char tail[7] = { '.', 0, 0, 0, 'Z', '"', 0 };
+	unsigned ms = (unsigned)(wall_ms % 1000);
+
+	if (sec != cache->ts_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(cache->ts_text, sizeof(cache->ts_text),
+			 "%Y-%m-%dT%H:%M:%S", &tm);
+		cache->ts_sec = sec;
+	}
+	buf_puts(b, "{\"ts\":\"");
+	buf_puts(b, cache->ts_text);
+	tail[1] = (char)('0' + ms / 100);
+	tail[2] = (char)('0' + ms / 10 % 10);
+	tail[3] = (char)('0' + ms % 10);
+	buf_append(b, tail, 6);
+}
+
+static void put_key(struct buf *b, const char *key)
+{
+	buf_putc(b, ',');
+	buf_putc(b, '"');
+	buf_puts(b, key);
+	buf_puts(b, "\":");
+}
+
+static void put_str_field(struct buf *b, const char *key, const char *v)
+{
+	put_key(b, key);
+	if (v && *v)
+		json_put_str(b, v);
+	else
+		json_put_null(b);
+}
+
+/* {"version","cipher","resumed"} once a handshake completed, else null. */
+static void put_tls(struct buf *b, const struct job *j)
+{
+	put_key(b, "tls");
+	if (!j->tls_used) {
+		json_put_null(b);
+		return;
+	}
+	buf_puts(b, "{\"version\":");
+	json_put_str(b, j->tls_version);
+	buf_puts(b, ",\"cipher\":");
+	json_put_str(b, j->tls_cipher);
+	buf_puts(b, ",\"resumed\":");
+	json_put_bool(b, j->tls_resumed);
+	buf_putc(b, '}');
+}
+
+static void put_timings(struct buf *b, const struct job *j)
+{
+	uint64_t queued = j->t_first_ms ? j->t_first_ms - j->t_accept_ms : 0;
+
+	put_key(b, "timings_ms");
+	buf_puts(b, "{\"queued\":");
+	json_put_u64(b, queued);
+	buf_puts(b, ",\"dns\":");
+	json_put_u64(b, j->ms_dns);
+	buf_puts(b, ",\"connect\":");
+	json_put_u64(b, j->ms_connect);
+	buf_puts(b, ",\"tls\":");
+	json_put_u64(b, j->ms_tls);
+	buf_puts(b, ",\"ttfb\":");
+	json_put_u64(b, j->ms_ttfb);
+	buf_puts(b, ",\"total\":");
+	json_put_u64(b, j->ms_total);
+	buf_putc(b, '}');
+}
+
+int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
+		   struct results *cache)
+{
+	size_t start = b->len;
+	bool ok = j->err == RF_OK;
+
+	put_ts(b, wall_ms, cache);
+	put_key(b, "job");
+	json_put_u64(b, j->num);
+	put_key(b, "id");
+	json_put_str_or_null(b, j->id);
+	put_key(b, "url");
+	json_put_strn(b, j->url_text, j->url_len);
+	put_str_field(b, "final_url", j->url.href);
+	put_key(b, "ok");
+	json_put_bool(b, ok);
+	put_key(b, "status");
+	if (j->status)
+		json_put_i64(b, j->status);
+	else
+		json_put_null(b);
+	put_str_field(b, "error", ok ? NULL : rf_err_name(j->err));
+	put_str_field(b, "error_detail", ok ? NULL : j->detail);
+	put_key(b, "attempts");
+	json_put_u64(b, j->attempts);
+	put_key(b, "redirects");
+	json_put_u64(b, j->redirects);
+	put_key(b, "bytes");
+	json_put_u64(b, j->bytes);
+	put_str_field(b, "content_type", j->content_type);
+	put_str_field(b, "sha256", j->sha256);
+	put_str_field(b, "ip", j->ip);
+	put_tls(b, j);
+	put_timings(b, j);
+	put_str_field(b, "body_path", j->body_path);
+	if (buf_puts(b, "}\n") < 0) {
+		b->len = start;		/* never leave half a record */
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+/* ---- the log file ---------------------------------------------------- */
+
+static int open_log(const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return fd;
+}
+
+static void on_rotate_timer(struct timer *t);
+static void on_retry_timer(struct timer *t);
+
+static void arm_interval(struct results *r)
+{
+	uint64_t ms = r->cfg ? r->cfg->output.rotate_interval_ms : 0;
+
+	r->opened_ms = r->loop ? loop_now_ms(r->loop) : 0;
+	if (!r->loop)
+		return;
+	if (ms)
+		loop_timer_arm(r->loop, &r->t_rotate, r->opened_ms + ms,
+			       on_rotate_timer);
+	else
+		loop_timer_cancel(r->loop, &r->t_rotate);
+}
+
+int results_open(struct results *r, struct loop *l, const struct config *cfg,
+		 const char *dir, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->ts_sec = -1;
+	r->loop = l;
+	r->cfg = cfg;
+	buf_init(&r->out, RESULTS_MAX);
+	rc = fs_mkdir_p(dir);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
+			 strerror(-rc));
+		return rc;
+	}
+	r->dir = strdup(dir);
+	if (!r->dir || asprintf(&r->path, "%s/results.jsonl", dir) < 0) {
+		free(r->dir);
+		r->dir = NULL;
+		r->path = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r->fd = open_log(r->path, &r->size);
+	if (r->fd < 0) {
+		rc = r->fd;
+		snprintf(err, errlen, "%s: %s", r->path, strerror(-rc));
+		free(r->path);
+		free(r->dir);
+		r->path = r->dir = NULL;
+		return rc;
+	}
+	arm_interval(r);
+	return 0;
+}
+
+/* Give the open file a free rotated name: renameat2 with RENAME_NOREPLACE
+ * refuses to overwrite, so a name taken by another process (or a rotation
+ * earlier in the same second) moves on to the next -N. */
+static int rotate_rename(struct results *r, char *dst, size_t cap)
+{
+	char stamp[20], alt[4300];
+	time_t now = (time_t)(loop_wall_ms() / 1000);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (strcmp(stamp, r->last_stamp)) {
+		memcpy(r->last_stamp, stamp, sizeof(stamp));
+		r->last_seq = 0;
+	} else {
+		r->last_seq++;
+	}
+	for (int tries = 0; tries < 10000; tries++, r->last_seq++) {
+		if (r->last_seq)
+			snprintf(dst, cap, "%s/results-%s-%u.jsonl", r->dir,
+				 stamp, r->last_seq);
+		else
+			snprintf(dst, cap, "%s/results-%s.jsonl", r->dir,
+				 stamp);
+		snprintf(alt, sizeof(alt), "%s.gz", dst);
+		if (access(alt, F_OK) == 0)
+			continue;
+		snprintf(alt, sizeof(alt), "%s.zst", dst);
+		if (access(alt, F_OK) == 0)
+			continue;
+		if (renameat2(AT_FDCWD, r->path, AT_FDCWD, dst,
+			      RENAME_NOREPLACE) == 0)
+			return 0;
+		/* no RENAME_NOREPLACE on this file system: link refuses too */
+		if (errno == EINVAL) {
+			if (link(r->path, dst) == 0)
+				return unlink(r->path) < 0 ? -errno : 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* Close the current file under a rotated name and start a new one. On
+ * failure the current file stays open (under its old name). */
+static int rotate(struct results *r)
+{
+	char dst[4200];
+	uint64_t size;
+	int rc, fd;
+
+	rc = rotate_rename(r, dst, sizeof(dst));
+	if (rc < 0) {
+		if (!r->rotate_failed)
+			log_error("results: cannot rotate %s: %s; writing on",
+				  r->path, strerror(-rc));
+		r->rotate_failed = true;
+		return rc;
+	}
+	fd = open_log(r->path, &size);
+	if (fd < 0) {
+		if (!r->rotate_failed)
+			log_error("results: cannot start a new %s: %s",
+				  r->path, strerror(-fd));
+		r->rotate_failed = true;
+		if (rename(dst, r->path) < 0)
+			log_error("results: records go on into %s", dst);
+		return fd;
+	}
+	r->rotate_failed = false;
+	close(r->fd);
+	r->fd = fd;
+	r->size = size;
+	arm_interval(r);
+	rotated_push(&r->worker, r->dir, dst, r->cfg->output.compress,
+		     r->cfg->output.rotate_keep);
+	return 0;
+}
+
+/* Bytes at the front of the buffer to write now: whole lines that keep the
+ * file within rotate_size; 0 when the file must rotate first. */
+static size_t fit(const struct results *r)
+{
+	uint64_t lim = r->cfg ? r->cfg->output.rotate_size : 0;
+	size_t room;
+	const char *nl;
+
+	if (!lim || r->size + r->out.len <= lim)
+		return r->out.len;
+	room = lim > r->size ? (size_t)(lim - r->size) : 0;
+	if (room > r->out.len)
+		room = r->out.len;
+	nl = room ? memrchr(r->out.p, '\n', room) : NULL;
+	if (nl)
+		return (size_t)(nl - r->out.p) + 1;
+	if (r->size)
+		return 0;
+	/* one record longer than rotate_size gets a file of its own */
+	nl = memchr(r->out.p, '\n', r->out.len);
+	return nl ? (size_t)(nl - r->out.p) + 1 : r->out.len;
+}
+
+/* Write len bytes of whole lines, or nothing: a partial write is cut off
+ * again, so no half record is ever left in the file. */
+static int write_span(struct results *r, const char *p, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+	int rc;
+
+	while (off < len) {
+		n = write(r->fd, p + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			if (off && ftruncate(r->fd, (off_t)r->size) < 0)
+				log_error("results: %s: cannot cut a partial write back: %s",
+					  r->path, strerror(errno));
+			return rc;
+		}
+		off += (size_t)n;
+	}
+	r->size += len;
+	return 0;
+}
+
+static void block(struct results *r, int rc)
+{
+	if (!r->blocked)
+		log_error("results: writing %s failed: %s; new fetches wait, "
+			  "%zu bytes of records are kept and retried every %d ms",
+			  r->path, strerror(-rc), r->out.len, RESULTS_RETRY_MS);
+	r->blocked = rc;
+	if (r->loop)
+		loop_timer_arm(r->loop, &r->t_retry,
+			       loop_now_ms(r->loop) + RESULTS_RETRY_MS,
+			       on_retry_timer);
+}
+
+static int flush_now(struct results *r)
+{
+	size_t n;
+	int rc;
+
+	while (r->out.len) {
+		n = fit(r);
+		if (n == 0 && rotate(r) == 0)
+			continue;
+		if (n == 0)
+			n = r->out.len;
+		rc = write_span(r, r->out.p, n);
+		if (rc < 0) {
+			block(r, rc);
+			return rc;
+		}
+		buf_consume(&r->out, n);
+	}
+	if (r->blocked) {
+		log_info("results: %s is writable again; fetches resume",
+			 r->path);
+		r->blocked = 0;
+		if (r->loop)
+			loop_timer_cancel(r->loop, &r->t_retry);
+	}
+	return 0;
+}
+
+static void on_retry_timer(struct timer *t)
+{
+	struct results *r = container_of(t, struct results, t_retry);
+
+	flush_now(r);
+}
+
+/* output.rotate_interval: rotate what was written since the last one. */
+static void on_rotate_timer(struct timer *t)
+{
+	struct results *r = container_of(t, struct results, t_rotate);
+
+	if (!r->blocked && flush_now(r) == 0 && r->size > 0 && rotate(r) == 0)
+		return;
+	arm_interval(r);
+}
+
+int results_flush(struct results *r)
+{
+	if (r->blocked && r->loop)
+		return r->blocked;
+	return flush_now(r);
+}
+
+bool results_blocked(const struct results *r)
+{
+	return r->blocked != 0;
+}
+
+int results_write(struct results *r, const struct job *j)
+{
+	int rc = results_format(&r->out, j, loop_wall_ms(), r);
+
+	if (rc < 0) {
+		if (!r->err)
+			log_error("results: record of job %llu lost: %s",
+				  (unsigned long long)j->num, strerror(-rc));
+		r->err = r->err ? r->err : rc;
+		return rc;
+	}
+	r->records++;
+	if (r->out.len >= RESULTS_BATCH)
+		return results_flush(r);
+	return 0;
+}
+
+int results_reopen(struct results *r, const char *dir, char *err,
+		   size_t errlen)
+{
+	char *ndir = NULL, *npath = NULL;
+	uint64_t size;
+	int rc, fd;
+
+	rc = fs_mkdir_p(dir);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
+			 strerror(-rc));
+		return rc;
+	}
+	ndir = strdup(dir);
+	if (!ndir || asprintf(&npath, "%s/results.jsonl", dir) < 0) {
+		free(ndir);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	fd = open_log(npath, &size);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", npath, strerror(-fd));
+		free(ndir);
+		free(npath);
+		return fd;
+	}
+	/* what the old file can take goes there; the rest to the new one */
+	if (!r->blocked)
+		flush_now(r);
+	close(r->fd);
+	free(r->dir);
+	free(r->path);
+	r->fd = fd;
+	r->dir = ndir;
+	r->path = npath;
+	r->size = size;
+	arm_interval(r);
+	return 0;
+}
+
+int results_close(struct results *r)
+{
+	if (r->fd >= 0) {
+		flush_now(r);
+		if (r->out.len && !r->err)
+			r->err = r->blocked ? r->blocked : -EIO;
+		if (r->out.len)
+			log_error("results: %zu bytes of records could not be written to %s",
+				  r->out.len, r->path);
+		if (close(r->fd) < 0 && !r->err)
+			r->err = -errno;
+		r->fd = -1;
+	}
+	if (r->loop) {
+		loop_timer_cancel(r->loop, &r->t_retry);
+		loop_timer_cancel(r->loop, &r->t_rotate);
+	}
+	rotated_stop(r->worker);
+	r->worker = NULL;
+	buf_fini(&r->out);
+	free(r->path);
+	free(r->dir);
+	r->path = r->dir = NULL;
+	return r->err;
+}
