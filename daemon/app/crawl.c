@@ -1,5 +1,5 @@
-/* The batch crawl: wire loop, scheduler, results and the URL-file reader
- * together, run until every line has its record, then report. */
+/* The batch crawl: an engine fed by the URL-file reader, run until every
+ * line has its record, then report. */
 #include "app/crawl.h"
 
 #include <errno.h>
@@ -10,24 +10,18 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "front/batch.h"
-#include "output/bodies.h"
+#include "app/engine.h"
 #include "base/log.h"
-#include "event/loop.h"
-#include "front/metrics.h"
+#include "front/batch.h"
 #include "front/progress.h"
-#include "output/results.h"
-#include "engine/sched.h"
 #include "front/summary.h"
 
 struct run {
-	struct loop loop;
-	struct sched sched;
-	struct results results;
+	struct engine e;
 	struct batch batch;
 	struct progress progress;
 	struct summary summary;
-	struct metrics *metrics;	/* exports only when metrics.* is set */
+	struct sched_observer obs;	/* the summary's count */
 	struct loop_hook stop_hook;
 	struct io_op op_sig;
 	struct signalfd_siginfo si;
@@ -39,24 +33,25 @@ struct run {
 
 static void read_signal(struct run *r)
 {
-	io_uring_prep_read(loop_sqe(&r->loop, &r->op_sig), r->sigfd, &r->si,
+	io_uring_prep_read(loop_sqe(&r->e.loop, &r->op_sig), r->sigfd, &r->si,
 			   sizeof(r->si), 0);
 }
 
 static void check_done(struct loop_hook *h)
 {
 	struct run *r = container_of(h, struct run, stop_hook);
+	struct sched *s = &r->e.sched;
 
 	/* Interrupted, nothing may start again: a retry or a redirect that
 	 * would queue its job once more ends it cancelled instead. */
 	if (r->interrupted)
-		sched_cancel_all(&r->sched, false, r->why);
-	r->sched.input_done = r->batch.done;
+		sched_cancel_all(s, false, r->why);
+	s->input_done = r->batch.done;
 	/* records kept by a failed write must reach the disk first */
-	if (r->batch.done && sched_idle(&r->sched) &&
-	    results_flush(&r->results) == 0) {
-		loop_timer_cancel(&r->loop, &r->t_grace);
-		r->loop.stop = true;
+	if (r->batch.done && sched_idle(s) &&
+	    results_flush(&r->e.results) == 0) {
+		loop_timer_cancel(&r->e.loop, &r->t_grace);
+		r->e.loop.stop = true;
 	}
 }
 
@@ -67,9 +62,9 @@ static void on_grace(struct timer *t)
 	progress_clear(&r->progress);
 	log_warn("daemon.shutdown_grace (%llu ms) over: cancelling the %u "
 		 "jobs still running",
-		 (unsigned long long)r->sched.cfg->daemon.shutdown_grace_ms,
-		 r->sched.in_flight);
-	sched_cancel_all(&r->sched, true, r->why);
+		 (unsigned long long)r->e.cfg->daemon.shutdown_grace_ms,
+		 r->e.sched.in_flight);
+	sched_cancel_all(&r->e.sched, true, r->why);
 }
 
 /* The first SIGINT/SIGTERM stops reading URLs, ends the queued jobs with
@@ -78,6 +73,7 @@ static void on_grace(struct timer *t)
 static void on_signal(struct io_op *op, int res, unsigned flags)
 {
 	struct run *r = container_of(op, struct run, op_sig);
+	struct sched *s = &r->e.sched;
 
 	(void)flags;
 	if (res <= 0)
@@ -85,9 +81,9 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 	progress_clear(&r->progress);
 	if (r->interrupted) {
 		log_warn("signal %u again: cancelling the %u jobs still running",
-			 r->si.ssi_signo, r->sched.in_flight);
-		loop_timer_cancel(&r->loop, &r->t_grace);
-		sched_cancel_all(&r->sched, true, r->why);
+			 r->si.ssi_signo, s->in_flight);
+		loop_timer_cancel(&r->e.loop, &r->t_grace);
+		sched_cancel_all(s, true, r->why);
 		return;
 	}
 	r->interrupted = true;
@@ -98,22 +94,20 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 		 "cancelled, %u running get up to %llu ms "
 		 "(daemon.shutdown_grace; a second signal cuts them off)",
 		 r->si.ssi_signo, (unsigned long long)r->batch.lines,
-		 r->sched.waiting, r->sched.in_flight,
-		 (unsigned long long)r->sched.cfg->daemon.shutdown_grace_ms);
+		 s->waiting, s->in_flight,
+		 (unsigned long long)r->e.cfg->daemon.shutdown_grace_ms);
 	batch_stop(&r->batch);
-	sched_cancel_all(&r->sched, false, r->why);
-	loop_timer_arm(&r->loop, &r->t_grace, loop_now_ms(&r->loop) +
-		       r->sched.cfg->daemon.shutdown_grace_ms, on_grace);
+	sched_cancel_all(s, false, r->why);
+	loop_timer_arm(&r->e.loop, &r->t_grace, loop_now_ms(&r->e.loop) +
+		       r->e.cfg->daemon.shutdown_grace_ms, on_grace);
 	read_signal(r);
 }
 
-static void on_finish(struct sched *s, const struct job *j, void *arg)
+static void count_finished(struct sched_observer *o, const struct job *j)
 {
-	struct run *r = arg;
+	struct run *r = container_of(o, struct run, obs);
 
-	(void)s;
 	summary_note(&r->summary, j);
-	metrics_observe(r->metrics, j);
 }
 
 static void watch_signals(struct run *r)
@@ -126,8 +120,13 @@ static void watch_signals(struct run *r)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	r->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (r->sigfd < 0)
+	if (r->sigfd < 0) {
+		/* The crawl still runs; a signal then ends it at once. */
+		log_warn("signalfd: %s: SIGINT/SIGTERM will not drain the "
+			 "crawl", strerror(errno));
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		return;
+	}
 	r->op_sig.done = on_signal;
 	read_signal(r);
 }
@@ -137,24 +136,47 @@ static void watch_signals(struct run *r)
 static void report(struct run *r, const struct crawl_opts *o,
 		   uint64_t elapsed_ms)
 {
+	const struct sched_stats *st = &r->e.sched.st;
 	int rc;
 
 	if (!o->quiet)
-		summary_print(stderr, &r->summary, &r->sched.st, elapsed_ms);
+		summary_print(stderr, &r->summary, st, elapsed_ms);
 	if (!o->summary_json)
 		return;
-	rc = summary_write_json(o->summary_json, &r->summary, &r->sched.st,
-				elapsed_ms);
+	rc = summary_write_json(o->summary_json, &r->summary, st, elapsed_ms);
 	if (rc < 0)
 		log_error("%s: cannot write the summary: %s", o->summary_json,
 			  strerror(-rc));
 }
 
+/* Engine, URL files and signals up. Returns 0 or the exit status. */
+static int start(struct run *r, struct config *c, struct crawl_opts *o)
+{
+	const char *dir = c->output.dir[0] ? c->output.dir : "./ringfetch-out";
+	char err[512];
+
+	if (engine_init(&r->e, c, dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return EXIT_FATAL;
+	}
+	if (batch_open(&r->batch, &r->e.sched, &r->e.loop, o->files,
+		       o->n_files, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		engine_fini(&r->e);
+		return EXIT_USAGE;
+	}
+	summary_init(&r->summary);
+	r->obs.finished = count_finished;
+	sched_observe(&r->e.sched, &r->obs);
+	r->stop_hook.fn = check_done;
+	loop_add_hook(&r->e.loop, &r->stop_hook);
+	watch_signals(r);
+	return 0;
+}
+
 int crawl_run(struct config *c, struct crawl_opts *o)
 {
 	static struct run r;
-	char err[512];
-	const char *dir = c->output.dir[0] ? c->output.dir : "./ringfetch-out";
 	uint64_t t0, elapsed_ms;
 	int rc;
 
@@ -166,73 +188,35 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: --batch needs URL files (or batch.urls)\n");
 		return EXIT_USAGE;
 	}
-	if (loop_init(&r.loop, 4096, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfetchd: %s\n", err);
-		return EXIT_FATAL;
-	}
-	if (results_open(&r.results, &r.loop, c, dir, err,
-			 sizeof(err)) < 0) {
-		fprintf(stderr, "ringfetchd: %s\n", err);
-		return EXIT_FATAL;
-	}
-	if (sched_init(&r.sched, &r.loop, c, &r.results, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfetchd: %s\n", err);
-		return EXIT_FATAL;
-	}
-	if (c->output.bodies != BODIES_NONE &&
-	    !(r.sched.bodies = bodies_new(c, dir, err, sizeof(err)))) {
-		fprintf(stderr, "ringfetchd: %s\n", err);
-		return EXIT_FATAL;
-	}
-	r.metrics = metrics_new(&r.loop, &r.sched, c, err, sizeof(err));
-	if (!r.metrics) {
-		fprintf(stderr, "ringfetchd: %s\n", err);
-		return EXIT_FATAL;
-	}
-	if (batch_open(&r.batch, &r.sched, &r.loop, o->files, o->n_files, err,
-		       sizeof(err)) < 0) {
-		fprintf(stderr, "ringfetchd: %s\n", err);
-		return EXIT_USAGE;
-	}
-	summary_init(&r.summary);
-	r.sched.on_finish = on_finish;
-	r.sched.on_finish_arg = &r;
-	r.stop_hook.fn = check_done;
-	loop_add_hook(&r.loop, &r.stop_hook);
-	watch_signals(&r);
-	t0 = loop_update_clock(&r.loop);
-	progress_start(&r.progress, &r.loop, &r.sched, &r.batch, o->quiet);
-	rc = loop_run(&r.loop);
-	elapsed_ms = loop_now_ms(&r.loop) - t0;
+	memset(&r, 0, sizeof(r));
+	r.sigfd = -1;
+	rc = start(&r, c, o);
+	if (rc)
+		return rc;
+	t0 = loop_update_clock(&r.e.loop);
+	progress_start(&r.progress, &r.e.loop, &r.e.sched, &r.batch, o->quiet);
+	rc = loop_run(&r.e.loop);
+	elapsed_ms = loop_now_ms(&r.e.loop) - t0;
 	progress_stop(&r.progress);
 	if (rc < 0) {
-		/* Skip the orderly close: unfinished jobs get no record. */
-		log_error("event loop: %s", strerror(-rc));
-		results_close(&r.results);
-		return EXIT_FATAL;
-	}
-	sched_close_idle(&r.sched);
-	while (r.sched.conns_open && loop_run_once(&r.loop) == 0)
-		;
-	report(&r, o, elapsed_ms);
-	metrics_free(r.metrics);
-	if (results_close(&r.results) < 0) {
-		log_error("%s/results.jsonl: write failed", dir);
-		return EXIT_FATAL;
-	}
-	rc = r.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
-	/* A URL file that failed mid-read left lines without records, and
-	 * an interrupted crawl lines unread. */
-	if (r.batch.error || r.interrupted)
+		/* Unfinished jobs get no record: say so, and stop. */
+		log_error("event loop: %s; %u jobs end without a record",
+			  strerror(-rc), r.e.sched.live);
 		rc = EXIT_FATAL;
+	} else {
+		engine_stop(&r.e);
+		engine_drain(&r.e, NULL, NULL, 2000);
+		report(&r, o, elapsed_ms);
+		rc = r.e.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+		/* A URL file that failed mid-read left lines without
+		 * records, and an interrupted crawl lines unread. */
+		if (r.batch.error || r.interrupted)
+			rc = EXIT_FATAL;
+	}
 	batch_close(&r.batch);
-	bodies_free(r.sched.bodies);
-	sched_fini(&r.sched);
-	/* dns_free() may leave a cancelled poll to complete: drain without
-	 * blocking (stop makes every turn's wait zero). */
-	r.loop.stop = true;
-	for (int i = 0; i < 4; i++)
-		loop_run_once(&r.loop);
-	loop_fini(&r.loop);
+	if (engine_fini(&r.e) < 0)
+		rc = EXIT_FATAL;
+	if (r.sigfd >= 0)
+		close(r.sigfd);
 	return rc;
 }

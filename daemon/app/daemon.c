@@ -1,5 +1,5 @@
-/* Daemon mode: wire loop, scheduler, results and the control socket
- * together (as crawl.c does for a batch), and own the lifetime: signals
+/* Daemon mode: an engine (as crawl.c has for a batch) fed by the control
+ * socket, and the daemon's lifetime: signals
  * arrive through a signalfd read by the ring; SIGTERM drains within
  * daemon.shutdown_grace and spills what is left; SIGHUP reopens the result
  * log and reloads the configuration; systemd hears READY=1, STATUS= and
@@ -15,7 +15,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "output/bodies.h"
 #include "app/crawl.h"
 #include "base/fsutil.h"
 #include "engine/job.h"
@@ -29,8 +28,10 @@
 
 static void stop_now(struct daemon *d);
 
-bool daemon_accepting(const struct daemon *d)
+static bool accepting(void *arg)
 {
+	const struct daemon *d = arg;
+
 	return d->state == DS_RUNNING;
 }
 
@@ -73,10 +74,11 @@ out_nomem:
 		  (unsigned long long)j->num);
 }
 
-struct job *daemon_submit(struct daemon *d, const char *url, size_t len,
+static struct job *submit(void *arg, const char *url, size_t len,
 			  const char *id, const struct json_val *headers)
 {
-	struct job *j = sched_submit_job(&d->sched, url, len, id, 0);
+	struct daemon *d = arg;
+	struct job *j = sched_submit_job(&d->e.sched, url, len, id, 0);
 
 	if (!j)
 		return NULL;
@@ -84,24 +86,26 @@ struct job *daemon_submit(struct daemon *d, const char *url, size_t len,
 	return j;
 }
 
-static void on_finish(struct sched *s, const struct job *j, void *arg)
+static void on_finish(struct sched_observer *o, const struct job *j)
 {
-	struct daemon *d = arg;
+	struct daemon *d = container_of(o, struct daemon, obs);
 
-	(void)s;
-	control_on_finish(&d->ctl, j);
+	if (d->ctl_ok)
+		control_on_finish(&d->ctl, j);
 	free_headers(j->headers, j->n_headers);
 }
 
-uint32_t daemon_cancel(struct daemon *d, uint64_t num, const char *id)
+static uint32_t cancel(void *arg, uint64_t num, const char *id)
 {
+	struct daemon *d = arg;
+	struct sched *s = &d->e.sched;
 	uint32_t n = 0;
 
-	for (struct job *j = d->sched.all, *next; j; j = next) {
-		next = j->all_next;	/* cancelling unlinks j, only j */
+	for (struct job *j = sched_first(s), *next; j; j = next) {
+		next = sched_next(s, j);	/* cancelling unlinks j, only j */
 		if (id ? !j->id || strcmp(j->id, id) : j->num != num)
 			continue;
-		if (sched_cancel(&d->sched, j, "cancelled by request") == 0)
+		if (sched_cancel(&d->e.sched, j, "cancelled by request") == 0)
 			n++;
 		if (!id)
 			break;
@@ -120,14 +124,16 @@ static void spill_job(struct daemon *d, struct job *j)
 	free_headers(j->headers, j->n_headers);
 	j->headers = NULL;
 	j->n_headers = 0;
-	sched_drop(&d->sched, j);
+	sched_drop(&d->e.sched, j);
 }
 
 /* Spill every job that is not running (all of them when cut_off). */
 static void spill_sweep(struct daemon *d, bool cut_off)
 {
-	for (struct job *j = d->sched.all, *next; j; j = next) {
-		next = j->all_next;
+	struct sched *s = &d->e.sched;
+
+	for (struct job *j = sched_first(s), *next; j; j = next) {
+		next = sched_next(s, j);
 		if (cut_off || j->state != JS_RUNNING)
 			spill_job(d, j);
 	}
@@ -138,9 +144,10 @@ static void put_num(struct buf *b, const char *key, uint64_t v)
 	buf_printf(b, "\"%s\":%llu,", key, (unsigned long long)v);
 }
 
-int daemon_status(struct daemon *d, struct buf *b)
+static int status(void *arg, struct buf *b)
 {
-	const struct sched *s = &d->sched;
+	struct daemon *d = arg;
+	const struct sched *s = &d->e.sched;
 	const struct control *c = &d->ctl;
 	size_t start = b->len;
 
@@ -167,7 +174,7 @@ int daemon_status(struct daemon *d, struct buf *b)
 	put_num(b, "watch_dropped", c->st.watch_dropped);
 	put_num(b, "clients_dropped", c->st.dropped);
 	put_num(b, "reloads", d->reloads);
-	put_num(b, "uptime_s", (loop_now_ms(&d->loop) - d->t_start_ms) / 1000);
+	put_num(b, "uptime_s", (loop_now_ms(&d->e.loop) - d->t_start_ms) / 1000);
 	buf_puts(b, "\"failed_by\":{");
 	for (int e = 1, first = 1; e < RF_ERR_COUNT; e++) {
 		if (!s->st.failed_by[e])
@@ -186,7 +193,7 @@ int daemon_status(struct daemon *d, struct buf *b)
 
 static void notify_status(struct daemon *d)
 {
-	const struct sched *s = &d->sched;
+	const struct sched *s = &d->e.sched;
 
 	if (!d->notify)
 		return;
@@ -207,7 +214,7 @@ static void on_tick(struct timer *t)
 	notify_status(d);
 	if (d->notify && d->watchdog)
 		sd_notify(0, "WATCHDOG=1");
-	loop_timer_arm(&d->loop, &d->t_tick, loop_now_ms(&d->loop) + d->tick_ms,
+	loop_timer_arm(&d->e.loop, &d->t_tick, loop_now_ms(&d->e.loop) + d->tick_ms,
 		       on_tick);
 }
 
@@ -218,16 +225,16 @@ static void on_grace(struct timer *t)
 	log_warn("shutdown grace (%llu ms) over: %u jobs still running are "
 		 "cut off and spilled",
 		 (unsigned long long)d->cfg->daemon.shutdown_grace_ms,
-		 d->sched.in_flight);
+		 d->e.sched.in_flight);
 	stop_now(d);
 }
 
 static void stop_now(struct daemon *d)
 {
 	spill_sweep(d, true);
-	loop_timer_cancel(&d->loop, &d->t_grace);
+	loop_timer_cancel(&d->e.loop, &d->t_grace);
 	d->state = DS_STOPPED;
-	d->loop.stop = true;
+	d->e.loop.stop = true;
 }
 
 static void begin_stop(struct daemon *d, int signo)
@@ -238,12 +245,12 @@ static void begin_stop(struct daemon *d, int signo)
 		return;
 	}
 	log_info("signal %d: stopping; %u jobs in flight get up to %llu ms",
-		 signo, d->sched.in_flight,
+		 signo, d->e.sched.in_flight,
 		 (unsigned long long)d->cfg->daemon.shutdown_grace_ms);
 	if (d->notify)
 		sd_notify(0, "STOPPING=1");
 	d->state = DS_DRAINING;
-	loop_timer_arm(&d->loop, &d->t_grace, loop_now_ms(&d->loop) +
+	loop_timer_arm(&d->e.loop, &d->t_grace, loop_now_ms(&d->e.loop) +
 		       d->cfg->daemon.shutdown_grace_ms, on_grace);
 	spill_sweep(d, false);
 }
@@ -254,12 +261,12 @@ static void daemon_hook(struct loop_hook *h)
 {
 	struct daemon *d = container_of(h, struct daemon, hook);
 
-	if (d->results.out.len)
-		results_flush(&d->results);
+	if (d->e.results.out.len)
+		results_flush(&d->e.results);
 	if (d->state != DS_DRAINING)
 		return;
 	spill_sweep(d, false);
-	if (!d->sched.all)
+	if (!sched_first(&d->e.sched))
 		stop_now(d);
 }
 
@@ -331,8 +338,8 @@ static int reopen_results(struct daemon *d, const char *dir)
 {
 	char err[512];
 
-	if (results_reopen(&d->results, dir, err, sizeof(err)) < 0) {
-		log_error("reopen: %s; still writing %s", err, d->results.path);
+	if (results_reopen(&d->e.results, dir, err, sizeof(err)) < 0) {
+		log_error("reopen: %s; still writing %s", err, d->e.results.path);
 		return -1;
 	}
 	return 0;
@@ -386,7 +393,7 @@ static void reload(struct daemon *d)
 		*d->cfg = nc;
 		config_fini(&old);
 		log_threshold = d->cfg->log.level;
-		sched_apply_config(&d->sched);
+		sched_apply_config(&d->e.sched);
 		log_info("reload: %s applied, then %zu command-line "
 			 "settings", d->config_path ? d->config_path :
 			 "built-in defaults", d->n_ov);
@@ -405,7 +412,7 @@ static void reload(struct daemon *d)
 
 static void arm_signal_read(struct daemon *d)
 {
-	io_uring_prep_read(loop_sqe(&d->loop, &d->op_sig), d->sigfd, &d->si,
+	io_uring_prep_read(loop_sqe(&d->e.loop, &d->op_sig), d->sigfd, &d->si,
 			   sizeof(d->si), 0);
 	d->sig_armed = true;
 }
@@ -461,12 +468,12 @@ static int watch_signals(struct daemon *d)
 static void load_one(void *arg, const struct spill_entry *e)
 {
 	struct daemon *d = arg;
-	struct job *j = sched_submit_job(&d->sched, e->url, e->url_len, e->id,
+	struct job *j = sched_submit_job(&d->e.sched, e->url, e->url_len, e->id,
 					 e->num);
 
 	if (!j) {
 		/* not expected (it parsed when accepted): still one record */
-		if (!sched_submit(&d->sched, e->url, e->url_len, e->id))
+		if (!sched_submit(&d->e.sched, e->url, e->url_len, e->id))
 			log_error("spill: job %llu lost: out of memory",
 				  (unsigned long long)e->num);
 		return;
@@ -487,8 +494,8 @@ static int load_spill(struct daemon *d)
 		log_error("spill: %s", err);
 		return n;
 	}
-	if (next > d->sched.next_job_num)
-		d->sched.next_job_num = next;
+	if (next > d->e.sched.next_job_num)
+		d->e.sched.next_job_num = next;
 	if (n)
 		log_info("spill: %d unfinished jobs taken back from %s", n,
 			 d->spill_path);
@@ -572,6 +579,21 @@ static void setup_notify(struct daemon *d)
 	}
 }
 
+static int format_record(void *arg, struct buf *b, const struct job *j)
+{
+	struct daemon *d = arg;
+
+	return results_format(b, j, loop_wall_ms(), &d->e.results);
+}
+
+static const struct control_ops ctl_ops = {
+	.accepting = accepting,
+	.submit = submit,
+	.cancel = cancel,
+	.status = status,
+	.record = format_record,
+};
+
 /* Everything up to READY=1. Returns 0 or the exit status to return. */
 static int start(struct daemon *d)
 {
@@ -581,48 +603,30 @@ static int start(struct daemon *d)
 	block_signals();
 	if (set_paths(d) < 0)
 		return EXIT_FATAL;
-	if (loop_init(&d->loop, 4096, err, sizeof(err)) < 0) {
+	if (engine_init(&d->e, d->cfg, d->out_dir, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return EXIT_FATAL;
 	}
-	d->loop_ok = true;
-	if (results_open(&d->results, &d->loop, d->cfg, d->out_dir, err,
-			 sizeof(err)) < 0) {
-		log_error("%s", err);
-		return EXIT_FATAL;
-	}
-	d->results_ok = true;
-	if (sched_init(&d->sched, &d->loop, d->cfg, &d->results, err,
-		       sizeof(err)) < 0) {
-		log_error("%s", err);
-		return EXIT_FATAL;
-	}
-	d->sched_ok = true;
-	if (d->cfg->output.bodies != BODIES_NONE &&
-	    !(d->sched.bodies = bodies_new(d->cfg, d->out_dir, err,
-					   sizeof(err)))) {
-		log_error("%s", err);
-		return EXIT_FATAL;
-	}
-	d->sched.on_finish = on_finish;
-	d->sched.on_finish_arg = d;
+	d->engine_ok = true;
+	d->obs.finished = on_finish;
+	sched_observe(&d->e.sched, &d->obs);
 	fd = open_socket(d);
 	if (fd < 0)
 		return EXIT_FATAL;
-	control_init(&d->ctl, d, &d->loop, fd);
+	control_init(&d->ctl, &ctl_ops, d, &d->e.sched, &d->e.loop, fd);
 	d->ctl_ok = true;
 	if (load_spill(d) < 0)
 		return EXIT_FATAL;
 	d->spill_loaded = true;
 	d->hook.fn = daemon_hook;
-	loop_add_hook(&d->loop, &d->hook);
+	loop_add_hook(&d->e.loop, &d->hook);
 	if (watch_signals(d) < 0) {
 		log_error("signalfd: %s", strerror(errno));
 		return EXIT_FATAL;
 	}
 	setup_notify(d);
-	d->t_start_ms = loop_update_clock(&d->loop);
-	loop_timer_arm(&d->loop, &d->t_tick, d->t_start_ms + d->tick_ms,
+	d->t_start_ms = loop_update_clock(&d->e.loop);
+	loop_timer_arm(&d->e.loop, &d->t_tick, d->t_start_ms + d->tick_ms,
 		       on_tick);
 	if (d->notify)
 		sd_notify(0, "READY=1");
@@ -630,21 +634,11 @@ static int start(struct daemon *d)
 	return 0;
 }
 
-/* Run turns (without sleeping: stop is set) until cond holds or 2 s pass. */
-static void drain(struct daemon *d, bool (*cond)(struct daemon *))
+static bool quiet(void *arg)
 {
-	uint64_t until = loop_update_clock(&d->loop) + 2000;
+	struct daemon *d = arg;
 
-	d->loop.stop = true;
-	while (!cond(d) && loop_update_clock(&d->loop) < until)
-		if (loop_run_once(&d->loop) < 0)
-			break;
-}
-
-static bool quiet(struct daemon *d)
-{
-	return !d->sig_armed && d->sched.conns_open == 0 &&
-	       (!d->ctl_ok || control_idle(&d->ctl));
+	return !d->sig_armed && (!d->ctl_ok || control_idle(&d->ctl));
 }
 
 /* After the loop: close everything, write the spill, free. */
@@ -653,18 +647,18 @@ static int finish(struct daemon *d)
 	char err[512];
 	int rc = 0;
 
-	if (d->sched_ok) {
+	if (d->engine_ok) {
 		spill_sweep(d, true);
-		sched_close_idle(&d->sched);
+		engine_stop(&d->e);
 	}
 	if (d->ctl_ok)
 		control_close(&d->ctl);
 	if (d->sig_armed)
-		io_uring_prep_cancel(loop_sqe_noop(&d->loop), &d->op_sig, 0);
-	if (d->loop_ok)
-		drain(d, quiet);
+		io_uring_prep_cancel(loop_sqe_noop(&d->e.loop), &d->op_sig, 0);
+	if (d->engine_ok)
+		engine_drain(&d->e, quiet, d, 2000);
 	if (d->spill_loaded &&
-	    spill_write(d->spill_path, &d->spill, d->sched.next_job_num, err,
+	    spill_write(d->spill_path, &d->spill, d->e.sched.next_job_num, err,
 			sizeof(err)) < 0) {
 		log_error("spill: %s: %llu jobs lost", err,
 			  (unsigned long long)d->spilled);
@@ -673,21 +667,12 @@ static int finish(struct daemon *d)
 		log_info("spill: %llu unfinished jobs saved to %s",
 			 (unsigned long long)d->spilled, d->spill_path);
 	}
-	if (d->results_ok && results_close(&d->results) < 0) {
-		log_error("%s/results.jsonl: a write failed", d->out_dir);
-		rc = EXIT_FATAL;
-	}
 	if (d->own_socket)
 		unlink(d->sock_path);
 	if (d->ctl_ok)
 		control_fini(&d->ctl);
-	if (d->sched_ok) {
-		sched_fini(&d->sched);
-		drain(d, quiet);	/* dns_free() may leave a cancel */
-		bodies_free(d->sched.bodies);
-	}
-	if (d->loop_ok)
-		loop_fini(&d->loop);
+	if (d->engine_ok && engine_fini(&d->e) < 0)
+		rc = EXIT_FATAL;
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	buf_fini(&d->spill);
@@ -713,7 +698,7 @@ int daemon_run(struct config *cfg, const char *config_path,
 	buf_init(&d.spill, SIZE_MAX / 2);
 	rc = start(&d);
 	if (rc == 0) {
-		rc = loop_run(&d.loop);
+		rc = loop_run(&d.e.loop);
 		if (rc < 0) {
 			log_error("event loop: %s", strerror(-rc));
 			rc = EXIT_FATAL;

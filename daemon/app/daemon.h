@@ -1,4 +1,4 @@
-/* Daemon mode: the control socket feeding the scheduler, signals read
+/* Daemon mode: the control socket feeding an engine, signals read
  * through the ring, the graceful stop that spills unfinished jobs, SIGHUP
  * reload, and the systemd protocol (sd_notify, socket activation). */
 #ifndef RF_DAEMON_H
@@ -9,14 +9,10 @@
 #include <stdint.h>
 #include <sys/signalfd.h>
 
+#include "app/engine.h"
 #include "base/buf.h"
 #include "config/config.h"
 #include "front/control.h"
-#include "event/loop.h"
-#include "output/results.h"
-#include "engine/sched.h"
-
-struct json_val;
 
 enum daemon_state {
 	DS_RUNNING = 0,		/* taking jobs */
@@ -29,10 +25,9 @@ struct daemon {
 	const char *config_path;	/* borrowed; NULL = built-in defaults */
 	const struct config_override *ov; /* the command line's, borrowed */
 	size_t n_ov;
-	struct loop loop;
-	struct sched sched;
-	struct results results;
+	struct engine e;		/* loop, results, sched, bodies, metrics */
 	struct control ctl;
+	struct sched_observer obs;	/* control's waiters and watchers */
 	enum daemon_state state;
 	struct buf spill;		/* JSONL of jobs taken out to spill */
 	uint64_t spilled;		/* lines in spill */
@@ -51,7 +46,7 @@ struct daemon {
 	uint64_t reloads;
 	bool notify;			/* NOTIFY_SOCKET is set */
 	/* what start() got done, for finish() to undo */
-	bool loop_ok, results_ok, sched_ok, ctl_ok;
+	bool engine_ok, ctl_ok;
 	bool spill_loaded;		/* only then may the spill be rewritten */
 };
 
@@ -62,24 +57,5 @@ struct daemon {
  * (socket in use, bad directory), 3 on a fatal runtime error. */
 int daemon_run(struct config *cfg, const char *config_path,
 	       const struct config_override *ov, size_t n_ov);
-
-/* ---- for control.c ---- */
-
-/* Whether submits are taken (not stopping). */
-bool daemon_accepting(const struct daemon *d);
-
-/* Accept url (len bytes, which the caller has checked parse) with an
- * optional id and headers (a JSON object of strings, checked by the caller;
- * may be NULL). Returns the job (owned by sched), or NULL when out of
- * memory. The caller respects sched_room(). */
-struct job *daemon_submit(struct daemon *d, const char *url, size_t len,
-			  const char *id, const struct json_val *headers);
-
-/* Cancel the job numbered num (when id is NULL) or every job whose id is
- * id. Returns how many were cancelled. */
-uint32_t daemon_cancel(struct daemon *d, uint64_t num, const char *id);
-
-/* Append the status object ({"queued":..,...}) to b. Returns 0 or -errno. */
-int daemon_status(struct daemon *d, struct buf *b);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/list.h"
 #include "event/timer.h"
 #include "http/url.h"
 
@@ -40,8 +41,8 @@ struct job {
 	bool retry_free;	/* next attempt is a stale-pool retry, not counted */
 	bool free_retry_used;	/* at most one such retry per job */
 	struct sched *sched;	/* owner, for the backoff timer */
-	struct job *all_prev, *all_next; /* sched's list of live jobs, which
-					  * daemon.c walks to cancel and spill */
+	struct list_node all_node; /* in sched.all while live, which daemon.c
+				   * walks to cancel and spill */
 	uint64_t t_accept_ms;	/* monotonic: accepted */
 	uint64_t t_first_ms;	/* first attempt started, 0 before */
 	uint64_t deadline_ms;	/* t_first_ms + timeouts.total */

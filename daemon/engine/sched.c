@@ -5,6 +5,7 @@
  * redirect, retry or final record; every job leaves through finish(). */
 #include "engine/sched.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,17 +17,18 @@
 #include "net/dns.h"
 #include "engine/job.h"
 #include "base/log.h"
-#include "output/results.h"
 
 static void pump(struct loop_hook *hook);
 
 int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
-	       struct results *r, char *err, size_t errlen)
+	       char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->loop = l;
 	s->cfg = cfg;
-	s->results = r;
+	list_init(&s->all);
+	list_init(&s->observers);
+	list_init(&s->room_waits);
 	s->next_job_num = 1;
 	s->rng = loop_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
 	if (host_table_init(&s->hosts, l, cfg->limits.per_host,
@@ -64,6 +66,59 @@ uint32_t sched_room(const struct sched *s)
 	return s->waiting < cap ? cap - s->waiting : 0;
 }
 
+void sched_observe(struct sched *s, struct sched_observer *o)
+{
+	list_push_back(&s->observers, &o->node);
+}
+
+void sched_unobserve(struct sched *s, struct sched_observer *o)
+{
+	(void)s;
+	if (list_linked(&o->node))
+		list_remove(&o->node);
+}
+
+void sched_wait_room(struct sched *s, struct sched_room_wait *w)
+{
+	if (!list_linked(&w->node))
+		list_push_back(&s->room_waits, &w->node);
+}
+
+void sched_unwait_room(struct sched_room_wait *w)
+{
+	if (list_linked(&w->node))
+		list_remove(&w->node);
+}
+
+/* From the pump, at the start of a turn: never inside a completion that a
+ * producer's submit could re-enter. */
+static void wake_room_waiters(struct sched *s)
+{
+	struct list_node *n;
+
+	while (sched_room(s) > 0 && (n = list_first(&s->room_waits))) {
+		struct sched_room_wait *w =
+			list_entry(n, struct sched_room_wait, node);
+
+		list_remove(n);
+		w->room(w);
+	}
+}
+
+struct job *sched_first(const struct sched *s)
+{
+	struct list_node *n = list_first(&s->all);
+
+	return n ? list_entry(n, struct job, all_node) : NULL;
+}
+
+struct job *sched_next(const struct sched *s, const struct job *j)
+{
+	struct list_node *n = list_next(&s->all, &j->all_node);
+
+	return n ? list_entry(n, struct job, all_node) : NULL;
+}
+
 bool sched_idle(const struct sched *s)
 {
 	return s->live == 0 && s->conns_open == s->conns_idle;
@@ -79,18 +134,16 @@ static void job_free(struct job *j)
 
 static void untrack(struct sched *s, struct job *j)
 {
-	if (j->all_prev)
-		j->all_prev->all_next = j->all_next;
-	else
-		s->all = j->all_next;
-	if (j->all_next)
-		j->all_next->all_prev = j->all_prev;
+	assert(s->live > 0);
+	list_remove(&j->all_node);
 	s->live--;
 }
 
 /* The one exit of every job: exactly one record. */
 static void finish(struct sched *s, struct job *j)
 {
+	struct list_node *n;
+
 	s->st.done++;
 	if (j->err == RF_OK) {
 		s->st.ok++;
@@ -100,15 +153,16 @@ static void finish(struct sched *s, struct job *j)
 		s->st.failed_by[j->err]++;
 		s->st.bytes += j->bytes;
 	}
-	results_write(s->results, j);
-	if (s->on_finish)
-		s->on_finish(s, j, s->on_finish_arg);
+	list_for_each(n, &s->observers) {
+		struct sched_observer *o =
+			list_entry(n, struct sched_observer, node);
+
+		o->finished(o, j);
+	}
 	if (j->host)
 		host_put(&s->hosts, j->host);
 	untrack(s, j);
 	job_free(j);
-	if (s->on_room)
-		s->on_room(s, s->on_room_arg);
 }
 
 /* A job holding copies of url and id; NULL when out of memory. */
@@ -143,10 +197,7 @@ static void job_accept(struct sched *s, struct job *j, uint64_t num)
 	if (num >= s->next_job_num)
 		s->next_job_num = num + 1;
 	j->t_accept_ms = loop_now_ms(s->loop);
-	j->all_next = s->all;
-	if (s->all)
-		s->all->all_prev = j;
-	s->all = j;
+	list_push_back(&s->all, &j->all_node);
 	s->live++;
 	s->st.accepted++;
 }
@@ -241,9 +292,10 @@ static void pump(struct loop_hook *hook)
 {
 	struct sched *s = container_of(hook, struct sched, pump_hook);
 
+	wake_room_waiters(s);
 	/* A results file that cannot be written holds new fetches back. */
 	while (s->in_flight < s->cfg->limits.concurrency &&
-	       !results_blocked(s->results)) {
+	       !(s->held && s->held(s->held_arg))) {
 		struct job *j = host_next_job(&s->hosts);
 
 		if (!j)
@@ -505,8 +557,8 @@ void sched_cancel_all(struct sched *s, bool running, const char *detail)
 {
 	/* Cancelling j finishes and unlinks j alone; running ones may finish
 	 * later, from their conn's completions. */
-	for (struct job *j = s->all, *next; j; j = next) {
-		next = j->all_next;
+	for (struct job *j = sched_first(s), *next; j; j = next) {
+		next = sched_next(s, j);
 		if (running || j->state != JS_RUNNING)
 			sched_cancel(s, j, detail);
 	}

@@ -11,14 +11,31 @@
 #include "net/cidr.h"
 #include "config/config.h"
 #include "base/err.h"
+#include "base/list.h"
 #include "engine/host.h"
 #include "event/loop.h"
 
 struct job;
 struct conn;
 struct dns;
-struct results;
 struct bodies;
+struct sched;
+
+/* Told of every job that ends, in the order observers were added: the
+ * first is the record writer, so the others see a job whose record is
+ * written (control's waiters and watchers, metrics, the summary). j is
+ * borrowed for the call; an observer must not submit or cancel. */
+struct sched_observer {
+	void (*finished)(struct sched_observer *o, const struct job *j);
+	struct list_node node;		/* in sched.observers */
+};
+
+/* A producer waiting for room in the bounded queue. */
+struct sched_room_wait {
+	void (*room)(struct sched_room_wait *w); /* called once, from the
+						  * loop's turn, with room > 0 */
+	struct list_node node;		/* in sched.room_waits while waiting */
+};
 
 struct sched_stats {
 	uint64_t accepted, done, ok, failed;
@@ -34,7 +51,6 @@ struct sched {
 	struct loop *loop;
 	const struct config *cfg;	/* borrowed */
 	struct dns *dns;
-	struct results *results;
 	struct bodies *bodies;		/* output.bodies store, or NULL; set
 					 * after sched_init by its owner */
 	struct host_table hosts;
@@ -44,7 +60,8 @@ struct sched {
 	uint32_t waiting;		/* queued + backoff: the bounded queue */
 	uint32_t backoff;		/* of which waiting to retry */
 	uint32_t live;			/* accepted, not yet finished */
-	struct job *all;		/* the live jobs, newest first */
+	struct list_node all;		/* the live jobs (job.all_node), oldest
+					 * first */
 	bool input_done;		/* no job will be submitted any more (a
 					 * batch read to the end): idle conns of
 					 * hosts with nothing queued close */
@@ -52,23 +69,42 @@ struct sched {
 	uint64_t next_job_num;
 	uint64_t rng;			/* backoff jitter */
 	struct sched_stats st;
-	/* Called whenever queue room may have appeared (a producer resumes). */
-	void (*on_room)(struct sched *s, void *arg);
-	void *on_room_arg;
-	/* Called for every finished job after its record is written. */
-	void (*on_finish)(struct sched *s, const struct job *j, void *arg);
-	void *on_finish_arg;
+	struct list_node observers;	/* struct sched_observer, in order */
+	struct list_node room_waits;	/* struct sched_room_wait, FIFO */
+	/* While held(held_arg) is true no attempt starts: the record writer
+	 * holds new fetches back while it cannot write. NULL: never held. */
+	bool (*held)(void *arg);
+	void *held_arg;
 };
 
-/* Set up s over loop l with configuration cfg (borrowed; must outlive s) and
- * a results writer. Returns 0, or -errno with a sentence in err. */
+/* Set up s over loop l with configuration cfg (borrowed; must outlive s).
+ * Returns 0, or -errno with a sentence in err (nothing is left to free). */
 int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
-	       struct results *r, char *err, size_t errlen);
+	       char *err, size_t errlen);
 /* Free everything; every job must be finished and every conn closed. */
 void sched_fini(struct sched *s);
 
 /* Room left in the queue (jobs that may be submitted now). */
 uint32_t sched_room(const struct sched *s);
+
+/* Add o (embedded in its owner, which outlives s or removes it with
+ * sched_unobserve) after the observers added before it. Never fails. */
+void sched_observe(struct sched *s, struct sched_observer *o);
+void sched_unobserve(struct sched *s, struct sched_observer *o);
+
+/* Have w->room called once there is room in the queue: at the start of a
+ * later loop turn, waiters in the order they began to wait, each while room
+ * lasts. Harmless when w already waits. The one way a producer (URL files,
+ * the control socket) learns that it may submit again. */
+void sched_wait_room(struct sched *s, struct sched_room_wait *w);
+/* Stop waiting; harmless when w does not wait. */
+void sched_unwait_room(struct sched_room_wait *w);
+
+/* The live jobs, oldest first: for (j = sched_first(s); j; j =
+ * sched_next(s, j)). Cancelling or dropping the current job is allowed
+ * when the next one was fetched before. */
+struct job *sched_first(const struct sched *s);
+struct job *sched_next(const struct sched *s, const struct job *j);
 
 /* Accept one URL (len bytes, as read) with an optional submitter id.
  * Always accepts: an unparseable URL ends at once in an invalid_url record.
@@ -107,7 +143,7 @@ struct job *sched_submit_job(struct sched *s, const char *url, size_t len,
 
 /* End j with error cancelled and detail, whatever its state: queued or
  * waiting to retry, it is finished at once; running, its conn is aborted
- * and reports. Either way on_finish runs before this returns. Returns 0,
+ * and reports. Either way the observers run before this returns. Returns 0,
  * or -EBUSY for a running job without a conn (nothing done). */
 int sched_cancel(struct sched *s, struct job *j, const char *detail);
 
@@ -117,8 +153,8 @@ void sched_cancel_all(struct sched *s, bool running, const char *detail);
 
 /* Take j out of the scheduler without a record (the caller has saved it,
  * e.g. to the spill file) and free it; a running attempt is cut off and
- * its conn closes. The caller frees j's daemon fields first. on_finish and
- * on_room are not called. */
+ * its conn closes. The caller frees j's daemon fields first. Neither the
+ * observers nor the room waiters are called. */
 void sched_drop(struct sched *s, struct job *j);
 
 /* Apply a reloaded configuration (same struct, new values): the per-host

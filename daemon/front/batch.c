@@ -18,6 +18,7 @@
 #define FEED_TURN 64	/* lines parsed per loop turn */
 
 static void on_read(struct io_op *op, int res, unsigned flags);
+static void on_room(struct sched_room_wait *w);
 static void feed_hook(struct loop_hook *h);
 
 int batch_open(struct batch *b, struct sched *s, struct loop *l,
@@ -29,8 +30,10 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	b->names = names;
 	b->n = n;
 	b->fds = calloc(n ? n : 1, sizeof(*b->fds));
-	if (!b->fds)
+	if (!b->fds) {
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int fd = strcmp(names[i], "-") == 0 ? dup(0) :
 			open(names[i], O_RDONLY | O_CLOEXEC);
@@ -55,6 +58,7 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 		b->fds[i] = fd;
 	}
 	b->op_read.done = on_read;
+	b->room.room = on_room;
 	b->hook.fn = feed_hook;
 	loop_add_hook(l, &b->hook);
 	return 0;
@@ -68,11 +72,13 @@ void batch_close(struct batch *b)
 	free(b->fds);
 	b->fds = NULL;
 	b->n = 0;
+	sched_unwait_room(&b->room);
 }
 
 void batch_stop(struct batch *b)
 {
 	b->done = true;
+	sched_unwait_room(&b->room);
 }
 
 static bool is_space(char c)
@@ -94,7 +100,15 @@ static void submit_line(struct batch *b, const char *p, size_t n)
 		return;
 	if (n > URL_MAX + 1)
 		n = URL_MAX + 1;	/* still too long: an invalid_url record */
-	sched_submit(b->s, p, n, NULL);
+	if (!sched_submit(b->s, p, n, NULL)) {
+		/* Nothing was accepted for this line: end the crawl as a
+		 * failed read does, so no line is skipped silently. */
+		log_error("%s: out of memory after %llu URLs; reading stops",
+			  b->names[b->cur], (unsigned long long)b->lines);
+		b->error = -ENOMEM;
+		b->done = true;
+		return;
+	}
 	b->lines++;
 }
 
@@ -157,7 +171,11 @@ static void feed(struct batch *b)
 		break;
 	}
 	b->pos = pos;
-	if (!b->done && !b->reading && !b->eof && sched_room(b->s) > 0) {
+	if (!b->done && sched_room(b->s) == 0) {
+		sched_wait_room(b->s, &b->room);
+		return;
+	}
+	if (!b->done && !b->reading && !b->eof) {
 		/* Compact only when about to read, not on every turn. */
 		if (pos) {
 			memmove(b->buf, b->buf + pos, b->len - pos);
@@ -193,10 +211,20 @@ static void on_read(struct io_op *op, int res, unsigned flags)
 	feed(b);
 }
 
+/* The queue had room again (sched's room signal). */
+static void on_room(struct sched_room_wait *w)
+{
+	struct batch *b = container_of(w, struct batch, room);
+
+	if (!b->done && !b->reading)
+		feed(b);
+}
+
+/* Lines left over from the last turn's budget (loop.busy was set). */
 static void feed_hook(struct loop_hook *h)
 {
 	struct batch *b = container_of(h, struct batch, hook);
 
-	if (!b->done && !b->reading)
+	if (!b->done && !b->reading && !list_linked(&b->room.node))
 		feed(b);
 }

@@ -8,9 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/sched.h"
 #include "event/loop.h"
-
-struct sched;
 
 #define BATCH_BUF (64 * 1024)	/* a longer line becomes an invalid_url record */
 
@@ -21,12 +20,14 @@ struct batch {
 	char **names;		/* borrowed */
 	size_t n, cur;		/* files, and the one being read */
 	struct io_op op_read;
-	struct loop_hook hook;	/* feeds the queue once per turn */
+	struct loop_hook hook;	/* feeds the rest of a turn's budget */
+	struct sched_room_wait room; /* waiting: the queue was full */
 	bool reading;		/* a read SQE is in flight */
 	bool eof;		/* files[cur] hit EOF */
 	bool skip_rest;		/* discarding the tail of an over-long line */
 	bool done;		/* every file read and every line submitted */
-	int error;		/* -errno of a failed read, 0 if none */
+	int error;		/* -errno of a failed read (or -ENOMEM: a
+				 * line could not be accepted), 0 if none */
 	uint64_t lines;		/* jobs submitted */
 	size_t pos;		/* buf[pos..len) not yet consumed */
 	size_t len;		/* bytes in buf */

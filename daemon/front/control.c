@@ -19,12 +19,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "app/daemon.h"
 #include "base/fsutil.h"
 #include "engine/job.h"
 #include "base/json.h"
 #include "base/log.h"
-#include "output/results.h"
 #include "http/url.h"
 
 #define CLIENT_RECV (16 * 1024)		/* bytes asked per recv */
@@ -49,9 +47,11 @@ struct client {
 	struct buf out;			/* responses queued */
 	struct buf wire;		/* under the send SQE; never moved */
 	uint32_t waits;			/* records owed here ("wait") */
-	struct client *next, *prev;	/* ctl->clients */
-	struct client *bnext;		/* ctl's blocked list */
+	struct list_node node;		/* in ctl->clients */
+	struct list_node bnode;		/* in ctl->blocked while paused */
 };
+
+#define client_of(n) list_entry(n, struct client, node)
 
 static void arm_accept(struct control *ctl);
 static void on_accept_timer(struct timer *t);
@@ -61,31 +61,19 @@ static void arm_recv(struct client *c);
 static void blocked_push(struct control *ctl, struct client *c)
 {
 	c->paused = true;
-	c->bnext = NULL;
-	if (ctl->blocked_tail)
-		ctl->blocked_tail->bnext = c;
-	else
-		ctl->blocked_head = c;
-	ctl->blocked_tail = c;
+	list_push_back(&ctl->blocked, &c->bnode);
 	ctl->st.queue_waits++;
 	ctl->n_paused++;
+	sched_wait_room(ctl->sched, &ctl->room);
 }
 
 static void blocked_remove(struct control *ctl, struct client *c)
 {
-	struct client **pp, *prev = NULL;
-
-	for (pp = &ctl->blocked_head; *pp; prev = *pp, pp = &(*pp)->bnext) {
-		if (*pp != c)
-			continue;
-		*pp = c->bnext;
-		if (ctl->blocked_tail == c)
-			ctl->blocked_tail = prev;
-		break;
-	}
+	list_remove(&c->bnode);
 	c->paused = false;
-	c->bnext = NULL;
 	ctl->n_paused--;
+	if (list_empty(&ctl->blocked))
+		sched_unwait_room(&ctl->room);
 }
 
 /* Close c: no more input or output. Its memory goes in the reap hook,
@@ -102,7 +90,8 @@ static void client_close(struct client *c)
 	if (c->watching)
 		ctl->n_watchers--;
 	if (c->waits) {
-		for (struct job *j = ctl->d->sched.all; j; j = j->all_next)
+		for (struct job *j = sched_first(ctl->sched); j;
+		     j = sched_next(ctl->sched, j))
 			if (j->waiter == c)
 				j->waiter = NULL;
 		c->waits = 0;
@@ -119,12 +108,7 @@ static void client_free(struct client *c)
 {
 	struct control *ctl = c->ctl;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		ctl->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&c->node);
 	close(c->fd);
 	buf_fini(&c->in);
 	buf_fini(&c->out);
@@ -308,7 +292,6 @@ static int submit(struct client *c, const char *url, size_t len,
 		  const struct json_val *root)
 {
 	struct control *ctl = c->ctl;
-	struct daemon *d = ctl->d;
 	const char *id = NULL;
 	bool wait = false, nowait = false;
 	struct buf *b = &ctl->resp;
@@ -319,7 +302,7 @@ static int submit(struct client *c, const char *url, size_t len,
 
 	if (root && check_submit(c, root, &id, &wait, &nowait) < 0)
 		return 0;
-	if (!daemon_accepting(d)) {
+	if (!ctl->ops->accepting(ctl->arg)) {
 		reply_err(c, "shutting_down", "the daemon is stopping");
 		return 0;
 	}
@@ -330,15 +313,15 @@ static int submit(struct client *c, const char *url, size_t len,
 		return 0;
 	}
 	url_fini(&u);
-	if (sched_room(&d->sched) == 0) {
+	if (sched_room(ctl->sched) == 0) {
 		if (!nowait)
 			return -EAGAIN;
 		reply_err(c, "queue_full", "the queue holds queue.capacity "
-			  "(%u) jobs", d->cfg->queue.capacity);
+			  "(%u) jobs", ctl->sched->cfg->queue.capacity);
 		return 0;
 	}
-	j = daemon_submit(d, url, len, id,
-			  root ? json_get(root, "headers") : NULL);
+	j = ctl->ops->submit(ctl->arg, url, len, id,
+			     root ? json_get(root, "headers") : NULL);
 	if (!j) {
 		reply_err(c, "queue_full", "out of memory");
 		return 0;
@@ -375,8 +358,11 @@ static void op_cancel(struct client *c, const struct json_val *root)
 			  "cancel needs \"job\" (a number) or \"id\" (a string)");
 		return;
 	}
-	n = num > 0 || !id ? daemon_cancel(c->ctl->d, num > 0 ? (uint64_t)num : 0,
-					   NULL) : daemon_cancel(c->ctl->d, 0, id);
+	if (num > 0 || !id)
+		n = c->ctl->ops->cancel(c->ctl->arg, num > 0 ? (uint64_t)num : 0,
+					NULL);
+	else
+		n = c->ctl->ops->cancel(c->ctl->arg, 0, id);
 	if (!n) {
 		if (vj)
 			reply_err(c, "unknown_job", "no live job %lld",
@@ -421,7 +407,7 @@ static int request(struct client *c, const char *line, size_t len)
 
 		buf_reset(b);
 		buf_puts(b, "{\"ok\":true,\"status\":");
-		daemon_status(ctl->d, b);
+		ctl->ops->status(ctl->arg, b);
 		buf_puts(b, "}\n");
 		reply(c, b);
 	} else if (!strcmp(op, "watch")) {
@@ -552,10 +538,7 @@ static void client_new(struct control *ctl, int fd)
 	buf_init(&c->in, CONTROL_LINE_MAX + CLIENT_RECV + 1);
 	buf_init(&c->out, CLIENT_OUT_MAX);
 	buf_init(&c->wire, CLIENT_OUT_MAX);
-	c->next = ctl->clients;
-	if (c->next)
-		c->next->prev = c;
-	ctl->clients = c;
+	list_push_front(&ctl->clients, &c->node);
 	ctl->n_clients++;
 	ctl->st.accepted++;
 	arm_recv(c);
@@ -596,25 +579,43 @@ static void on_accept_timer(struct timer *t)
 	arm_accept(container_of(t, struct control, t_accept));
 }
 
-/* Once per turn: resume paused clients while room lasts, free the dead. */
-static void control_hook(struct loop_hook *h)
+/* Resume paused clients, oldest first, while room lasts (or all of them
+ * once the daemon stops taking work: they are answered shutting_down). A
+ * client that finds the queue full again is paused anew. */
+static void resume_paused(struct control *ctl)
 {
-	struct control *ctl = container_of(h, struct control, hook);
-	struct daemon *d = ctl->d;
+	struct list_node *n;
 
-	while (ctl->blocked_head &&
-	       (sched_room(&d->sched) > 0 || !daemon_accepting(d))) {
-		struct client *c = ctl->blocked_head;
+	while ((n = list_first(&ctl->blocked)) &&
+	       (sched_room(ctl->sched) > 0 || !ctl->ops->accepting(ctl->arg))) {
+		struct client *c = list_entry(n, struct client, bnode);
 
 		blocked_remove(ctl, c);
 		process(c);
 		arm_recv(c);
 		maybe_done(c);
 	}
+}
+
+/* sched's room signal, at the start of a turn. */
+static void on_room(struct sched_room_wait *w)
+{
+	resume_paused(container_of(w, struct control, room));
+}
+
+/* Once per turn: a stopping daemon's paused clients, and the dead. */
+static void control_hook(struct loop_hook *h)
+{
+	struct control *ctl = container_of(h, struct control, hook);
+	struct list_node *n, *tmp;
+
+	if (!list_empty(&ctl->blocked) && !ctl->ops->accepting(ctl->arg))
+		resume_paused(ctl);
 	if (!ctl->n_dead)
 		return;
-	for (struct client *c = ctl->clients, *next; c; c = next) {
-		next = c->next;
+	list_for_each_safe(n, tmp, &ctl->clients) {
+		struct client *c = client_of(n);
+
 		if (c->dead && !c->inflight)
 			client_free(c);
 	}
@@ -624,12 +625,13 @@ void control_on_finish(struct control *ctl, const struct job *j)
 {
 	struct buf *b = &ctl->rec;
 	struct client *w = j->waiter;
+	struct list_node *n;
 
 	if (!w && !ctl->n_watchers)
 		return;
 	buf_reset(b);
 	buf_puts(b, "{\"result\":");
-	if (results_format(b, j, loop_wall_ms(), &ctl->d->results) < 0)
+	if (ctl->ops->record(ctl->arg, b, j) < 0)
 		return;
 	b->len--;			/* the record's newline */
 	if (buf_puts(b, "}\n") < 0)
@@ -641,17 +643,25 @@ void control_on_finish(struct control *ctl, const struct job *j)
 	}
 	if (!ctl->n_watchers)
 		return;
-	for (struct client *c = ctl->clients; c; c = c->next)
+	list_for_each(n, &ctl->clients) {
+		struct client *c = client_of(n);
+
 		if (c->watching && !c->dead)
 			client_put(c, b->p, b->len);
+	}
 }
 
-int control_init(struct control *ctl, struct daemon *d, struct loop *l,
-		 int lfd)
+void control_init(struct control *ctl, const struct control_ops *ops,
+		  void *arg, struct sched *s, struct loop *l, int lfd)
 {
 	memset(ctl, 0, sizeof(*ctl));
-	ctl->d = d;
+	ctl->ops = ops;
+	ctl->arg = arg;
+	ctl->sched = s;
 	ctl->loop = l;
+	list_init(&ctl->clients);
+	list_init(&ctl->blocked);
+	ctl->room.room = on_room;
 	ctl->lfd = lfd;
 	ctl->op_accept.done = on_accept;
 	buf_init(&ctl->rec, REPLY_MAX);
@@ -659,29 +669,31 @@ int control_init(struct control *ctl, struct daemon *d, struct loop *l,
 	ctl->hook.fn = control_hook;
 	loop_add_hook(l, &ctl->hook);
 	arm_accept(ctl);
-	return 0;
 }
 
 void control_close(struct control *ctl)
 {
+	struct list_node *n;
+
 	ctl->closing = true;
 	loop_timer_cancel(ctl->loop, &ctl->t_accept);
 	if (ctl->accepting)
 		io_uring_prep_cancel(loop_sqe_noop(ctl->loop), &ctl->op_accept,
 				     0);
-	for (struct client *c = ctl->clients; c; c = c->next)
-		client_close(c);
+	list_for_each(n, &ctl->clients)
+		client_close(client_of(n));
 }
 
 bool control_idle(const struct control *ctl)
 {
-	return !ctl->accepting && !ctl->clients;
+	return !ctl->accepting && list_empty(&ctl->clients);
 }
 
 void control_fini(struct control *ctl)
 {
-	while (ctl->clients)
-		client_free(ctl->clients);
+	while (!list_empty(&ctl->clients))
+		client_free(client_of(list_first(&ctl->clients)));
+	sched_unwait_room(&ctl->room);
 	if (ctl->lfd >= 0)
 		close(ctl->lfd);
 	ctl->lfd = -1;

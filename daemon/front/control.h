@@ -7,9 +7,12 @@
  * watch_dropped), so a client that stops reading never holds memory or the
  * loop. A client whose submit finds the queue full is paused: its line
  * stays buffered and nothing more is read from it, so its writes block as
- * TCP would. Once per loop turn a hook resumes paused clients, oldest
- * first, while the queue has room (or the daemon stops: their submits then
- * get shutting_down). */
+ * TCP would. The scheduler's room signal resumes paused clients, oldest
+ * first, while the queue has room; once the daemon stops taking work, a
+ * hook resumes them all (their submits then get shutting_down).
+ *
+ * The daemon is reached only through struct control_ops, so this module
+ * knows the protocol and its clients, not the daemon's insides. */
 #ifndef RF_CONTROL_H
 #define RF_CONTROL_H
 
@@ -17,10 +20,31 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/list.h"
+#include "engine/sched.h"
 #include "event/loop.h"
 
-struct daemon;
 struct job;
+struct json_val;
+
+/* What the control socket asks of its daemon; arg is control_init's. */
+struct control_ops {
+	/* Whether submits are taken (false once the daemon stops). */
+	bool (*accepting)(void *arg);
+	/* Accept url (len bytes, which control has checked parse) with an
+	 * optional id and headers (a JSON object of strings, or NULL); the
+	 * queue has room. Returns the job (owned by sched; control may set
+	 * its waiter) or NULL when out of memory (nothing accepted). */
+	struct job *(*submit)(void *arg, const char *url, size_t len,
+			      const char *id, const struct json_val *headers);
+	/* Cancel job num (id NULL) or every job with id. Returns how many. */
+	uint32_t (*cancel)(void *arg, uint64_t num, const char *id);
+	/* Append the status object to b. Returns 0 or -errno. */
+	int (*status)(void *arg, struct buf *b);
+	/* Append j's record, one line with its newline, to b. Returns 0 or
+	 * -errno. */
+	int (*record)(void *arg, struct buf *b, const struct job *j);
+};
 
 #define CONTROL_LINE_MAX (64 * 1024)	/* longer: line_too_long */
 
@@ -36,7 +60,9 @@ struct control_stats {
 };
 
 struct control {
-	struct daemon *d;
+	const struct control_ops *ops;
+	void *arg;			/* the ops' argument */
+	struct sched *sched;		/* borrowed: room and live jobs */
 	struct loop *loop;
 	int lfd;			/* listening socket, -1 once closed */
 	bool accepting;			/* an accept SQE is in flight */
@@ -44,8 +70,9 @@ struct control {
 	struct io_op op_accept;
 	struct timer t_accept;		/* re-arm accept after an error */
 	struct loop_hook hook;		/* resume paused clients, free dead */
-	struct client *clients;		/* every client, open or dead */
-	struct client *blocked_head, *blocked_tail; /* paused, FIFO */
+	struct list_node clients;	/* every client, open or dead */
+	struct list_node blocked;	/* paused clients, FIFO */
+	struct sched_room_wait room;	/* waiting while blocked is not empty */
 	uint32_t n_clients, n_watchers;
 	uint32_t n_dead;		/* closed, waiting for their SQEs */
 	uint32_t n_paused;		/* in the blocked list */
@@ -54,10 +81,11 @@ struct control {
 	struct control_stats st;
 };
 
-/* Serve the listening socket lfd (takes ownership) for daemon d on loop l.
- * Returns 0 or -ENOMEM. */
-int control_init(struct control *ctl, struct daemon *d, struct loop *l,
-		 int lfd);
+/* Serve the listening socket lfd (takes ownership: it is closed by
+ * control_fini) for a daemon reached through ops with arg, whose scheduler
+ * is s, on loop l. Never fails; the first accept is armed. */
+void control_init(struct control *ctl, const struct control_ops *ops,
+		  void *arg, struct sched *s, struct loop *l, int lfd);
 
 /* Create, bind and listen on a Unix socket at path with mode, making its
  * parent directory; a stale socket file (nobody answers) is replaced, a

@@ -983,4 +983,43 @@ def _():
         diag("accepted %d before SIGTERM, %d refused, %d unanswered" %
              (len(acked), len(refused), len(unanswered)))
 
+# ------------------------------------------------------------ metrics
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError("no sample %s in:\n%s" % (name, text[:2000]))
+
+
+@test("daemon mode serves /metrics and writes metrics.textfile, agreeing "
+      "with its records")
+def _():
+    import urllib.request
+    port = free_port()
+    with Server() as srv:
+        d = Daemon()
+        tf = os.path.join(d.dir, "rf.prom")
+        d.write_config("metrics:\n  listen: 127.0.0.1:%d\n  textfile: %s\n"
+                       % (port, tf))
+        with d:
+            for i in range(5):
+                r = d.ask({"op": "submit", "url": srv.url("/size/%d" % (i + 1)),
+                           "id": "m%d" % i})
+                check(r.get("ok"), "submit: %r" % r)
+            wait_until(lambda: d.status()["done"] == 5, 15, what="5 done")
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                        timeout=5) as f:
+                text = f.read().decode()
+            check_eq(metric(text, 'ringfetch_requests_total{result="ok"}'), 5,
+                     "scraped ok count")
+            check(os.path.exists(tf), "textfile written while running")
+            check_eq(d.stop(), 0, "clean stop")
+        text = open(tf).read()
+        check_eq(metric(text, 'ringfetch_requests_total{result="ok"}'), 5,
+                 "textfile's final ok count")
+        check_eq(len(d.records()), 5, "five records")
+
+
 main()

@@ -1,0 +1,156 @@
+/* The engine's parts in the order they depend on one another: the loop
+ * first, then the record writer, the scheduler writing through it, body
+ * storage and metrics reading the scheduler. */
+#include "app/engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "engine/job.h"
+#include "front/metrics.h"
+#include "output/bodies.h"
+
+enum {
+	UP_LOOP = 1u << 0,
+	UP_RESULTS = 1u << 1,
+	UP_SCHED = 1u << 2,
+};
+
+#define RING_ENTRIES 4096
+
+static void write_record(struct sched_observer *o, const struct job *j)
+{
+	struct engine *e = container_of(o, struct engine, rec);
+
+	/* A record that cannot be written stays buffered and blocks new
+	 * fetches (results_blocked); one over the buffer's ceiling is
+	 * logged by results.c. Either way the job has ended. */
+	(void)results_write(&e->results, j);
+}
+
+static void observe_metrics(struct sched_observer *o, const struct job *j)
+{
+	struct engine *e = container_of(o, struct engine, met);
+
+	metrics_observe(e->metrics, j);
+}
+
+static bool results_hold(void *arg)
+{
+	return results_blocked(arg);
+}
+
+int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
+		char *err, size_t errlen)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->cfg = cfg;
+	e->out_dir = strdup(out_dir);
+	if (!e->out_dir) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = loop_init(&e->loop, RING_ENTRIES, err, errlen);
+	if (rc < 0)
+		goto out_fail;
+	e->up |= UP_LOOP;
+	rc = results_open(&e->results, &e->loop, cfg, e->out_dir, err, errlen);
+	if (rc < 0)
+		goto out_fail;
+	e->up |= UP_RESULTS;
+	rc = sched_init(&e->sched, &e->loop, cfg, err, errlen);
+	if (rc < 0)
+		goto out_fail;
+	e->up |= UP_SCHED;
+	e->rec.finished = write_record;
+	sched_observe(&e->sched, &e->rec);
+	e->sched.held = results_hold;
+	e->sched.held_arg = &e->results;
+	if (cfg->output.bodies != BODIES_NONE) {
+		e->bodies = bodies_new(cfg, e->out_dir, err, errlen);
+		if (!e->bodies) {
+			rc = -EINVAL;
+			goto out_fail;
+		}
+		e->sched.bodies = e->bodies;
+	}
+	e->metrics = metrics_new(&e->loop, &e->sched, cfg, err, errlen);
+	if (!e->metrics) {
+		rc = -EINVAL;
+		goto out_fail;
+	}
+	e->met.finished = observe_metrics;
+	sched_observe(&e->sched, &e->met);
+	return 0;
+out_fail:
+	engine_fini(e);
+	return rc;
+}
+
+void engine_stop(struct engine *e)
+{
+	if (e->up & UP_SCHED)
+		sched_close_idle(&e->sched);
+	if (e->metrics) {
+		sched_unobserve(&e->sched, &e->met);
+		metrics_free(e->metrics);
+		e->metrics = NULL;
+	}
+}
+
+bool engine_drain(struct engine *e, bool (*done)(void *arg), void *arg,
+		  uint64_t max_ms)
+{
+	uint64_t until = loop_update_clock(&e->loop) + max_ms;
+	bool ok;
+
+	/* stop makes every turn's wait zero: cancelled operations answer
+	 * at once, and nothing here may sleep on the peer. */
+	e->loop.stop = true;
+	for (;;) {
+		ok = (!(e->up & UP_SCHED) || e->sched.conns_open == 0) &&
+		     (!done || done(arg));
+		if (ok || loop_update_clock(&e->loop) >= until ||
+		    loop_run_once(&e->loop) < 0)
+			return ok;
+	}
+}
+
+/* A few zero-wait turns: what the last frees cancelled (dns_free()'s poll,
+ * a metrics scraper) completes before the ring goes. */
+static void settle(struct engine *e)
+{
+	e->loop.stop = true;
+	for (int i = 0; i < 4; i++)
+		loop_run_once(&e->loop);
+}
+
+int engine_fini(struct engine *e)
+{
+	int rc = 0;
+
+	engine_stop(e);
+	if (e->up & UP_RESULTS) {
+		rc = results_close(&e->results);
+		if (rc < 0)
+			log_error("%s/results.jsonl: records were lost: a write "
+				  "failed: %s", e->out_dir, strerror(-rc));
+	}
+	if (e->up & UP_SCHED)
+		sched_fini(&e->sched);
+	if (e->up & UP_LOOP)
+		settle(e);
+	bodies_free(e->bodies);
+	if (e->up & UP_LOOP)
+		loop_fini(&e->loop);
+	free(e->out_dir);
+	e->out_dir = NULL;
+	e->bodies = NULL;
+	e->up = 0;
+	return rc;
+}
