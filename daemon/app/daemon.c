@@ -147,26 +147,28 @@ static void put_num(struct buf *b, const char *key, uint64_t v)
 static int status(void *arg, struct buf *b)
 {
 	struct daemon *d = arg;
-	const struct sched *s = &d->e.sched;
 	const struct control *c = &d->ctl;
+	struct sched_snapshot snap;
+	const struct sched_stats *st = &snap.st;
 	size_t start = b->len;
 
+	sched_snapshot(&d->e.sched, &snap);
 	buf_putc(b, '{');
-	put_num(b, "queued", s->waiting - s->backoff);
-	put_num(b, "retry_waiting", s->backoff);
-	put_num(b, "in_flight", s->in_flight);
-	put_num(b, "accepted", s->st.accepted);
-	put_num(b, "done", s->st.done);
-	put_num(b, "ok", s->st.ok);
-	put_num(b, "failed", s->st.failed);
-	put_num(b, "retried", s->st.retried);
-	put_num(b, "redirects", s->st.redirects);
-	put_num(b, "bytes", s->st.bytes);
-	put_num(b, "connections_open", s->conns_open);
-	put_num(b, "connections_idle", s->conns_idle);
-	put_num(b, "hosts_active", s->hosts.count);
-	put_num(b, "adaptive_cuts", s->hosts.adapt_cuts);
-	put_num(b, "queue_capacity", d->cfg->queue.capacity);
+	put_num(b, "queued", snap.queued);
+	put_num(b, "retry_waiting", snap.retry_waiting);
+	put_num(b, "in_flight", snap.in_flight);
+	put_num(b, "accepted", st->accepted);
+	put_num(b, "done", st->done);
+	put_num(b, "ok", st->ok);
+	put_num(b, "failed", st->failed);
+	put_num(b, "retried", st->retried);
+	put_num(b, "redirects", st->redirects);
+	put_num(b, "bytes", st->bytes);
+	put_num(b, "connections_open", snap.conns_open);
+	put_num(b, "connections_idle", snap.conns_idle);
+	put_num(b, "hosts_active", snap.hosts);
+	put_num(b, "adaptive_cuts", snap.adaptive_cuts);
+	put_num(b, "queue_capacity", snap.queue_capacity);
 	put_num(b, "clients", c->n_clients - c->n_dead);
 	put_num(b, "watchers", c->n_watchers);
 	put_num(b, "clients_paused", c->n_paused);
@@ -177,10 +179,10 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "uptime_s", (loop_now_ms(&d->e.loop) - d->t_start_ms) / 1000);
 	buf_puts(b, "\"failed_by\":{");
 	for (int e = 1, first = 1; e < RF_ERR_COUNT; e++) {
-		if (!s->st.failed_by[e])
+		if (!st->failed_by[e])
 			continue;
 		buf_printf(b, "%s\"%s\":%llu", first ? "" : ",", rf_err_name(e),
-			   (unsigned long long)s->st.failed_by[e]);
+			   (unsigned long long)st->failed_by[e]);
 		first = 0;
 	}
 	buf_printf(b, "},\"state\":\"%s\",\"version\":\"%s\"}",
@@ -193,20 +195,20 @@ static int status(void *arg, struct buf *b)
 
 static void notify_status(struct daemon *d)
 {
-	const struct sched *s = &d->e.sched;
+	struct sched_snapshot snap;
 
 	if (!d->notify)
 		return;
+	sched_snapshot(&d->e.sched, &snap);
 	sd_notifyf(0, "STATUS=%s: queued %u, in flight %u, done %llu "
 		   "(ok %llu, failed %llu), clients %u",
 		   d->state == DS_RUNNING ? "running" : "stopping",
-		   s->waiting - s->backoff, s->in_flight,
-		   (unsigned long long)s->st.done,
-		   (unsigned long long)s->st.ok,
-		   (unsigned long long)s->st.failed,
+		   snap.queued, snap.in_flight,
+		   (unsigned long long)snap.st.done,
+		   (unsigned long long)snap.st.ok,
+		   (unsigned long long)snap.st.failed,
 		   d->ctl.n_clients - d->ctl.n_dead);
 }
-
 static void on_tick(struct timer *t)
 {
 	struct daemon *d = container_of(t, struct daemon, t_tick);

@@ -59,6 +59,19 @@ void sched_fini(struct sched *s)
 	host_table_fini(&s->hosts);
 }
 
+void sched_snapshot(const struct sched *s, struct sched_snapshot *snap)
+{
+	snap->st = s->st;
+	snap->queued = s->waiting - s->backoff;
+	snap->retry_waiting = s->backoff;
+	snap->in_flight = s->in_flight;
+	snap->queue_capacity = s->cfg->queue.capacity;
+	snap->conns_open = s->conns_open;
+	snap->conns_idle = s->conns_idle;
+	snap->hosts = s->hosts.count;
+	snap->adaptive_cuts = s->hosts.adapt_cuts;
+}
+
 uint32_t sched_room(const struct sched *s)
 {
 	uint32_t cap = s->cfg->queue.capacity;

@@ -47,6 +47,18 @@ struct sched_stats {
 	uint64_t conns_opened, conns_reused;
 };
 
+/* What status, metrics and the progress line show, read in one go. */
+struct sched_snapshot {
+	struct sched_stats st;		/* counters since start */
+	uint32_t queued;		/* waiting for a slot, not to retry */
+	uint32_t retry_waiting;		/* waiting out a backoff */
+	uint32_t in_flight;		/* holding a slot */
+	uint32_t queue_capacity;	/* queue.capacity now */
+	uint32_t conns_open, conns_idle;
+	uint32_t hosts;			/* hosts known (any state) */
+	uint64_t adaptive_cuts;		/* limits.adaptive's cuts */
+};
+
 struct sched {
 	struct loop *loop;
 	const struct config *cfg;	/* borrowed */
@@ -83,6 +95,9 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	       char *err, size_t errlen);
 /* Free everything; every job must be finished and every conn closed. */
 void sched_fini(struct sched *s);
+
+/* Fill snap with s's figures now. Never fails. */
+void sched_snapshot(const struct sched *s, struct sched_snapshot *snap);
 
 /* Room left in the queue (jobs that may be submitted now). */
 uint32_t sched_room(const struct sched *s);

@@ -199,10 +199,11 @@ static void render_dns(struct page *p, const struct dns *d)
 
 int metrics_render(struct metrics *m, struct buf *out)
 {
-	const struct sched *s = m->sched;
-	const struct sched_stats *st = &s->st;
+	struct sched_snapshot snap;
+	const struct sched_stats *st = &snap.st;
 	struct page p = { .b = out };
 
+	sched_snapshot(m->sched, &snap);
 	render_requests(&p, st);
 	counter(&p, "ringfetch_jobs_accepted_total",
 		"Jobs accepted into the queue.", st->accepted);
@@ -215,27 +216,28 @@ int metrics_render(struct metrics *m, struct buf *out)
 	counter(&p, "ringfetch_redirects_total", "Redirects followed.",
 		st->redirects);
 	gauge(&p, "ringfetch_in_flight", "Jobs holding a slot now.",
-	      s->in_flight);
+	      snap.in_flight);
 	gauge(&p, "ringfetch_queued",
 	      "Jobs waiting in the bounded queue, retries included.",
-	      s->waiting);
+	      snap.queued + snap.retry_waiting);
 	gauge(&p, "ringfetch_backoff",
-	      "Of the queued jobs, those waiting to retry.", s->backoff);
+	      "Of the queued jobs, those waiting to retry.",
+	      snap.retry_waiting);
 	gauge(&p, "ringfetch_connections_open", "Connections open now.",
-	      s->conns_open);
+	      snap.conns_open);
 	gauge(&p, "ringfetch_connections_idle",
-	      "Open connections idle in the keep-alive pool.", s->conns_idle);
+	      "Open connections idle in the keep-alive pool.", snap.conns_idle);
 	counter(&p, "ringfetch_connections_opened_total",
 		"Connections opened.", st->conns_opened);
 	counter(&p, "ringfetch_connections_reused_total",
 		"Requests sent on a pooled connection.", st->conns_reused);
 	counter(&p, "ringfetch_adaptive_cuts_total",
 		"Times limits.adaptive cut a host's requests at once (429/503, "
-		"slow answers).", s->hosts.adapt_cuts);
+		"slow answers).", snap.adaptive_cuts);
 	counter(&p, "ringfetch_tls_resumptions_total",
 		"Finished jobs whose final attempt resumed a TLS session.",
 		m->tls_resumptions);
-	render_dns(&p, s->dns);
+	render_dns(&p, m->sched->dns);
 	render_phases(&p, m);
 	head(&p, "ringfetch_uptime_seconds", "gauge",
 	     "Seconds since the metrics started.");

@@ -40,13 +40,15 @@ static unsigned columns(void)
 	return 79;
 }
 
+/* One snapshot a tick: the sample and the line agree. */
 static void take_sample(struct progress *p, uint64_t now_ms)
 {
 	struct progress_sample *x = &p->win[p->n_samples % PROGRESS_WINDOW];
 
+	sched_snapshot(p->s, &p->snap);
 	x->t_ms = now_ms;
-	x->done = p->s->st.done;
-	x->bytes = p->s->st.bytes;
+	x->done = p->snap.st.done;
+	x->bytes = p->snap.st.bytes;
 	p->n_samples++;
 }
 
@@ -66,7 +68,7 @@ static void window_rates(const struct progress *p, double *req_s, double *mb_s)
 
 static int format_line(const struct progress *p, char *line, size_t len)
 {
-	const struct sched *s = p->s;
+	const struct sched_snapshot *s = &p->snap;
 	char total[48];
 	double req_s, mb_s;
 
@@ -82,7 +84,7 @@ static int format_line(const struct progress *p, char *line, size_t len)
 	return snprintf(line, len,
 			"done %s, %.0f req/s, %.1f MB/s, "
 			"%u in flight, %u retrying, %llu failed",
-			total, req_s, mb_s, s->in_flight, s->backoff,
+			total, req_s, mb_s, s->in_flight, s->retry_waiting,
 			(unsigned long long)s->st.failed);
 }
 

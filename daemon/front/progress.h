@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/sched.h"
 #include "event/loop.h"
 #include "event/timer.h"
 
-struct sched;
 struct batch;
 
 #define PROGRESS_INTERVAL_MS 250 /* at most four redraws a second */
@@ -27,6 +27,7 @@ struct progress {
 	bool on;	       /* drawing: stderr is a tty, not quiet */
 	unsigned shown;	       /* columns on screen now, 0 = none */
 	unsigned n_samples;    /* samples taken, all time */
+	struct sched_snapshot snap; /* the scheduler at the last sample */
 	struct progress_sample win[PROGRESS_WINDOW]; /* ring */
 };
 
