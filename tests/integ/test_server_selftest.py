@@ -124,6 +124,36 @@ def _():
     check(body == content_of(3000000), "big chunked body")
 
 
+@test("a 256 MiB /chunked/N streams with the server's peak RSS flat",
+      timeout=60)
+def _():
+    # The engine's memory tests rely on this: the server makes a large
+    # chunked body as it sends it and never holds it.
+    n = 256 << 20
+    with Server() as srv:
+        before = peak_rss_kib(srv.proc.pid)
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+        c.request("GET", "/chunked/256MiB?chunks=4096")
+        r = c.getresponse()
+        check_eq(r.getheader("Transfer-Encoding"), "chunked", "TE")
+        check_eq(r.getheader("Content-Length"), None, "no Content-Length")
+        h = hashlib.sha256()
+        got = 0
+        while True:
+            b = r.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+            got += len(b)
+        c.close()
+        after = peak_rss_kib(srv.proc.pid)
+    check_eq(got, n, "bytes")
+    check_eq(h.hexdigest(), sha256_of(n), "sha256")
+    diag("rfserver peak RSS %d KiB before, %d KiB after" % (before, after))
+    check(after - before < 32 * 1024, "server peak RSS grew %d KiB" %
+          (after - before))
+
+
 @test("/close/N: no length, read until close; /gzip/N")
 def _():
     data = raw("/close/100")
