@@ -34,6 +34,11 @@ API
          peak_rss=False)
       -> Proc(rc, stdout, stderr, timed_out, elapsed, peak_rss_kib)
   peak_rss_kib(pid) -> VmHWM of a live process in KiB (None once gone)
+  start_rf(args, cwd=None, env=None, stdin=False, binary=...) -> Running
+      a binary in the background, stdout/stderr to files: .pid .stdin
+      .poll() .send_signal(sig) .stderr_text() .wait_stderr(text, timeout)
+      .finish(timeout=30) -> Proc (SIGTERM/SIGKILL on timeout) .stop()
+      (a context manager: leaving it stops the process)
   rf_bin(name="ringfetchd"), repo_root(), scratch_dir(prefix)
   content_of(n), sha256_of(n), sha256_of_bytes(b), gzip_sha256_of(n)
   free_port(), closed_port()
@@ -70,7 +75,7 @@ __all__ = [
     "repo_root", "scratch_dir", "content_of", "sha256_of", "sha256_of_bytes",
     "gzip_sha256_of", "free_port", "closed_port", "test", "main", "skip",
     "diag", "check", "check_eq", "check_in", "wait_until", "make_cert",
-    "peak_rss_kib",
+    "peak_rss_kib", "start_rf", "Running",
     "Skip", "TestTimeout", "PY", "SERVER",
 ]
 
@@ -440,6 +445,103 @@ def run_rf(args, timeout=30, env=None, input=None, cwd=None, binary=None,
     return Proc(cmd, p.returncode, out.decode(errors="replace"),
                 err.decode(errors="replace"), timed_out,
                 time.monotonic() - t0, peak)
+
+
+class Running:
+    """A ringfetch binary started in the background by start_rf().  Its
+    stdout and stderr go to files, so a test can poll what it logged while
+    it runs (wait_stderr) without a pipe filling up."""
+
+    def __init__(self, cmd, cwd, env, stdin):
+        d = scratch_dir("run")
+        self.cmd = cmd
+        self.outpath = os.path.join(d, "stdout")
+        self.errpath = os.path.join(d, "stderr")
+        self.t0 = time.monotonic()
+        with open(self.outpath, "wb") as o, open(self.errpath, "wb") as e:
+            self.p = subprocess.Popen(
+                cmd, cwd=cwd or d, env=env,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=o, stderr=e, preexec_fn=_pdeathsig)
+        self.stdin = self.p.stdin
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def poll(self):
+        return self.p.poll()
+
+    def send_signal(self, sig):
+        self.p.send_signal(sig)
+
+    def _read(self, path):
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stderr_text(self):
+        return self._read(self.errpath)
+
+    def wait_stderr(self, text, timeout=10):
+        """Poll until stderr contains text (returns all of it); raise
+        AssertionError with the stderr on timeout or when the process
+        exits without logging it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            exited = self.p.poll() is not None
+            err = self.stderr_text()
+            if text in err:
+                return err
+            if exited:
+                raise AssertionError("exited %s before logging %r:\n%s" % (
+                    self.p.returncode, text, err[-3000:]))
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "timed out after %ss waiting for %r on stderr:\n%s" % (
+                        timeout, text, err[-3000:]))
+            time.sleep(0.02)
+
+    def finish(self, timeout=30):
+        """Wait for the exit (bounded: SIGTERM at timeout, SIGKILL 3 s
+        later, .timed_out set) -> Proc."""
+        if self.stdin is not None and not self.stdin.closed:
+            self.stdin.close()
+        timed_out = False
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop_proc(self.p)
+        return Proc(self.cmd, self.p.returncode, self._read(self.outpath),
+                    self.stderr_text(), timed_out,
+                    time.monotonic() - self.t0)
+
+    def stop(self):
+        if self.stdin is not None and not self.stdin.closed:
+            try:
+                self.stdin.close()
+            except OSError:
+                pass
+        return _stop_proc(self.p)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def start_rf(args, cwd=None, env=None, stdin=False, binary=None):
+    """Start a ringfetch binary in the background -> Running.  stdin: give
+    it a pipe (.stdin) instead of /dev/null."""
+    cmd = [binary or rf_bin()] + [str(a) for a in args]
+    if not os.path.exists(cmd[0]):
+        raise RuntimeError("binary not found: %s (set RF_BUILD)" % cmd[0])
+    e = os.environ.copy()
+    if env:
+        e.update(env)
+    return Running(cmd, cwd, e, stdin)
 
 
 class BatchResult(Proc):
