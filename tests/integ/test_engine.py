@@ -2,6 +2,7 @@
 bodies, every error class reachable without TLS, retries, redirects,
 limits and connection reuse."""
 import os
+import select
 import socket
 import sys
 import time
@@ -201,8 +202,17 @@ def _():
         except BlockingIOError:
             pass
         fillers.append(s)
-    time.sleep(0.1)
+
+    def queue_full():
+        # A filler whose handshake completed sits in the accept queue
+        # (nobody accepts); with a backlog of 0 one such entry fills it
+        # and the kernel drops every further SYN.
+        _, w, _ = select.select([], fillers, [], 0)
+        return any(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+                   for s in w)
     try:
+        wait_until(queue_full, 5, interval=0.01,
+                   what="a connection in the accept queue")
         url = "http://127.0.0.1:%d/x" % port
         r = run_batch([url], args=FAST + ["--set", "timeouts.connect=300ms",
                                           "--set", "retry.attempts=1"])
