@@ -225,8 +225,11 @@ def _():
     ts = [threading.Thread(target=one) for _ in range(4)]
     for t in ts:
         t.start()
-    time.sleep(0.1)
-    mid = SRV.stats()
+
+    def all_four():
+        s = SRV.stats()
+        return s if s["in_flight"] == 4 else None
+    mid = wait_until(all_four, 5, interval=0.01, what="4 requests in flight")
     for t in ts:
         t.join()
     el = time.monotonic() - t0
@@ -323,7 +326,12 @@ def _():
     s = socket.create_connection(("127.0.0.1", SRV.port), timeout=5)
     s.sendall(b"GET /reset-mid-body/200000 HTTP/1.1\r\nHost: x\r\n\r\n")
     got, err = b"", None
-    time.sleep(0.3)  # let the RST arrive while data is still unread
+    # let the RST arrive while data is still unread: TCP_INFO's first byte
+    # (tcpi_state) reads TCP_CLOSE (7) once it has, without consuming the
+    # error the way SO_ERROR would
+    wait_until(lambda: s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO,
+                                    1)[0] == 7, 5, interval=0.01,
+               what="the RST")
     try:
         while True:
             b = s.recv(1 << 16)
@@ -372,8 +380,12 @@ def _():
     s.close()
     s = socket.create_connection(("127.0.0.1", SRV.port), timeout=5)
     s.sendall(b"GET /stall/1000/400 HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.15)
-    first = s.recv(1 << 16)
+    first = b""
+    while b"\r\n\r\n" not in first or \
+            len(first.partition(b"\r\n\r\n")[2]) < 500:
+        b = s.recv(1 << 16)  # bounded by the socket's 5 s timeout
+        check(b, "EOF before the first half")
+        first += b
     _, h, body = split_response(first)
     check_eq((h["content-length"], body), ("1000", content_of(500)),
              "first half")
@@ -563,7 +575,8 @@ def _():
         # a connection held open must not block shutdown
         hold = socket.create_connection(("127.0.0.1", srv.port))
         hold.sendall(b"GET /delay/10000 HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.05)
+        wait_until(lambda: srv.stats()["in_flight"] == 1, 5, interval=0.01,
+                   what="the held request in flight")
         t0 = time.monotonic()
         rc = srv.stop()
         hold.close()
