@@ -26,11 +26,19 @@ API
       .log(i=0, path=None, n=100), .robots(body, status=200, i=None),
       .control(path, i=0), .stop()
   run_batch(urls, args=(), timeout=60, env=None, summary=False,
-            strict=True, check_sanitizers=True, config=None) -> BatchResult
+            strict=True, check_sanitizers=True, config=None,
+            peak_rss=False) -> BatchResult
       .rc .stdout .stderr .records .by_url(allow_dup=False) .summary
-      .out (output dir) .timed_out .elapsed .cmd .problems
-  run_rf(args, timeout=30, env=None, input=None, cwd=None, binary=...)
-      -> Proc(rc, stdout, stderr, timed_out, elapsed)
+      .out (output dir) .timed_out .elapsed .cmd .problems .peak_rss_kib
+  run_rf(args, timeout=30, env=None, input=None, cwd=None, binary=...,
+         peak_rss=False)
+      -> Proc(rc, stdout, stderr, timed_out, elapsed, peak_rss_kib)
+  peak_rss_kib(pid) -> VmHWM of a live process in KiB (None once gone)
+  start_rf(args, cwd=None, env=None, stdin=False, binary=...) -> Running
+      a binary in the background, stdout/stderr to files: .pid .stdin
+      .poll() .send_signal(sig) .stderr_text() .wait_stderr(text, timeout)
+      .finish(timeout=30) -> Proc (SIGTERM/SIGKILL on timeout) .stop()
+      (a context manager: leaving it stops the process)
   rf_bin(name="ringfetchd"), repo_root(), scratch_dir(prefix)
   content_of(n), sha256_of(n), sha256_of_bytes(b), gzip_sha256_of(n)
   free_port(), closed_port()
@@ -58,6 +66,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -66,6 +75,7 @@ __all__ = [
     "repo_root", "scratch_dir", "content_of", "sha256_of", "sha256_of_bytes",
     "gzip_sha256_of", "free_port", "closed_port", "test", "main", "skip",
     "diag", "check", "check_eq", "check_in", "wait_until", "make_cert",
+    "peak_rss_kib", "start_rf", "Running",
     "Skip", "TestTimeout", "PY", "SERVER",
 ]
 
@@ -333,14 +343,55 @@ class Server:
         self.control("/__robots?" + up.urlencode(q), i or 0)
 
 
+def peak_rss_kib(pid):
+    """The peak resident set size (VmHWM) of a live process in KiB; None
+    when it is gone or already a zombie."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for ln in f:
+                if ln.startswith("VmHWM:"):
+                    return int(ln.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class _PeakSampler:
+    """Samples a process's VmHWM every 10 ms until stopped; .peak is the
+    highest value seen (VmHWM only grows, so this misses at most the last
+    10 ms before the process exits), None if no sample was taken."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.peak = None
+        self.done = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while True:
+            v = peak_rss_kib(self.pid)
+            if v is not None and (self.peak is None or v > self.peak):
+                self.peak = v
+            if self.done.wait(0.01):
+                return
+
+    def stop(self):
+        self.done.set()
+        self.t.join(5)
+        return self.peak
+
+
 class Proc:
-    def __init__(self, cmd, rc, stdout, stderr, timed_out, elapsed):
+    def __init__(self, cmd, rc, stdout, stderr, timed_out, elapsed,
+                 peak_rss_kib=None):
         self.cmd = cmd
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
         self.timed_out = timed_out
         self.elapsed = elapsed
+        self.peak_rss_kib = peak_rss_kib
 
     def __repr__(self):
         return "<Proc rc=%r timed_out=%r %s>" % (self.rc, self.timed_out,
@@ -357,10 +408,12 @@ def sanitizer_errors(text):
             if any(m in ln for m in SANITIZER_MARKS)]
 
 
-def run_rf(args, timeout=30, env=None, input=None, cwd=None, binary=None):
+def run_rf(args, timeout=30, env=None, input=None, cwd=None, binary=None,
+           peak_rss=False):
     """Run a ringfetch binary (bounded); returns Proc.  On timeout the
     process gets SIGTERM, then SIGKILL after 3 s; rc is then its status and
-    timed_out True.  input: str/bytes for stdin (None: /dev/null)."""
+    timed_out True.  input: str/bytes for stdin (None: /dev/null).
+    peak_rss: sample the process's VmHWM while it runs (.peak_rss_kib)."""
     cmd = [binary or rf_bin()] + [str(a) for a in args]
     if not os.path.exists(cmd[0]):
         raise RuntimeError("binary not found: %s (set RF_BUILD)" % cmd[0])
@@ -375,6 +428,7 @@ def run_rf(args, timeout=30, env=None, input=None, cwd=None, binary=None):
         stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=_pdeathsig)
+    sampler = _PeakSampler(p.pid) if peak_rss else None
     timed_out = False
     try:
         out, err = p.communicate(input, timeout=timeout)
@@ -386,9 +440,108 @@ def run_rf(args, timeout=30, env=None, input=None, cwd=None, binary=None):
         except subprocess.TimeoutExpired:
             p.kill()
             out, err = p.communicate()
+    finally:
+        peak = sampler.stop() if sampler else None
     return Proc(cmd, p.returncode, out.decode(errors="replace"),
                 err.decode(errors="replace"), timed_out,
-                time.monotonic() - t0)
+                time.monotonic() - t0, peak)
+
+
+class Running:
+    """A ringfetch binary started in the background by start_rf().  Its
+    stdout and stderr go to files, so a test can poll what it logged while
+    it runs (wait_stderr) without a pipe filling up."""
+
+    def __init__(self, cmd, cwd, env, stdin):
+        d = scratch_dir("run")
+        self.cmd = cmd
+        self.outpath = os.path.join(d, "stdout")
+        self.errpath = os.path.join(d, "stderr")
+        self.t0 = time.monotonic()
+        with open(self.outpath, "wb") as o, open(self.errpath, "wb") as e:
+            self.p = subprocess.Popen(
+                cmd, cwd=cwd or d, env=env,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=o, stderr=e, preexec_fn=_pdeathsig)
+        self.stdin = self.p.stdin
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def poll(self):
+        return self.p.poll()
+
+    def send_signal(self, sig):
+        self.p.send_signal(sig)
+
+    def _read(self, path):
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stderr_text(self):
+        return self._read(self.errpath)
+
+    def wait_stderr(self, text, timeout=10):
+        """Poll until stderr contains text (returns all of it); raise
+        AssertionError with the stderr on timeout or when the process
+        exits without logging it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            exited = self.p.poll() is not None
+            err = self.stderr_text()
+            if text in err:
+                return err
+            if exited:
+                raise AssertionError("exited %s before logging %r:\n%s" % (
+                    self.p.returncode, text, err[-3000:]))
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "timed out after %ss waiting for %r on stderr:\n%s" % (
+                        timeout, text, err[-3000:]))
+            time.sleep(0.02)
+
+    def finish(self, timeout=30):
+        """Wait for the exit (bounded: SIGTERM at timeout, SIGKILL 3 s
+        later, .timed_out set) -> Proc."""
+        if self.stdin is not None and not self.stdin.closed:
+            self.stdin.close()
+        timed_out = False
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop_proc(self.p)
+        return Proc(self.cmd, self.p.returncode, self._read(self.outpath),
+                    self.stderr_text(), timed_out,
+                    time.monotonic() - self.t0)
+
+    def stop(self):
+        if self.stdin is not None and not self.stdin.closed:
+            try:
+                self.stdin.close()
+            except OSError:
+                pass
+        return _stop_proc(self.p)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def start_rf(args, cwd=None, env=None, stdin=False, binary=None):
+    """Start a ringfetch binary in the background -> Running.  stdin: give
+    it a pipe (.stdin) instead of /dev/null."""
+    cmd = [binary or rf_bin()] + [str(a) for a in args]
+    if not os.path.exists(cmd[0]):
+        raise RuntimeError("binary not found: %s (set RF_BUILD)" % cmd[0])
+    e = os.environ.copy()
+    if env:
+        e.update(env)
+    return Running(cmd, cwd, e, stdin)
 
 
 class BatchResult(Proc):
@@ -396,7 +549,7 @@ class BatchResult(Proc):
 
     def __init__(self, proc, out, records, problems, summary):
         Proc.__init__(self, proc.cmd, proc.rc, proc.stdout, proc.stderr,
-                      proc.timed_out, proc.elapsed)
+                      proc.timed_out, proc.elapsed, proc.peak_rss_kib)
         self.out = out
         self.records = records
         self.problems = problems
@@ -462,7 +615,8 @@ def read_records(outdir):
 
 
 def run_batch(urls, args=(), timeout=60, env=None, summary=False,
-              strict=True, check_sanitizers=True, config=None):
+              strict=True, check_sanitizers=True, config=None,
+              peak_rss=False):
     """Run `ringfetchd --batch FILE --out DIR [args]` on the URL list.
 
     urls: list of str (written one a line).  config: YAML text written to a
@@ -471,6 +625,7 @@ def run_batch(urls, args=(), timeout=60, env=None, summary=False,
     (default) a results line that is not a whole JSON object raises
     AssertionError; with check_sanitizers an ASan/UBSan/LSan report on
     stderr raises AssertionError.  A timeout does not raise: see .timed_out.
+    peak_rss: sample the daemon's peak RSS while it runs (.peak_rss_kib).
     """
     work = scratch_dir("batch")
     ufile = os.path.join(work, "urls.txt")
@@ -495,7 +650,7 @@ def run_batch(urls, args=(), timeout=60, env=None, summary=False,
         if not os.path.isabs(sfile):
             sfile = os.path.join(work, sfile)
     cmd += args
-    p = run_rf(cmd, timeout=timeout, env=env, cwd=work)
+    p = run_rf(cmd, timeout=timeout, env=env, cwd=work, peak_rss=peak_rss)
     records, problems = read_records(out)
     summ = None
     if sfile and os.path.exists(sfile):

@@ -355,7 +355,7 @@ def _():
                 sent += c.s.send(data[sent:])
             except BlockingIOError:
                 blocked = True
-                time.sleep(0.02)
+                time.sleep(0.02)  # pacing: keep pushing for up to 0.5 s
         check(blocked and sent < len(data),
               "writes block while the queue is full (sent %d of %d)" %
               (sent, len(data)))
@@ -492,7 +492,8 @@ def _():
                                                   (2500 + i)),
                    "id": ids[-1], "headers": {"X-T": "v%d" % i}})
         wait_until(lambda: d.status()["in_flight"] == 4, 10, what="4 run")
-        time.sleep(0.1)
+        wait_until(lambda: srv.stats()["in_flight"] == 4, 10,
+                   what="the 4 fast requests at the server")
         t0 = time.monotonic()
         check_eq(d.stop(), 0, "clean exit after SIGTERM")
         check(time.monotonic() - t0 < 6, "stopped within the grace")

@@ -2,7 +2,10 @@
 (dns.servers), the hosts file, NXDOMAIN as class dns. No query ever leaves
 127.0.0.1: every run sets dns.servers."""
 import os
+import random
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -25,8 +28,31 @@ class Dnsmasq:
              "--address=/test/127.0.0.1", "--address=/nx.test/",
              "--pid-file=", "--user=root"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.3)
+        try:
+            wait_until(self.answers, 10, what="dnsmasq to answer on "
+                       "127.0.0.1:%d" % self.port)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
+
+    def answers(self):
+        """True once dnsmasq answers an A query for probe.test over UDP;
+        AssertionError if it exited (e.g. the port was taken)."""
+        if self.p.poll() is not None:
+            raise AssertionError("dnsmasq exited %s" % self.p.returncode)
+        qid = random.randrange(1 << 16)
+        # header: id, flags RD, 1 question; then probe.test IN A
+        query = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+        query += b"\x05probe\x04test\x00" + struct.pack(">HH", 1, 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            try:
+                s.sendto(query, ("127.0.0.1", self.port))
+                reply = s.recv(512)
+            except OSError:  # refused (not bound yet) or no answer yet
+                return False
+        return len(reply) >= 12 and struct.unpack(">H", reply[:2])[0] == qid
 
     def __exit__(self, *a):
         self.p.terminate()
@@ -34,6 +60,7 @@ class Dnsmasq:
             self.p.wait(3)
         except subprocess.TimeoutExpired:
             self.p.kill()
+            self.p.wait()
 
     def args(self):
         return ["--set", "dns.servers=[\"127.0.0.1:%d\"]" % self.port,

@@ -124,6 +124,36 @@ def _():
     check(body == content_of(3000000), "big chunked body")
 
 
+@test("a 256 MiB /chunked/N streams with the server's peak RSS flat",
+      timeout=60)
+def _():
+    # The engine's memory tests rely on this: the server makes a large
+    # chunked body as it sends it and never holds it.
+    n = 256 << 20
+    with Server() as srv:
+        before = peak_rss_kib(srv.proc.pid)
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+        c.request("GET", "/chunked/256MiB?chunks=4096")
+        r = c.getresponse()
+        check_eq(r.getheader("Transfer-Encoding"), "chunked", "TE")
+        check_eq(r.getheader("Content-Length"), None, "no Content-Length")
+        h = hashlib.sha256()
+        got = 0
+        while True:
+            b = r.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+            got += len(b)
+        c.close()
+        after = peak_rss_kib(srv.proc.pid)
+    check_eq(got, n, "bytes")
+    check_eq(h.hexdigest(), sha256_of(n), "sha256")
+    diag("rfserver peak RSS %d KiB before, %d KiB after" % (before, after))
+    check(after - before < 32 * 1024, "server peak RSS grew %d KiB" %
+          (after - before))
+
+
 @test("/close/N: no length, read until close; /gzip/N")
 def _():
     data = raw("/close/100")
@@ -195,8 +225,11 @@ def _():
     ts = [threading.Thread(target=one) for _ in range(4)]
     for t in ts:
         t.start()
-    time.sleep(0.1)
-    mid = SRV.stats()
+
+    def all_four():
+        s = SRV.stats()
+        return s if s["in_flight"] == 4 else None
+    mid = wait_until(all_four, 5, interval=0.01, what="4 requests in flight")
     for t in ts:
         t.join()
     el = time.monotonic() - t0
@@ -293,7 +326,12 @@ def _():
     s = socket.create_connection(("127.0.0.1", SRV.port), timeout=5)
     s.sendall(b"GET /reset-mid-body/200000 HTTP/1.1\r\nHost: x\r\n\r\n")
     got, err = b"", None
-    time.sleep(0.3)  # let the RST arrive while data is still unread
+    # let the RST arrive while data is still unread: TCP_INFO's first byte
+    # (tcpi_state) reads TCP_CLOSE (7) once it has, without consuming the
+    # error the way SO_ERROR would
+    wait_until(lambda: s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO,
+                                    1)[0] == 7, 5, interval=0.01,
+               what="the RST")
     try:
         while True:
             b = s.recv(1 << 16)
@@ -342,8 +380,12 @@ def _():
     s.close()
     s = socket.create_connection(("127.0.0.1", SRV.port), timeout=5)
     s.sendall(b"GET /stall/1000/400 HTTP/1.1\r\nHost: x\r\n\r\n")
-    time.sleep(0.15)
-    first = s.recv(1 << 16)
+    first = b""
+    while b"\r\n\r\n" not in first or \
+            len(first.partition(b"\r\n\r\n")[2]) < 500:
+        b = s.recv(1 << 16)  # bounded by the socket's 5 s timeout
+        check(b, "EOF before the first half")
+        first += b
     _, h, body = split_response(first)
     check_eq((h["content-length"], body), ("1000", content_of(500)),
              "first half")
@@ -533,7 +575,8 @@ def _():
         # a connection held open must not block shutdown
         hold = socket.create_connection(("127.0.0.1", srv.port))
         hold.sendall(b"GET /delay/10000 HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.05)
+        wait_until(lambda: srv.stats()["in_flight"] == 1, 5, interval=0.01,
+                   what="the held request in flight")
         t0 = time.monotonic()
         rc = srv.stop()
         hold.close()

@@ -398,7 +398,10 @@ class Conn(asyncio.Protocol):
 
     # -- helpers for handlers
     def write(self, data):
-        if self.lost:
+        # is_closing(): the transport saw an error (the peer reset) before
+        # connection_lost() ran; a streaming route must stop there instead
+        # of writing the rest of a large body into nothing.
+        if self.lost or self.transport.is_closing():
             raise ConnectionResetError("peer gone")
         self.transport.write(data)
 
