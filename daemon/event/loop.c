@@ -91,6 +91,18 @@ struct io_uring_sqe *loop_sqe_noop(struct loop *l)
 	return sqe;
 }
 
+void loop_remove_hook(struct loop *l, struct loop_hook *h)
+{
+	/* h->next is left as it is, so a hook may remove itself while the
+	 * turn walks the list. */
+	for (struct loop_hook **pp = &l->hooks; *pp; pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			return;
+		}
+	}
+}
+
 void loop_add_hook(struct loop *l, struct loop_hook *h)
 {
 	h->next = l->hooks;

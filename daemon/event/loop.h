@@ -69,6 +69,10 @@ int loop_run(struct loop *l);
 
 void loop_add_hook(struct loop *l, struct loop_hook *h);
 
+/* Take h off the turn's list (its owner is going away); harmless when it
+ * is not on it. */
+void loop_remove_hook(struct loop *l, struct loop_hook *h);
+
 /* Hand the SQEs prepared so far to the kernel now rather than at the end
  * of the turn: for output that cost real CPU to make (a TLS handshake
  * flight), so the peer works on it while this turn goes on. */
