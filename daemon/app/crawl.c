@@ -184,6 +184,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
+	r.sched.body_ops = &bodies_sched_ops;
 	r.metrics = metrics_new(&r.loop, &r.sched, c, err, sizeof(err));
 	if (!r.metrics) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
@@ -212,7 +213,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		return EXIT_FATAL;
 	}
 	sched_close_idle(&r.sched);
-	while (r.sched.conns_open && loop_run_once(&r.loop) == 0)
+	while (r.sched.conns.open && loop_run_once(&r.loop) == 0)
 		;
 	report(&r, o, elapsed_ms);
 	metrics_free(r.metrics);

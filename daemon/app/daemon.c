@@ -155,8 +155,8 @@ int daemon_status(struct daemon *d, struct buf *b)
 	put_num(b, "retried", s->st.retried);
 	put_num(b, "redirects", s->st.redirects);
 	put_num(b, "bytes", s->st.bytes);
-	put_num(b, "connections_open", s->conns_open);
-	put_num(b, "connections_idle", s->conns_idle);
+	put_num(b, "connections_open", s->conns.open);
+	put_num(b, "connections_idle", s->conns.idle);
 	put_num(b, "hosts_active", s->hosts.count);
 	put_num(b, "adaptive_cuts", s->hosts.adapt_cuts);
 	put_num(b, "queue_capacity", d->cfg->queue.capacity);
@@ -604,6 +604,7 @@ static int start(struct daemon *d)
 		log_error("%s", err);
 		return EXIT_FATAL;
 	}
+	d->sched.body_ops = &bodies_sched_ops;
 	d->sched.on_finish = on_finish;
 	d->sched.on_finish_arg = d;
 	fd = open_socket(d);
@@ -643,7 +644,7 @@ static void drain(struct daemon *d, bool (*cond)(struct daemon *))
 
 static bool quiet(struct daemon *d)
 {
-	return !d->sig_armed && d->sched.conns_open == 0 &&
+	return !d->sig_armed && d->sched.conns.open == 0 &&
 	       (!d->ctl_ok || control_idle(&d->ctl));
 }
 

@@ -222,13 +222,13 @@ int metrics_render(struct metrics *m, struct buf *out)
 	gauge(&p, "ringfetch_backoff",
 	      "Of the queued jobs, those waiting to retry.", s->backoff);
 	gauge(&p, "ringfetch_connections_open", "Connections open now.",
-	      s->conns_open);
+	      s->conns.open);
 	gauge(&p, "ringfetch_connections_idle",
-	      "Open connections idle in the keep-alive pool.", s->conns_idle);
+	      "Open connections idle in the keep-alive pool.", s->conns.idle);
 	counter(&p, "ringfetch_connections_opened_total",
-		"Connections opened.", st->conns_opened);
+		"Connections opened.", s->conns.opened);
 	counter(&p, "ringfetch_connections_reused_total",
-		"Requests sent on a pooled connection.", st->conns_reused);
+		"Requests sent on a pooled connection.", s->conns.reused);
 	counter(&p, "ringfetch_adaptive_cuts_total",
 		"Times limits.adaptive cut a host's requests at once (429/503, "
 		"slow answers).", s->hosts.adapt_cuts);

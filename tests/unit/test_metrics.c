@@ -450,13 +450,13 @@ static int test_counters_and_gauges(void)
 	f.s.st.retries = 6;
 	f.s.st.retried = 4;
 	f.s.st.redirects = 8;
-	f.s.st.conns_opened = 9;
-	f.s.st.conns_reused = 10;
+	f.s.conns.opened = 9;
+	f.s.conns.reused = 10;
 	f.s.in_flight = 3;
 	f.s.waiting = 5;
 	f.s.backoff = 1;
-	f.s.conns_open = 4;
-	f.s.conns_idle = 2;
+	f.s.conns.open = 4;
+	f.s.conns.idle = 2;
 	ok = TAP_CHECK(render(&f, &b) == 0);
 	for (size_t i = 0; ok && i < sizeof(want) / sizeof(want[0]); i++) {
 		ok = value_of(b.p, want[i].name) == want[i].want;
