@@ -27,8 +27,8 @@ struct host {
 	struct list_node idle;		/* idle pooled conns by conn.pool_node,
 					 * most recent first */
 	uint32_t n_idle;
-	uint32_t n_conns;		/* open conns of this host (idle or busy),
-					 * each holding one of refs */
+	uint32_t n_conns;		/* open conns of this host (idle or
+					 * busy), each holding one of refs */
 	struct host *hnext;		/* hash chain */
 	struct list_node rnode;		/* in table.ready while ready */
 	double tokens;			/* per_host_rate bucket, 0..1 */

@@ -130,7 +130,7 @@ struct conn {
 	enum conn_state state;
 	int fd;				/* -1 when none */
 	struct conn_env *env;		/* borrowed */
-	void *home;			/* the owner's (sched: its host); fixed */
+	void *home;			/* the owner's (sched: its host) */
 	struct list_node pool_node;	/* in the home's pool while pooled */
 	struct conn_req req;		/* the attempt's; owner NULL when idle
 					 * or detached */
