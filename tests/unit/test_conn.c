@@ -2,11 +2,12 @@
  * responder on 127.0.0.1 (a thread), owned by a fake env owner that records
  * every callback: a response with its body and hash, connect refused, a
  * first-byte timeout, reuse of a pooled conn, a peer closing an idle conn,
- * and an abort that keeps the slot until the socket has closed. */
+ * an abort that keeps the slot until the socket has closed, a detach. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -79,8 +80,21 @@ static void serve(int fd)
 	}
 }
 
+static void *serve_thread(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	serve(fd);
+	close(fd);
+	return NULL;
+}
+
+/* A thread per connection: one a test left closing never holds up the
+ * next test's. */
 static void *responder(void *arg)
 {
+	pthread_t t;
+
 	(void)arg;
 	for (;;) {
 		int fd = accept(srv.lfd, NULL, NULL);
@@ -88,8 +102,12 @@ static void *responder(void *arg)
 		if (fd < 0)
 			return NULL;
 		BUMP(srv.accepted);
-		serve(fd);
-		close(fd);
+		if (pthread_create(&t, NULL, serve_thread,
+				   (void *)(intptr_t)fd) != 0) {
+			close(fd);
+			continue;
+		}
+		pthread_detach(t);
 	}
 }
 
@@ -206,14 +224,24 @@ static void reset_rec(void)
 	srv.accepted = srv.requests = 0;
 }
 
-/* Turn the loop until *flag is nonzero or ms pass. */
+static void tick(struct timer *t)
+{
+	(void)t;
+}
+
+/* Turn the loop until *flag is nonzero or ms pass. A flag the responder
+ * sets makes no completion, so a tick wakes the loop to look at it. */
 static bool run_until(int *flag, uint64_t ms)
 {
+	static struct timer t;
 	uint64_t end = loop_update_clock(&L) + ms;
 
-	while (!READ(*flag) && loop_now_ms(&L) < end)
+	while (!READ(*flag) && loop_now_ms(&L) < end) {
+		loop_timer_arm(&L, &t, loop_now_ms(&L) + 5, tick);
 		if (loop_run_once(&L) < 0)
 			return false;
+	}
+	loop_timer_cancel(&L, &t);
 	return READ(*flag) != 0;
 }
 
