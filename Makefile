@@ -95,12 +95,17 @@ asan: build/asan/ringfetchd build/asan/ringfetch $(UNIT_BINS_ASAN) $(FUZZ_BINS_A
 deps:
 	@sh scripts/install-deps.sh
 
-check: deps
+check: deps walls
 	$(MAKE) asan
 	@sh tests/run.sh build/asan
 
-check-only: asan
+check-only: walls asan
 	@sh tests/run.sh build/asan
+
+# No include crosses a layer wall (scripts/walls.sh names the layers).
+walls:
+	@mkdir -p build
+	@sh scripts/walls.sh
 
 demo: deps all
 	@sh scripts/demo.sh build/rel/ringfetchd
@@ -139,6 +144,6 @@ install: all
 clean:
 	rm -rf build ringfetchd ringfetch
 
-.PHONY: all asan deps check check-only demo bench fuzz install clean
+.PHONY: all asan deps check check-only walls demo bench fuzz install clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -164,8 +164,8 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "retried", st->retried);
 	put_num(b, "redirects", st->redirects);
 	put_num(b, "bytes", st->bytes);
-	put_num(b, "connections_open", snap.conns_open);
-	put_num(b, "connections_idle", snap.conns_idle);
+	put_num(b, "connections_open", snap.conns.open);
+	put_num(b, "connections_idle", snap.conns.idle);
 	put_num(b, "hosts_active", snap.hosts);
 	put_num(b, "adaptive_cuts", snap.adaptive_cuts);
 	put_num(b, "queue_capacity", snap.queue_capacity);

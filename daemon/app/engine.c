@@ -78,6 +78,7 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 			goto out_fail;
 		}
 		e->sched.bodies = e->bodies;
+		e->sched.body_ops = &bodies_sched_ops;
 	}
 	e->metrics = metrics_new(&e->loop, &e->sched, cfg, err, errlen);
 	if (!e->metrics) {
@@ -113,7 +114,7 @@ bool engine_drain(struct engine *e, bool (*done)(void *arg), void *arg,
 	 * at once, and nothing here may sleep on the peer. */
 	e->loop.stop = true;
 	for (;;) {
-		ok = (!(e->up & UP_SCHED) || e->sched.conns_open == 0) &&
+		ok = (!(e->up & UP_SCHED) || e->sched.conns.open == 0) &&
 		     (!done || done(arg));
 		if (ok || loop_update_clock(&e->loop) >= until ||
 		    loop_run_once(&e->loop) < 0)

@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <assert.h>
+
 #include "engine/job.h"
 #include "base/log.h"
+#include "net/conn.h"
+#include "net/tls.h"
 
 static uint32_t host_hash(const char *name, uint16_t port, bool https)
 {
@@ -28,6 +32,7 @@ int host_table_init(struct host_table *t, struct loop *l, uint32_t per_host,
 	t->nbuckets = 1024;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	t->per_host = per_host;
+	list_init(&t->ready);
 	return t->buckets ? 0 : -ENOMEM;
 }
 
@@ -92,6 +97,8 @@ struct host *host_get(struct host_table *t, const struct url *u)
 	h->https = u->https;
 	h->refs = 1;
 	h->table = t;
+	list_init(&h->queue);
+	list_init(&h->idle);
 	adapt_init(&h->adapt, t->per_host);
 	h->tokens = 1;		/* the first request goes at once */
 	h->tokens_ms = loop_now_ms(t->loop);
@@ -102,35 +109,17 @@ struct host *host_get(struct host_table *t, const struct url *u)
 	return h;
 }
 
-static void ready_remove(struct host_table *t, struct host *h)
+static void ready_remove(struct host *h)
 {
-	if (!h->rnext)
-		return;
-	if (h->rnext == h) {
-		t->ready = NULL;
-	} else {
-		h->rprev->rnext = h->rnext;
-		h->rnext->rprev = h->rprev;
-		if (t->ready == h)
-			t->ready = h->rnext;
-	}
-	h->rnext = h->rprev = NULL;
+	if (list_linked(&h->rnode))
+		list_remove(&h->rnode);
 }
 
-/* Insert at the tail of the ring, i.e. just before the head. */
+/* Join the ring at its tail: served after every host already in it. */
 static void ready_add(struct host_table *t, struct host *h)
 {
-	if (h->rnext)
-		return;
-	if (!t->ready) {
-		h->rnext = h->rprev = h;
-		t->ready = h;
-		return;
-	}
-	h->rnext = t->ready;
-	h->rprev = t->ready->rprev;
-	t->ready->rprev->rnext = h;
-	t->ready->rprev = h;
+	if (!list_linked(&h->rnode))
+		list_push_back(&t->ready, &h->rnode);
 }
 
 uint32_t host_cap(const struct host_table *t, const struct host *h)
@@ -173,11 +162,11 @@ void host_observe(struct host_table *t, struct host *h, int status,
 
 void host_update_ready(struct host_table *t, struct host *h)
 {
-	if (h->q_head && h->active < host_cap(t, h) && !h->rate_wait &&
-	    !h->tls_probe)
+	if (host_has_queued(h) && h->active < host_cap(t, h) &&
+	    !h->rate_wait && !h->tls_probe)
 		ready_add(t, h);
 	else
-		ready_remove(t, h);
+		ready_remove(h);
 }
 
 void host_put(struct host_table *t, struct host *h)
@@ -185,9 +174,11 @@ void host_put(struct host_table *t, struct host *h)
 	uint32_t k;
 	struct host **pp;
 
-	if (--h->refs || h->n_conns || h->q_head)
+	assert(h->refs > 0);
+	if (--h->refs || h->n_conns || host_has_queued(h))
 		return;
-	ready_remove(t, h);
+	assert(h->active == 0 && list_empty(&h->idle));
+	ready_remove(h);
 	loop_timer_cancel(t->loop, &h->rate_timer);
 	k = host_hash(h->name, h->port, h->https) & (t->nbuckets - 1);
 	for (pp = &t->buckets[k]; *pp; pp = &(*pp)->hnext) {
@@ -203,34 +194,19 @@ void host_put(struct host_table *t, struct host *h)
 void host_enqueue(struct host_table *t, struct host *h, struct job *j,
 		  bool front)
 {
-	j->next = NULL;
-	if (!h->q_head) {
-		h->q_head = h->q_tail = j;
-	} else if (front) {
-		j->next = h->q_head;
-		h->q_head = j;
-	} else {
-		h->q_tail->next = j;
-		h->q_tail = j;
-	}
+	if (front)
+		list_push_front(&h->queue, &j->qnode);
+	else
+		list_push_back(&h->queue, &j->qnode);
 	h->q_len++;
 	host_update_ready(t, h);
 }
 
 void host_unqueue(struct host_table *t, struct host *h, struct job *j)
 {
-	struct job **pp, *prev = NULL;
-
-	for (pp = &h->q_head; *pp; prev = *pp, pp = &(*pp)->next) {
-		if (*pp != j)
-			continue;
-		*pp = j->next;
-		if (h->q_tail == j)
-			h->q_tail = prev;
-		h->q_len--;
-		j->next = NULL;
-		break;
-	}
+	assert(list_linked(&j->qnode));
+	list_remove(&j->qnode);
+	h->q_len--;
 	host_update_ready(t, h);
 }
 
@@ -270,31 +246,107 @@ static bool take_token(struct host_table *t, struct host *h)
 
 struct job *host_next_job(struct host_table *t)
 {
+	struct list_node *n;
 	struct host *h;
 	struct job *j;
 
 	for (;;) {
-		h = t->ready;
-		if (!h)
+		n = list_first(&t->ready);
+		if (!n)
 			return NULL;
+		h = list_entry(n, struct host, rnode);
 		if (take_token(t, h))
 			break;
 	}
-	j = h->q_head;
-	h->q_head = j->next;
-	if (!h->q_head)
-		h->q_tail = NULL;
+	j = list_entry(list_first(&h->queue), struct job, qnode);
+	list_remove(&j->qnode);
 	h->q_len--;
-	j->next = NULL;
 	h->active++;
-	/* Advance the ring so the next pick comes from another host. */
-	t->ready = h->rnext;
+	/* To the ring's tail, so the next pick comes from another host. */
+	ready_remove(h);
 	host_update_ready(t, h);
 	return j;
 }
 
 void host_release(struct host_table *t, struct host *h)
 {
+	assert(h->active > 0);
 	h->active--;
 	host_update_ready(t, h);
+}
+
+void host_conn_opened(struct host *h)
+{
+	h->refs++;
+	h->n_conns++;
+}
+
+void host_conn_closed(struct host_table *t, struct host *h)
+{
+	assert(h->n_conns > 0);
+	h->n_conns--;
+	host_put(t, h);
+}
+
+void host_pool_put(struct host *h, struct conn *c)
+{
+	assert(!list_linked(&c->pool_node));
+	list_push_front(&h->idle, &c->pool_node);
+	h->n_idle++;
+}
+
+struct conn *host_pool_take(struct host *h)
+{
+	struct list_node *n = list_first(&h->idle);
+
+	if (!n)
+		return NULL;
+	list_remove(n);
+	h->n_idle--;
+	return list_entry(n, struct conn, pool_node);
+}
+
+void host_pool_remove(struct host *h, struct conn *c)
+{
+	if (!list_linked(&c->pool_node))
+		return;
+	list_remove(&c->pool_node);
+	h->n_idle--;
+}
+
+void host_probe_start(struct host_table *t, struct host *h)
+{
+	h->tls_probe = true;
+	host_update_ready(t, h);
+}
+
+void host_probe_end(struct host_table *t, struct host *h)
+{
+	h->tls_probe = false;
+	/* A server that gave no session will not give the next conn one
+	 * either: stop serialising its handshakes. */
+	if (!tls_session_known(h->name, h->port))
+		h->tls_no_resume = true;
+	host_update_ready(t, h);
+}
+
+static struct host *first_from(const struct host_table *t, uint32_t i)
+{
+	for (; i < t->nbuckets; i++)
+		if (t->buckets[i])
+			return t->buckets[i];
+	return NULL;
+}
+
+struct host *host_first(const struct host_table *t)
+{
+	return first_from(t, 0);
+}
+
+struct host *host_next(const struct host_table *t, const struct host *h)
+{
+	if (h->hnext)
+		return h->hnext;
+	return first_from(t, (host_hash(h->name, h->port, h->https) &
+			      (t->nbuckets - 1)) + 1);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/list.h"
 #include "engine/adapt.h"
 #include "event/loop.h"
 #include "http/url.h"
@@ -20,14 +21,16 @@ struct host {
 	uint16_t port;
 	bool https;
 	uint32_t active;		/* slots taken, <= per_host */
-	uint32_t refs;			/* jobs pointing here (any state) */
-	struct job *q_head, *q_tail;	/* JS_QUEUED jobs, FIFO */
+	uint32_t refs;			/* jobs and conns pointing here */
+	struct list_node queue;		/* JS_QUEUED jobs by job.qnode, FIFO */
 	uint32_t q_len;
-	struct conn *idle;		/* idle pooled conns, most recent first */
+	struct list_node idle;		/* idle pooled conns by conn.pool_node,
+					 * most recent first */
 	uint32_t n_idle;
-	uint32_t n_conns;		/* open conns of this host (idle or busy) */
+	uint32_t n_conns;		/* open conns of this host (idle or
+					 * busy), each holding one of refs */
 	struct host *hnext;		/* hash chain */
-	struct host *rnext, *rprev;	/* ready ring; rnext == NULL: not in it */
+	struct list_node rnode;		/* in table.ready while ready */
 	double tokens;			/* per_host_rate bucket, 0..1 */
 	uint64_t tokens_ms;		/* when tokens was last refilled */
 	bool rate_wait;			/* out of tokens: rate_timer refills */
@@ -43,7 +46,8 @@ struct host_table {
 	struct host **buckets;
 	uint32_t nbuckets;		/* power of two */
 	uint32_t count;
-	struct host *ready;		/* head of the ready ring, or NULL */
+	struct list_node ready;		/* hosts with a job, room and a token,
+					 * next to serve first */
 	uint32_t per_host;		/* the cap, from limits.per_host */
 	bool adaptive;			/* limits.adaptive: hosts earn their cap */
 	uint64_t adapt_cuts;		/* times a host's cap was cut */
@@ -78,8 +82,38 @@ void host_unqueue(struct host_table *t, struct host *h, struct job *j);
  * until its timer refills one. */
 struct job *host_next_job(struct host_table *t);
 
-/* Give back a slot taken by host_next_job(). */
+/* Give back a slot taken by host_next_job(); h must hold one. */
 void host_release(struct host_table *t, struct host *h);
+
+/* Whether h has jobs waiting for a slot. */
+static inline bool host_has_queued(const struct host *h)
+{
+	return !list_empty(&h->queue);
+}
+
+/* A conn to h was opened: it holds a reference until host_conn_closed(). */
+void host_conn_opened(struct host *h);
+/* That conn is gone (its socket closed); h may be freed. */
+void host_conn_closed(struct host_table *t, struct host *h);
+
+/* The keep-alive pool: idle conns of h, of which h is the home. put adds
+ * c (not pooled yet) as the most recent; take returns the most recent one,
+ * out of the pool, or NULL when none; remove takes c out, harmless when c
+ * is not pooled. None of them allocates. */
+void host_pool_put(struct host *h, struct conn *c);
+struct conn *host_pool_take(struct host *h);
+void host_pool_remove(struct host *h, struct conn *c);
+
+/* The https probe: the first conn to h fetches a TLS session while h's
+ * other jobs wait out of the ready ring. start marks it; end clears it
+ * (and, when h gave no session, stops serialising h's handshakes). */
+void host_probe_start(struct host_table *t, struct host *h);
+void host_probe_end(struct host_table *t, struct host *h);
+
+/* Walk every host of t: host_first, then host_next until NULL. The walk may
+ * free the host it stands on (not others) once it has the next one. */
+struct host *host_first(const struct host_table *t);
+struct host *host_next(const struct host_table *t, const struct host *h);
 
 /* Requests h may have in flight now: per_host, or under limits.adaptive
  * what h has earned of it. */

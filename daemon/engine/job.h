@@ -33,13 +33,15 @@ struct job {
 	struct url url;		/* current target; changes on redirect */
 	enum job_state state;
 	struct host *host;	/* host of url, counted reference */
-	struct job *next;	/* link in host queue while JS_QUEUED */
+	struct list_node qnode;	/* in host.queue while JS_QUEUED */
 	struct conn *conn;	/* while JS_RUNNING and attached */
 	struct timer timer;	/* backoff wait */
 	uint32_t attempts;	/* attempts on the current URL */
 	uint32_t redirects;
 	bool retry_free;	/* next attempt is a stale-pool retry, not counted */
 	bool free_retry_used;	/* at most one such retry per job */
+	bool tls_probe;		/* this attempt fetches its host's TLS
+				 * session (host_probe_start) */
 	struct sched *sched;	/* owner, for the backoff timer */
 	struct list_node all_node; /* in sched.all while live, which daemon.c
 				   * walks to cancel and spill */

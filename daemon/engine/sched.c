@@ -1,7 +1,8 @@
 /* Scheduling: jobs wait in per-host queues (the bounded queue is their sum
  * plus those waiting to retry); once per loop turn the pump starts as many
  * as the global cap allows, round-robin over hosts with room. Every attempt
- * comes back through sched_attempt_done(), the one place that decides
+ * takes a slot (struct slot) and comes back through on_attempt() with a
+ * struct conn_result; attempt_done() is the one place that decides
  * redirect, retry or final record; every job leaves through finish(). */
 #include "engine/sched.h"
 
@@ -15,10 +16,12 @@
 #include "http/backoff.h"
 #include "net/conn.h"
 #include "net/dns.h"
+#include "net/tls.h"
 #include "engine/job.h"
 #include "base/log.h"
 
 static void pump(struct loop_hook *hook);
+static void env_init(struct sched *s);
 
 int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	       char *err, size_t errlen)
@@ -47,6 +50,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 		host_table_fini(&s->hosts);
 		return -EINVAL;
 	}
+	env_init(s);
 	s->pump_hook.fn = pump;
 	loop_add_hook(l, &s->pump_hook);
 	return 0;
@@ -54,6 +58,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 
 void sched_fini(struct sched *s)
 {
+	assert(s->in_flight == 0);
 	dns_free(s->dns);
 	netguard_fini(&s->guard);
 	host_table_fini(&s->hosts);
@@ -66,8 +71,7 @@ void sched_snapshot(const struct sched *s, struct sched_snapshot *snap)
 	snap->retry_waiting = s->backoff;
 	snap->in_flight = s->in_flight;
 	snap->queue_capacity = s->cfg->queue.capacity;
-	snap->conns_open = s->conns_open;
-	snap->conns_idle = s->conns_idle;
+	snap->conns = s->conns;
 	snap->hosts = s->hosts.count;
 	snap->adaptive_cuts = s->hosts.adapt_cuts;
 }
@@ -134,7 +138,7 @@ struct job *sched_next(const struct sched *s, const struct job *j)
 
 bool sched_idle(const struct sched *s)
 {
-	return s->live == 0 && s->conns_open == s->conns_idle;
+	return s->live == 0 && s->conns.open == s->conns.idle;
 }
 
 static void job_free(struct job *j)
@@ -260,12 +264,109 @@ static void reset_attempt(struct job *j, uint64_t now)
 	j->t_attempt_ms = now;
 }
 
+/* A slot on h for one attempt: h's share was taken by host_next_job(),
+ * the global one is taken here. */
+static struct slot slot_take(struct sched *s, struct host *h)
+{
+	assert(h->active > 0);
+	s->in_flight++;
+	return (struct slot){ .home = h };
+}
+
+/* Give back sl, which must hold a slot, exactly once. */
+static void slot_give(struct sched *s, struct slot *sl)
+{
+	struct host *h = sl->home;
+
+	assert(h && s->in_flight > 0);
+	sl->home = NULL;
+	s->in_flight--;
+	host_release(&s->hosts, h);
+}
+
+static const struct sched_conn_ops real_conn = {
+	.open = conn_open,
+	.reuse = conn_reuse,
+	.abort = conn_abort,
+	.detach = conn_detach,
+	.close_idle = conn_close_idle,
+};
+
+static const struct sched_conn_ops *conn_ops(const struct sched *s)
+{
+	return s->conn_ops ? s->conn_ops : &real_conn;
+}
+
+/* Full handshakes cost both sides far more than resumed ones: the first
+ * connection to an https host fetches a session, and the host's other
+ * jobs wait for it rather than all shaking hands. */
+static void probe_maybe(struct sched *s, struct job *j)
+{
+	struct host *h = j->host;
+
+	if (!j->url.https || h->tls_probe || h->tls_no_resume ||
+	    tls_session_known(j->url.host, j->url.port))
+		return;
+	j->tls_probe = true;
+	host_probe_start(&s->hosts, h);
+}
+
+/* The probe has a session for its host, or never will: let the host's
+ * other jobs open their connections (and resume). */
+static void probe_end(struct sched *s, struct job *j)
+{
+	if (!j->tls_probe)
+		return;
+	j->tls_probe = false;
+	host_probe_end(&s->hosts, j->host);
+}
+
+static void attempt_done(struct sched *s, struct job *j,
+			 const char *location, const char *retry_after);
+
+/* An attempt that ended before reaching a conn: err with detail. */
+static void attempt_failed(struct sched *s, struct job *j, struct slot *sl,
+			   enum rf_err err, const char *detail)
+{
+	slot_give(s, sl);
+	j->err = err;
+	snprintf(j->detail, sizeof(j->detail), "%s", detail);
+	attempt_done(s, j, NULL, NULL);
+}
+
+/* Run j's attempt on a pooled conn of its host, or on a new one. */
+static void attempt(struct sched *s, struct job *j, struct slot sl)
+{
+	const struct sched_conn_ops *ops = conn_ops(s);
+	struct conn_req rq = {
+		.url = &j->url,
+		.headers = j->headers,
+		.n_headers = j->n_headers,
+		.deadline_ms = j->deadline_ms,
+		.owner = j,
+	};
+	struct host *h = j->host;
+	struct conn *c = host_pool_take(h);
+
+	if (c) {
+		j->conn = c;
+		ops->reuse(c, &rq, sl);
+		return;
+	}
+	probe_maybe(s, j);
+	host_conn_opened(h);
+	if (ops->open(&s->env, &rq, sl, h, &j->conn) < 0) {
+		host_conn_closed(&s->hosts, h);
+		probe_end(s, j);
+		attempt_failed(s, j, &sl, RF_CONNECT, "out of memory");
+	}
+}
+
 static void start(struct sched *s, struct job *j)
 {
 	uint64_t now = loop_now_ms(s->loop);
-	struct host *h = j->host;
+	struct slot sl = slot_take(s, j->host);
 
-	s->in_flight++;
 	s->waiting--;
 	j->state = JS_RUNNING;
 	if (!j->t_first_ms) {
@@ -278,27 +379,15 @@ static void start(struct sched *s, struct job *j)
 		j->attempts++;
 	reset_attempt(j, now);
 	if (now >= j->deadline_ms) {
-		j->err = RF_DEADLINE;
-		snprintf(j->detail, sizeof(j->detail),
+		char detail[sizeof(j->detail)];
+
+		snprintf(detail, sizeof(detail),
 			 "timeouts.total (%llu ms) passed before the attempt",
 			 (unsigned long long)s->cfg->timeouts.total_ms);
-		sched_attempt_done(s, j, NULL, true);
+		attempt_failed(s, j, &sl, RF_DEADLINE, detail);
 		return;
 	}
-	if (h->idle) {
-		struct conn *c = h->idle;
-
-		h->idle = c->next_idle;
-		h->n_idle--;
-		s->conns_idle--;
-		conn_reuse(c, j);
-		return;
-	}
-	if (conn_open(s, j) < 0) {
-		j->err = RF_CONNECT;
-		snprintf(j->detail, sizeof(j->detail), "out of memory");
-		sched_attempt_done(s, j, NULL, true);
-	}
+	attempt(s, j, sl);
 }
 
 static void pump(struct loop_hook *hook)
@@ -320,12 +409,6 @@ static void pump(struct loop_hook *hook)
 	s->loop->batch_nr = s->in_flight >= 16 ? s->in_flight / 4 : 1;
 	if (s->loop->batch_nr > 32)
 		s->loop->batch_nr = 32;
-}
-
-void sched_slot_release(struct sched *s, struct host *h)
-{
-	s->in_flight--;
-	host_release(&s->hosts, h);
 }
 
 static void requeue(struct sched *s, struct job *j, bool front)
@@ -434,16 +517,14 @@ static bool is_redirect(int status)
 	       status == 307 || status == 308;
 }
 
-void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
-			bool release_slot)
+/* After an attempt of j (its slot given back): redirect, retry, or the
+ * job's record. location and retry_after are the response's, or NULL. */
+static void attempt_done(struct sched *s, struct job *j,
+			 const char *location, const char *retry_after)
 {
 	const struct config *cfg = s->cfg;
 	bool attempts_left = j->attempts < cfg->retry.attempts;
 
-	if (c && j->status)
-		host_observe(&s->hosts, c->host, j->status, j->ms_ttfb);
-	if (release_slot)
-		sched_slot_release(s, j->host);
 	if (j->err != RF_OK) {
 		if (j->retry_free && !j->free_retry_used) {
 			j->free_retry_used = true;
@@ -456,9 +537,9 @@ void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 		}
 		return;
 	}
-	if (is_redirect(j->status) && cfg->http.max_redirects > 0 && c &&
-	    c->resp.location[0]) {
-		redirect(s, j, c->resp.location);
+	if (is_redirect(j->status) && cfg->http.max_redirects > 0 &&
+	    location && location[0]) {
+		redirect(s, j, location);
 		return;
 	}
 	if (j->status >= 200 && j->status < 300) {
@@ -471,7 +552,7 @@ void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 		snprintf(j->detail, sizeof(j->detail),
 			 "HTTP status %d without a Location header", j->status);
 	if (status_retryable(cfg, j->status) && attempts_left) {
-		retry_later(s, j, c ? c->resp.retry_after : NULL);
+		retry_later(s, j, retry_after);
 		return;
 	}
 	if (j->attempts > 1) {
@@ -483,22 +564,130 @@ void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 	finish(s, j);
 }
 
+/* The attempt's measurements become j's record fields. */
+static void take_result(struct job *j, const struct conn_result *r)
+{
+	j->err = r->err;
+	snprintf(j->detail, sizeof(j->detail), "%s", r->detail);
+	j->status = r->status;
+	j->bytes = r->bytes;
+	snprintf(j->content_type, sizeof(j->content_type), "%s",
+		 r->content_type ? r->content_type : "");
+	memcpy(j->sha256, r->sha256, sizeof(j->sha256));
+	snprintf(j->ip, sizeof(j->ip), "%s", r->ip ? r->ip : "");
+	j->ms_dns = r->ms_dns;
+	j->ms_connect = r->ms_connect;
+	j->ms_tls = r->ms_tls;
+	j->ms_ttfb = r->ms_ttfb;
+	j->ms_total = r->ms_total;
+	j->tls_used = r->tls_used;
+	j->tls_resumed = r->tls_resumed;
+	snprintf(j->tls_version, sizeof(j->tls_version), "%s",
+		 r->tls_used ? r->tls_version : "");
+	snprintf(j->tls_cipher, sizeof(j->tls_cipher), "%s",
+		 r->tls_used ? r->tls_cipher : "");
+	j->retry_free = r->retry_free;
+	j->body_path[0] = '\0';
+}
+
+/* Whether conn c of host h, free again, goes to h's pool: not when
+ * nothing could use it any more (input done, nothing queued there). */
+static bool pool_or_close(struct sched *s, struct host *h, struct conn *c)
+{
+	if (s->input_done && !host_has_queued(h))
+		return false;
+	host_pool_put(h, c);
+	return true;
+}
+
+/* env.done: conn → sched, once per attempt. */
+static bool on_attempt(struct conn_env *env, void *owner,
+		       struct conn_result *r)
+{
+	struct sched *s = container_of(env, struct sched, env);
+	struct job *j = owner;
+	struct host *h = r->conn->home;
+
+	take_result(j, r);
+	j->conn = NULL;
+	if (r->sink) {
+		if (r->err == RF_OK)
+			s->body_ops->commit(r->sink, j);
+		else
+			s->body_ops->abort(r->sink);
+	}
+	probe_end(s, j);
+	if (j->status)
+		host_observe(&s->hosts, h, j->status, j->ms_ttfb);
+	if (r->slot.home)
+		slot_give(s, &r->slot);
+	attempt_done(s, j, r->location, r->retry_after);
+	return r->reusable && pool_or_close(s, h, r->conn);
+}
+
+static void on_idle_closing(struct conn_env *env, struct conn *c)
+{
+	(void)env;
+	host_pool_remove(c->home, c);
+}
+
+static void on_closed(struct conn_env *env, struct conn *c)
+{
+	struct sched *s = container_of(env, struct sched, env);
+
+	if (c->slot.home)
+		slot_give(s, &c->slot);
+	host_conn_closed(&s->hosts, c->home);
+}
+
+static void on_sink_start(struct conn_env *env, void *owner, const char *req,
+			  size_t len, struct conn_sink *out)
+{
+	struct sched *s = container_of(env, struct sched, env);
+	const struct sched_body_ops *ops = s->body_ops;
+
+	(void)owner;
+	if (!ops || !s->bodies)
+		return;
+	out->arg = ops->start(s->bodies, req, len);
+	if (!out->arg)
+		return;
+	if (ops->wants_raw(s->bodies))
+		out->raw = ops->raw;
+	else
+		out->body = ops->body;
+}
+
+static void env_init(struct sched *s)
+{
+	s->env = (struct conn_env){
+		.loop = s->loop,
+		.cfg = s->cfg,
+		.dns = s->dns,
+		.guard = &s->guard,
+		.counters = &s->conns,
+		.done = on_attempt,
+		.idle_closing = on_idle_closing,
+		.closed = on_closed,
+		.sink_start = on_sink_start,
+	};
+}
+
 void sched_close_idle(struct sched *s)
 {
-	for (uint32_t i = 0; i < s->hosts.nbuckets; i++) {
-		for (struct host *h = s->hosts.buckets[i]; h;) {
-			struct host *next = h->hnext;
+	const struct sched_conn_ops *ops = conn_ops(s);
+	struct host *h, *next;
+	struct conn *c;
 
-			/* closing may free h once its last conn is gone */
-			while (h->idle) {
-				struct conn *c = h->idle;
-				bool last = h->n_conns == 1;
+	for (h = host_first(&s->hosts); h; h = next) {
+		next = host_next(&s->hosts, h);
+		/* closing may free h once its last conn is gone */
+		while ((c = host_pool_take(h)) != NULL) {
+			bool last = h->n_conns == 1;
 
-				conn_close_idle(c);
-				if (last)
-					break;
-			}
-			h = next;
+			ops->close_idle(c);
+			if (last)
+				break;
 		}
 	}
 }
@@ -526,7 +715,8 @@ struct job *sched_submit_job(struct sched *s, const char *url, size_t len,
  * running job's conn closes without reporting and its slot comes back. */
 static void unhook(struct sched *s, struct job *j)
 {
-	struct conn *c;
+	struct slot sl = { 0 };
+	void *sink = NULL;
 
 	switch (j->state) {
 	case JS_QUEUED:
@@ -539,13 +729,14 @@ static void unhook(struct sched *s, struct job *j)
 		s->waiting--;
 		break;
 	case JS_RUNNING:
-		c = j->conn;
-		if (c) {
-			c->job = NULL;
-			j->conn = NULL;
-			conn_abort(c, RF_CANCELLED, "daemon stopping");
-		}
-		sched_slot_release(s, j->host);
+		if (!j->conn)
+			break;
+		conn_ops(s)->detach(j->conn, &sl, &sink);
+		j->conn = NULL;
+		if (sink)
+			s->body_ops->abort(sink);
+		probe_end(s, j);
+		slot_give(s, &sl);
 		break;
 	}
 }
@@ -554,7 +745,7 @@ int sched_cancel(struct sched *s, struct job *j, const char *detail)
 {
 	if (j->state == JS_RUNNING && j->conn) {
 		/* the conn reports, and the class is never retried */
-		conn_abort(j->conn, RF_CANCELLED, detail);
+		conn_ops(s)->abort(j->conn, RF_CANCELLED, detail);
 		return 0;
 	}
 	if (j->state == JS_RUNNING)
@@ -598,7 +789,7 @@ void sched_apply_config(struct sched *s)
 		netguard_fini(&s->guard);
 		s->guard = g;
 	}
-	for (uint32_t i = 0; i < s->hosts.nbuckets; i++)
-		for (struct host *h = s->hosts.buckets[i]; h; h = h->hnext)
-			host_update_ready(&s->hosts, h);
+	for (struct host *h = host_first(&s->hosts); h;
+	     h = host_next(&s->hosts, h))
+		host_update_ready(&s->hosts, h);
 }

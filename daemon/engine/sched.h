@@ -1,5 +1,5 @@
 /* The scheduler: accepts jobs into the bounded queue, starts them within the
- * global and per-host caps, and decides in one place (sched_attempt_done)
+ * global and per-host caps, and decides in one place (attempt_done)
  * whether an attempt's outcome is a redirect, a retry after backoff, or the
  * job's one final record. */
 #ifndef RF_SCHED_H
@@ -14,6 +14,7 @@
 #include "base/list.h"
 #include "engine/host.h"
 #include "event/loop.h"
+#include "net/conn.h"
 
 struct job;
 struct conn;
@@ -37,6 +38,39 @@ struct sched_room_wait {
 	struct list_node node;		/* in sched.room_waits while waiting */
 };
 
+struct body_sink;
+
+/* Body storage, as function pointers so that engine/ needs no output/ (its
+ * owner sets them; output/bodies.h has them as bodies_sched_ops). Called
+ * with sched.bodies as store. */
+struct sched_body_ops {
+	/* A sink for the response to the len request bytes at req, or NULL
+	 * (the body is then not kept). */
+	struct body_sink *(*start)(struct bodies *store, const char *req,
+				   size_t len);
+	/* Whether sinks take raw response bytes (else decoded body). */
+	bool (*wants_raw)(const struct bodies *store);
+	void (*body)(void *sink, const char *p, size_t n);
+	void (*raw)(void *sink, const char *p, size_t n);
+	/* The attempt of j succeeded (j's record fields set): store the body
+	 * and set j->body_path; frees the sink. */
+	void (*commit)(struct body_sink *sink, struct job *j);
+	/* Drop the sink and what it spooled. */
+	void (*abort)(struct body_sink *sink);
+};
+
+/* How sched starts and stops attempts: conn.c's functions, unless a test
+ * substitutes its own (each as the conn.h function of that name). */
+struct sched_conn_ops {
+	int (*open)(struct conn_env *env, const struct conn_req *req,
+		    struct slot slot, void *home, struct conn **cp);
+	void (*reuse)(struct conn *c, const struct conn_req *req,
+		      struct slot slot);
+	void (*abort)(struct conn *c, int err, const char *detail);
+	void (*detach)(struct conn *c, struct slot *slot, void **sink);
+	void (*close_idle)(struct conn *c);
+};
+
 struct sched_stats {
 	uint64_t accepted, done, ok, failed;
 	uint64_t failed_by[RF_ERR_COUNT];
@@ -44,7 +78,6 @@ struct sched_stats {
 	uint64_t retries;		/* attempts beyond the first */
 	uint64_t redirects;
 	uint64_t bytes;
-	uint64_t conns_opened, conns_reused;
 };
 
 /* What status, metrics and the progress line show, read in one go. */
@@ -54,7 +87,7 @@ struct sched_snapshot {
 	uint32_t retry_waiting;		/* waiting out a backoff */
 	uint32_t in_flight;		/* holding a slot */
 	uint32_t queue_capacity;	/* queue.capacity now */
-	uint32_t conns_open, conns_idle;
+	struct conn_counters conns;	/* open, idle, opened, reused */
 	uint32_t hosts;			/* hosts known (any state) */
 	uint64_t adaptive_cuts;		/* limits.adaptive's cuts */
 };
@@ -65,6 +98,10 @@ struct sched {
 	struct dns *dns;
 	struct bodies *bodies;		/* output.bodies store, or NULL; set
 					 * after sched_init by its owner */
+	const struct sched_body_ops *body_ops; /* how to use bodies; set
+					 * with it */
+	const struct sched_conn_ops *conn_ops; /* conn.c's, or a test's */
+	struct conn_env env;		/* what sched's conns see */
 	struct host_table hosts;
 	struct netguard guard;		/* network.deny / network.allow */
 	struct loop_hook pump_hook;
@@ -77,7 +114,7 @@ struct sched {
 	bool input_done;		/* no job will be submitted any more (a
 					 * batch read to the end): idle conns of
 					 * hosts with nothing queued close */
-	uint32_t conns_open, conns_idle;
+	struct conn_counters conns;	/* open, idle, opened, reused */
 	uint64_t next_job_num;
 	uint64_t rng;			/* backoff jitter */
 	struct sched_stats st;
@@ -127,17 +164,6 @@ struct job *sched_next(const struct sched *s, const struct job *j);
  * of memory (nothing accepted). */
 uint64_t sched_submit(struct sched *s, const char *url, size_t len,
 		      const char *id);
-
-/* Conn → sched: the attempt of j on c ended; j's attempt fields are filled
- * (err RF_OK with a status, or an error class). c's response (status,
- * location, retry-after) is read here, before c is reused or closed.
- * Releases j's slot when release_slot (else the conn releases it when it
- * has closed, via sched_slot_release). Never starts new work itself. */
-void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
-			bool release_slot);
-
-/* Give back a slot that an aborted conn kept until its socket closed. */
-void sched_slot_release(struct sched *s, struct host *h);
 
 /* Whether nothing is queued, waiting, running or closing. */
 bool sched_idle(const struct sched *s);

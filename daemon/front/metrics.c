@@ -224,13 +224,13 @@ int metrics_render(struct metrics *m, struct buf *out)
 	      "Of the queued jobs, those waiting to retry.",
 	      snap.retry_waiting);
 	gauge(&p, "ringfetch_connections_open", "Connections open now.",
-	      snap.conns_open);
+	      snap.conns.open);
 	gauge(&p, "ringfetch_connections_idle",
-	      "Open connections idle in the keep-alive pool.", snap.conns_idle);
+	      "Open connections idle in the keep-alive pool.", snap.conns.idle);
 	counter(&p, "ringfetch_connections_opened_total",
-		"Connections opened.", st->conns_opened);
+		"Connections opened.", snap.conns.opened);
 	counter(&p, "ringfetch_connections_reused_total",
-		"Requests sent on a pooled connection.", st->conns_reused);
+		"Requests sent on a pooled connection.", snap.conns.reused);
 	counter(&p, "ringfetch_adaptive_cuts_total",
 		"Times limits.adaptive cut a host's requests at once (429/503, "
 		"slow answers).", snap.adaptive_cuts);

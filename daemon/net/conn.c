@@ -8,6 +8,7 @@
 #include "net/conn.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -17,11 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "output/bodies.h"
-#include "engine/host.h"
-#include "engine/job.h"
 #include "base/log.h"
-#include "engine/sched.h"
 #include "net/tls.h"
 
 static const char *const cs_name[CS_COUNT] = {
@@ -38,33 +35,39 @@ static void teardown(struct conn *c);
 
 static uint32_t ms_since(const struct conn *c, uint64_t t)
 {
-	uint64_t now = loop_now_ms(c->s->loop);
+	uint64_t now = loop_now_ms(c->env->loop);
 
 	return now > t ? (uint32_t)(now - t) : 0;
 }
 
-/* Arm the phase timer: phase_ms from now, or the job's deadline if sooner. */
+/* Arm the phase timer: phase_ms from now, or the request's deadline if
+ * sooner. */
 static void arm_phase(struct conn *c, uint64_t phase_ms)
 {
-	uint64_t at = loop_now_ms(c->s->loop) + phase_ms;
+	uint64_t at = loop_now_ms(c->env->loop) + phase_ms;
+	uint64_t deadline = c->req.owner ? c->req.deadline_ms : 0;
 
 	c->deadline_bound = false;
-	if (c->job && c->job->deadline_ms && c->job->deadline_ms <= at) {
-		at = c->job->deadline_ms;
+	if (deadline && deadline <= at) {
+		at = deadline;
 		c->deadline_bound = true;
 	}
-	loop_timer_arm(c->s->loop, &c->timer, at, conn_on_timer);
+	loop_timer_arm(c->env->loop, &c->timer, at, conn_on_timer);
 }
 
-/* The only writer of c->state. */
+/* The only writer of c->state; it also counts the idle conns. */
 static void conn_enter(struct conn *c, enum conn_state to)
 {
-	const struct config *cfg = c->s->cfg;
+	const struct config *cfg = c->env->cfg;
 
-	log_debug("conn fd=%d host=%s:%u %s -> %s", c->fd, c->host->name,
-		  c->host->port, cs_name[c->state], cs_name[to]);
+	log_debug("conn fd=%d ip=%s %s -> %s", c->fd, c->ip,
+		  cs_name[c->state], cs_name[to]);
+	if (c->state == CS_IDLE)
+		c->env->counters->idle--;
+	if (to == CS_IDLE)
+		c->env->counters->idle++;
 	c->state = to;
-	c->t_phase_ms = loop_now_ms(c->s->loop);
+	c->t_phase_ms = loop_now_ms(c->env->loop);
 	switch (to) {
 	case CS_RESOLVE:
 		arm_phase(c, UINT32_MAX);
@@ -81,12 +84,12 @@ static void conn_enter(struct conn *c, enum conn_state to)
 		break;
 	case CS_IDLE:
 		c->deadline_bound = false;
-		loop_timer_arm(c->s->loop, &c->timer,
+		loop_timer_arm(c->env->loop, &c->timer,
 			       c->t_phase_ms + cfg->http.keepalive_idle_ms,
 			       conn_on_timer);
 		break;
 	default:
-		loop_timer_cancel(c->s->loop, &c->timer);
+		loop_timer_cancel(c->env->loop, &c->timer);
 		break;
 	}
 }
@@ -103,78 +106,63 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t n)
 		out[0] = '\0';
 }
 
-static void report_tls(const struct conn *c, struct job *j)
+static void report_tls(const struct conn *c, struct conn_result *r)
 {
-	j->tls_used = c->tls && c->tls->handshake_done;
-	j->tls_resumed = j->tls_used && tls_resumed(c->tls);
-	snprintf(j->tls_version, sizeof(j->tls_version), "%s",
-		 j->tls_used ? tls_version(c->tls) : "");
-	snprintf(j->tls_cipher, sizeof(j->tls_cipher), "%s",
-		 j->tls_used ? tls_cipher(c->tls) : "");
+	r->tls_used = c->tls && c->tls->handshake_done;
+	r->tls_resumed = r->tls_used && tls_resumed(c->tls);
+	r->tls_version = r->tls_used ? tls_version(c->tls) : "";
+	r->tls_cipher = r->tls_used ? tls_cipher(c->tls) : "";
 }
 
-/* output.bodies: a sink for the response to the n request bytes in wbuf.
- * It lives in resp.body_arg (decoded body through resp.on_body, or raw
- * bytes through resp_feed() for WARC) until report() or conn_free(). */
+/* The owner's body sink for the response to the n request bytes in wbuf:
+ * decoded pieces go through resp.on_body, raw bytes through resp_feed(). */
 static void sink_start(struct conn *c, size_t n)
 {
-	struct bodies *b = c->s->bodies;
-
-	if (!b)
-		return;
-	c->resp.body_arg = bodies_start(b, c->wbuf, n);
-	if (c->resp.body_arg && !bodies_wants_raw(b))
-		c->resp.on_body = bodies_body;
-}
-
-/* Store the response for j (ok) or drop what was spooled. */
-static void sink_end(struct conn *c, struct job *j, bool ok)
-{
-	struct body_sink *sink = c->resp.body_arg;
-
-	c->resp.body_arg = NULL;
-	c->resp.on_body = NULL;
-	if (!sink)
-		return;
-	if (ok && j)
-		bodies_commit(sink, j);
-	else
-		bodies_abort(sink);
-}
-
-/* Hand the attempt's outcome to sched; the job leaves this conn. */
-static void report(struct conn *c, enum rf_err err, const char *detail,
-		   bool release_slot)
-{
-	struct job *j = c->job;
-
-	if (!j)
-		return;
-	j->err = err;
-	if (detail) {
-		size_t n = strnlen(detail, sizeof(j->detail) - 1);
-
-		memcpy(j->detail, detail, n);
-		j->detail[n] = '\0';
-	} else {
-		j->detail[0] = '\0';
+	memset(&c->sink, 0, sizeof(c->sink));
+	if (c->env->sink_start)
+		c->env->sink_start(c->env, c->req.owner, c->wbuf, n, &c->sink);
+	if (c->sink.arg && c->sink.body) {
+		c->resp.on_body = c->sink.body;
+		c->resp.body_arg = c->sink.arg;
 	}
-	j->status = c->resp.status;
-	j->bytes = c->resp.body_bytes;
-	memcpy(j->content_type, c->resp.content_type, sizeof(j->content_type));
-	j->ms_total = ms_since(c, j->t_attempt_ms);
-	report_tls(c, j);
-	j->body_path[0] = '\0';
-	sink_end(c, j, err == RF_OK);
+}
+
+/* Hand the attempt's outcome (err, and res.detail) to the owner; the
+ * request leaves this conn, with the slot when give_slot. Returns the
+ * owner's answer: whether it pooled c. */
+static bool report(struct conn *c, enum rf_err err, bool give_slot)
+{
+	struct conn_result *r = &c->res;
+	void *owner = c->req.owner;
+
+	if (!owner)
+		return false;
+	r->err = err;
+	r->status = c->resp.status;
+	r->bytes = c->resp.body_bytes;
+	r->content_type = c->resp.content_type;
+	r->ip = c->ip;
+	r->ms_total = ms_since(c, c->t_attempt_ms);
+	report_tls(c, r);
 	if (c->resp.rx_bytes == 0)
-		j->ms_ttfb = 0;
+		r->ms_ttfb = 0;
+	r->location = c->resp.location;
+	r->retry_after = c->resp.retry_after;
 	/* A pooled conn that died before answering was closed by the peer
 	 * while idle: that try does not count as an attempt. */
-	j->retry_free = err == RF_RESET && c->reused && c->resp.rx_bytes == 0;
-	c->job = NULL;
-	j->conn = NULL;
-	c->holds_slot = !release_slot;
-	sched_attempt_done(c->s, j, c, release_slot);
+	r->retry_free = err == RF_RESET && c->reused && c->resp.rx_bytes == 0;
+	r->sink = c->sink.arg;
+	memset(&c->sink, 0, sizeof(c->sink));
+	c->resp.on_body = NULL;
+	c->resp.body_arg = NULL;
+	r->slot.home = NULL;
+	if (give_slot) {
+		r->slot = c->slot;
+		c->slot.home = NULL;
+	}
+	r->conn = c;
+	c->req.owner = NULL;
+	return c->env->done(c->env, owner, r);
 }
 
 static void fail(struct conn *c, enum rf_err err, const char *fmt, ...)
@@ -182,13 +170,12 @@ static void fail(struct conn *c, enum rf_err err, const char *fmt, ...)
 
 static void fail(struct conn *c, enum rf_err err, const char *fmt, ...)
 {
-	char detail[192];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(c->res.detail, sizeof(c->res.detail), fmt, ap);
 	va_end(ap);
-	report(c, err, detail, false);
+	report(c, err, false);
 	teardown(c);
 }
 
@@ -197,7 +184,19 @@ void conn_abort(struct conn *c, int err, const char *detail)
 	fail(c, (enum rf_err)err, "%s", detail);
 }
 
-static struct conn *conn_new(struct sched *s, struct job *j)
+void conn_detach(struct conn *c, struct slot *slot, void **sink)
+{
+	*slot = c->slot;
+	*sink = c->sink.arg;
+	c->slot.home = NULL;
+	memset(&c->sink, 0, sizeof(c->sink));
+	c->resp.on_body = NULL;
+	c->resp.body_arg = NULL;
+	c->req.owner = NULL;
+	teardown(c);
+}
+
+static struct conn *conn_new(struct conn_env *env, void *home)
 {
 	struct conn *c = malloc(sizeof(*c));
 
@@ -207,49 +206,26 @@ static struct conn *conn_new(struct sched *s, struct job *j)
 	memset(c, 0, offsetof(struct conn, resp));
 	http_resp_init(&c->resp, 0, false);
 	c->fd = -1;
-	c->s = s;
-	c->host = j->host;
-	c->host->refs++;
-	c->host->n_conns++;
+	c->env = env;
+	c->home = home;
 	c->op_connect.done = on_connect;
 	c->op_send.done = on_send;
 	c->op_recv.done = on_recv;
 	c->dns.cb = on_dns;
-	s->conns_open++;
-	s->st.conns_opened++;
+	env->counters->open++;
+	env->counters->opened++;
 	return c;
-}
-
-/* The probe has a session for its host, or never will: let the host's
- * other jobs open their connections (and resume). */
-static void probe_done(struct conn *c)
-{
-	if (!c->probe)
-		return;
-	c->probe = false;
-	c->host->tls_probe = false;
-	/* A server that gave no session will not give the next conn one
-	 * either: stop serialising its handshakes. */
-	if (!tls_session_known(c->host->name, c->host->port))
-		c->host->tls_no_resume = true;
-	host_update_ready(&c->s->hosts, c->host);
 }
 
 static void conn_free(struct conn *c)
 {
-	struct sched *s = c->s;
-	struct host *h = c->host;
+	struct conn_env *env = c->env;
 
-	probe_done(c);
-
+	assert(!c->req.owner && !c->sink.arg);
 	if (c->fd >= 0)
-		io_uring_prep_close(loop_sqe_noop(s->loop), c->fd);
-	sink_end(c, NULL, false);
-	s->conns_open--;
-	h->n_conns--;
-	if (c->holds_slot)
-		sched_slot_release(s, h);
-	host_put(&s->hosts, h);
+		io_uring_prep_close(loop_sqe_noop(env->loop), c->fd);
+	env->counters->open--;
+	env->closed(env, c);
 	tls_free(c->tls);
 	free(c);
 }
@@ -276,7 +252,7 @@ static void flush_out(struct conn *c)
 	p = out_pending(c, &len);
 	if (len == 0)
 		return;
-	sqe = loop_sqe(c->s->loop, &c->op_send);
+	sqe = loop_sqe(c->env->loop, &c->op_send);
 	io_uring_prep_send(sqe, c->fd, p, len, MSG_NOSIGNAL);
 	c->inflight++;
 	c->send_armed = true;
@@ -289,7 +265,7 @@ static void teardown_notify(struct conn *c, bool notify)
 	if (c->state == CS_CLOSING)
 		return;
 	if (c->state == CS_RESOLVE)
-		dns_cancel(c->s->dns, &c->dns);
+		dns_cancel(c->env->dns, &c->dns);
 	if (notify && c->tls && c->state == CS_IDLE && !c->send_armed) {
 		tls_close_notify(c->tls);
 		flush_out(c);	/* issued before the cancel below */
@@ -299,7 +275,7 @@ static void teardown_notify(struct conn *c, bool notify)
 		conn_free(c);
 		return;
 	}
-	io_uring_prep_cancel_fd(loop_sqe_noop(c->s->loop), c->fd,
+	io_uring_prep_cancel_fd(loop_sqe_noop(c->env->loop), c->fd,
 				IORING_ASYNC_CANCEL_ALL);
 }
 
@@ -320,17 +296,8 @@ static bool closing(struct conn *c)
 
 static void close_idle(struct conn *c, bool notify)
 {
-	struct host *h = c->host;
-	struct conn **pp;
-
-	for (pp = &h->idle; *pp; pp = &(*pp)->next_idle) {
-		if (*pp == c) {
-			*pp = c->next_idle;
-			h->n_idle--;
-			c->s->conns_idle--;
-			break;
-		}
-	}
+	assert(c->state == CS_IDLE);
+	c->env->idle_closing(c->env, c);
 	teardown_notify(c, notify);
 }
 
@@ -342,7 +309,7 @@ void conn_close_idle(struct conn *c)
 static void conn_on_timer(struct timer *t)
 {
 	struct conn *c = container_of(t, struct conn, timer);
-	const struct config *cfg = c->s->cfg;
+	const struct config *cfg = c->env->cfg;
 
 	if (c->state == CS_IDLE) {
 		conn_close_idle(c);
@@ -357,7 +324,7 @@ static void conn_on_timer(struct timer *t)
 	switch (c->state) {
 	case CS_CONNECT:
 		fail(c, RF_CONNECT_TIMEOUT, "connect to %s timed out after %llu ms",
-		     c->job ? c->job->ip : "?",
+		     c->ip,
 		     (unsigned long long)cfg->timeouts.connect_ms);
 		break;
 	case CS_TLS:
@@ -388,23 +355,24 @@ static void arm_recv(struct conn *c)
 
 	if (c->recv_armed)
 		return;
-	sqe = loop_sqe(c->s->loop, &c->op_recv);
+	sqe = loop_sqe(c->env->loop, &c->op_recv);
 	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
 	c->inflight++;
 	c->recv_armed = true;
 }
 
-/* Build j's request and send it (for TLS, as records after the
+/* Build the request and send it (for TLS, as records after the
  * handshake's last flight). Returns 0, or -1 when c failed. */
 static int start_request(struct conn *c)
 {
-	struct job *j = c->job;
-	const struct config *cfg = c->s->cfg;
+	const struct conn_req *rq = &c->req;
+	const struct config *cfg = c->env->cfg;
 	int n;
 
-	n = http_build_request(c->wbuf, sizeof(c->wbuf), &j->url,
+	n = http_build_request(c->wbuf, sizeof(c->wbuf), rq->url,
 			       cfg->http.user_agent, cfg->http.headers,
-			       cfg->http.n_headers, j->headers, j->n_headers);
+			       cfg->http.n_headers, rq->headers,
+			       rq->n_headers);
 	if (n < 0) {
 		fail(c, RF_INVALID_URL, n == -ENOSPC ?
 		     "request does not fit in %zu bytes" :
@@ -440,7 +408,6 @@ static void try_connect(struct conn *c)
 	int one = 1;
 
 	peer_text(ss, c->ip, sizeof(c->ip));
-	memcpy(c->job->ip, c->ip, sizeof(c->job->ip));
 	c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0);
 	if (c->fd < 0) {
@@ -448,7 +415,7 @@ static void try_connect(struct conn *c)
 		return;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	sqe = loop_sqe(c->s->loop, &c->op_connect);
+	sqe = loop_sqe(c->env->loop, &c->op_connect);
 	io_uring_prep_connect(sqe, c->fd, (struct sockaddr *)ss, len);
 	c->inflight++;
 	conn_enter(c, CS_CONNECT);
@@ -464,7 +431,7 @@ static void start_connect(struct conn *c)
 	for (unsigned i = 0; i < c->addrs.n; i++) {
 		struct sockaddr_storage *ss = &c->addrs.addr[i];
 
-		if (netguard_blocks(&c->s->guard, (struct sockaddr *)ss)) {
+		if (netguard_blocks(c->env->guard, (struct sockaddr *)ss)) {
 			if (!first[0])
 				peer_text(ss, first, sizeof(first));
 			continue;
@@ -474,11 +441,11 @@ static void start_connect(struct conn *c)
 	c->addrs.n = n;
 	if (n == 0) {
 		fail(c, RF_BLOCKED_ADDRESS, "address %s of '%s' is in "
-		     "network.deny", first, c->job->url.host);
+		     "network.deny", first, c->req.url->host);
 		return;
 	}
 	c->addr_i = 0;
-	c->t_start_ms = loop_now_ms(c->s->loop);
+	c->t_start_ms = loop_now_ms(c->env->loop);
 	try_connect(c);
 }
 
@@ -487,7 +454,7 @@ static void on_dns(struct dns_req *r, int err, const char *detail,
 {
 	struct conn *c = container_of(r, struct conn, dns);
 
-	c->job->ms_dns = ms_since(c, c->t_phase_ms);
+	c->res.ms_dns = ms_since(c, c->t_phase_ms);
 	if (err) {
 		fail(c, RF_DNS, "%s", detail ? detail : "name resolution failed");
 		return;
@@ -496,47 +463,46 @@ static void on_dns(struct dns_req *r, int err, const char *detail,
 	start_connect(c);
 }
 
-int conn_open(struct sched *s, struct job *j)
+/* Attach req to c with slot: a new attempt with an empty result. */
+static void attach(struct conn *c, const struct conn_req *req,
+		   struct slot slot)
 {
-	struct conn *c = conn_new(s, j);
+	assert(req->owner && !c->req.owner && !c->slot.home);
+	c->req = *req;
+	c->slot = slot;
+	c->t_attempt_ms = loop_now_ms(c->env->loop);
+	memset(&c->res, 0, sizeof(c->res));
+}
+
+int conn_open(struct conn_env *env, const struct conn_req *req,
+	      struct slot slot, void *home, struct conn **cp)
+{
+	const struct url *u = req->url;
+	struct conn *c = conn_new(env, home);
 	int rc;
 
 	if (!c)
 		return -ENOMEM;
-	c->job = j;
-	j->conn = c;
-	/* Full handshakes cost both sides far more than resumed ones: the
-	 * first connection to an https host fetches a session, and the
-	 * host's other jobs wait for it rather than all shaking hands. */
-	if (j->url.https && !c->host->tls_probe && !c->host->tls_no_resume &&
-	    !tls_session_known(j->url.host, j->url.port)) {
-		c->probe = true;
-		c->host->tls_probe = true;
-		host_update_ready(&s->hosts, c->host);
-	}
+	*cp = c;
+	attach(c, req, slot);
 	conn_enter(c, CS_RESOLVE);
-	rc = dns_lookup(s->dns, &c->dns, j->url.host, j->url.port, &c->addrs);
+	rc = dns_lookup(env->dns, &c->dns, u->host, u->port, &c->addrs);
 	if (rc == -EINPROGRESS)
 		return 0;
 	if (rc < 0) {
-		fail(c, RF_DNS, "cannot resolve '%s': %s", j->url.host,
+		fail(c, RF_DNS, "cannot resolve '%s': %s", u->host,
 		     strerror(-rc));
 		return 0;
 	}
-	j->ms_dns = 0;
 	start_connect(c);
 	return 0;
 }
 
-void conn_reuse(struct conn *c, struct job *j)
+void conn_reuse(struct conn *c, const struct conn_req *req, struct slot slot)
 {
-	c->job = j;
-	j->conn = c;
+	attach(c, req, slot);
 	c->reused = true;
-	j->ms_dns = j->ms_connect = j->ms_tls = 0;
-	/* the address text was made at connect; inet_ntop per request shows */
-	memcpy(j->ip, c->ip, sizeof(j->ip));
-	c->s->st.conns_reused++;
+	c->env->counters->reused++;
 	if (start_request(c) == 0)
 		arm_recv(c);
 }
@@ -544,18 +510,17 @@ void conn_reuse(struct conn *c, struct job *j)
 /* Connected to an https host: start the handshake. */
 static void start_tls(struct conn *c)
 {
-	struct job *j = c->job;
+	const struct url *u = c->req.url;
 	char err[256];
 
-	if (tls_global_init(c->s->cfg, err, sizeof(err)) < 0) {
+	if (tls_global_init(c->env->cfg, err, sizeof(err)) < 0) {
 		fail(c, RF_TLS_VERIFY, "%s", err);
 		return;
 	}
-	c->tls = tls_new(j->url.host, j->url.port, j->url.ip_literal,
-			 j->url.ipv6);
+	c->tls = tls_new(u->host, u->port, u->ip_literal, u->ipv6);
 	if (!c->tls) {
 		fail(c, RF_TLS_HANDSHAKE, "cannot set up TLS for '%s'",
-		     j->url.host);
+		     u->host);
 		return;
 	}
 	conn_enter(c, CS_TLS);
@@ -569,7 +534,7 @@ static void start_tls(struct conn *c)
 	/* A ClientHello costs a key generation: when many conns start in
 	 * one turn, each leaves now, so the server works through them while
 	 * the rest are made, instead of after the last one. */
-	loop_submit_now(c->s->loop);
+	loop_submit_now(c->env->loop);
 }
 
 static void on_connect(struct io_op *op, int res, unsigned flags)
@@ -582,19 +547,19 @@ static void on_connect(struct io_op *op, int res, unsigned flags)
 		return;
 	if (res < 0) {
 		/* Next address of the same name, within the same attempt. */
-		io_uring_prep_close(loop_sqe_noop(c->s->loop), c->fd);
+		io_uring_prep_close(loop_sqe_noop(c->env->loop), c->fd);
 		c->fd = -1;
 		if (c->addr_i + 1 < c->addrs.n) {
 			c->addr_i++;
 			try_connect(c);
 			return;
 		}
-		fail(c, RF_CONNECT, "connect to %s port %u: %s", c->job->ip,
-		     c->job->url.port, strerror(-res));
+		fail(c, RF_CONNECT, "connect to %s port %u: %s", c->ip,
+		     c->req.url->port, strerror(-res));
 		return;
 	}
-	c->job->ms_connect = ms_since(c, c->t_start_ms);
-	if (c->host->https) {
+	c->res.ms_connect = ms_since(c, c->t_start_ms);
+	if (c->req.url->https) {
 		start_tls(c);
 		return;
 	}
@@ -629,33 +594,31 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 		conn_enter(c, CS_RECV);
 }
 
-/* The response is complete: report it, then pool or close the conn. */
+/* The response is complete: report it, then go idle in the owner's pool
+ * or close. */
 static void complete(struct conn *c, bool reusable)
 {
-	struct sched *s = c->s;
-	struct job *j = c->job;
+	const struct conn_env *env = c->env;
 	uint8_t digest[32];
+	bool pooled;
 
 	sha256_final(&c->resp.sha, digest);
-	sha256_hex(digest, j->sha256);
-	reusable = reusable && c->resp.keep_alive && c->state == CS_RECV &&
-		   !c->send_armed && s->conns_idle < s->cfg->limits.concurrency;
-	report(c, RF_OK, NULL, true);
-	probe_done(c);
-	if (!reusable) {
+	sha256_hex(digest, c->res.sha256);
+	c->res.detail[0] = '\0';
+	c->res.reusable = reusable && c->resp.keep_alive &&
+			  c->state == CS_RECV && !c->send_armed &&
+			  env->counters->idle < env->cfg->limits.concurrency;
+	pooled = report(c, RF_OK, true);
+	if (!c->res.reusable) {
 		teardown(c);
 		return;
 	}
 	c->reused = false;
-	c->next_idle = c->host->idle;
-	c->host->idle = c;
-	c->host->n_idle++;
-	s->conns_idle++;
 	conn_enter(c, CS_IDLE);
-	/* Nothing can use it any more: close now, while other responses are
-	 * still coming, rather than all at exit. */
-	if (s->input_done && !c->host->q_head) {
-		close_idle(c, true);
+	/* Not pooled (nothing could use it any more): close now, while other
+	 * responses are still coming, rather than all at exit. */
+	if (!pooled) {
+		teardown_notify(c, true);
 		return;
 	}
 	arm_recv(c);
@@ -678,17 +641,16 @@ static void on_recv_eof(struct conn *c)
  * ended (completed or failed); more is whether bytes follow these. */
 static bool resp_feed(struct conn *c, const char *p, size_t n, bool more)
 {
-	struct job *j = c->job;
+	struct conn_result *r = &c->res;
 	size_t used = 0;
 	int rc;
 
 	if (c->resp.rx_bytes == 0)
-		j->ms_ttfb = ms_since(c, j->t_attempt_ms) - j->ms_dns -
-			     j->ms_connect - j->ms_tls;
+		r->ms_ttfb = ms_since(c, c->t_attempt_ms) - r->ms_dns -
+			     r->ms_connect - r->ms_tls;
 	rc = http_resp_feed(&c->resp, p, n, &used);
-	if (rc != HTTP_ERROR && used && c->resp.body_arg &&
-	    bodies_wants_raw(c->s->bodies))
-		bodies_raw(c->resp.body_arg, p, used);
+	if (rc != HTTP_ERROR && used && c->sink.raw)
+		c->sink.raw(c->sink.arg, p, used);
 	if (rc == HTTP_DONE) {
 		complete(c, used == n && !more);
 		return true;
@@ -706,7 +668,7 @@ static void recv_more(struct conn *c)
 {
 	arm_recv(c);
 	if (c->state == CS_RECV)
-		arm_phase(c, c->s->cfg->timeouts.idle_ms);
+		arm_phase(c, c->env->cfg->timeouts.idle_ms);
 }
 
 /* Decrypt what was fed and hand it to the codec, until every byte is
@@ -737,7 +699,6 @@ static void tls_input(struct conn *c)
 /* Handshake records arrived. */
 static void tls_step(struct conn *c)
 {
-	struct job *j = c->job;
 	int rc = tls_handshake(c->tls);
 
 	if (rc == TLS_WANT) {
@@ -749,11 +710,11 @@ static void tls_step(struct conn *c)
 		fail(c, c->tls->err, "%s", c->tls->detail);
 		return;
 	}
-	j->ms_tls = ms_since(c, c->t_phase_ms);
+	c->res.ms_tls = ms_since(c, c->t_phase_ms);
 	/* The client Finished and the request leave in one send, at once
 	 * for the same reason as the ClientHello. */
 	if (start_request(c) == 0) {
-		loop_submit_now(c->s->loop);
+		loop_submit_now(c->env->loop);
 		tls_input(c);	/* records after the server's Finished */
 	}
 }

@@ -1,7 +1,9 @@
 /* One TCP connection to a host and the request riding on it: resolve,
  * connect, TLS handshake for https, send, receive into the HTTP codec, then
- * go idle in the host's pool or close. The state changes only through
- * conn_enter(). */
+ * go idle in the owner's pool or close. The state changes only through
+ * conn_enter(). A conn knows its owner only through struct conn_env: the
+ * request comes in as a struct conn_req, the outcome leaves as a struct
+ * conn_result, and the pool, slots and body storage stay the owner's. */
 #ifndef RF_CONN_H
 #define RF_CONN_H
 
@@ -9,13 +11,16 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "base/err.h"
+#include "base/list.h"
+#include "net/cidr.h"
 #include "net/dns.h"
 #include "http/http.h"
 #include "event/loop.h"
 
-struct sched;
-struct host;
-struct job;
+struct conn;
+struct conn_env;
+struct config_header;
 struct tls;
 
 enum conn_state {
@@ -24,7 +29,7 @@ enum conn_state {
 	CS_TLS,		/* https: handshake records moving, timeouts.tls */
 	CS_SEND,	/* request bytes in flight (recv armed too) */
 	CS_RECV,	/* request sent, response arriving */
-	CS_IDLE,	/* in the host's pool, recv armed to notice a close */
+	CS_IDLE,	/* in the owner's pool, recv armed to notice a close */
 	CS_CLOSING,	/* [transient] cancelling SQEs, then close and free */
 	CS_COUNT
 };
@@ -32,29 +37,122 @@ enum conn_state {
 #define CONN_RBUF 16384
 #define CONN_WBUF 16384
 
+/* A request slot (the owner's global and per-home caps, counted one more),
+ * taken by the owner for one attempt. The conn carries it and hands it
+ * back exactly once: in its result (conn_result.slot), or, when a failed
+ * conn keeps it until its socket has closed (so the cap counts sockets
+ * still closing), in conn.slot when env->closed() runs. */
+struct slot {
+	void *home;		/* the owner's: what the slot was taken on;
+				 * NULL: no slot held */
+};
+
+/* Counters the owner reports (status, metrics). */
+struct conn_counters {
+	uint32_t open;		/* conns allocated and not yet freed */
+	uint32_t idle;		/* of which in CS_IDLE */
+	uint64_t opened;	/* conns ever opened */
+	uint64_t reused;	/* requests sent on a pooled conn */
+};
+
+/* One request, as the owner asks for it. Borrowed: url and headers must
+ * stay valid until the attempt's result (or conn_detach()). */
+struct conn_req {
+	const struct url *url;
+	const struct config_header *headers;	/* extra request headers */
+	size_t n_headers;
+	uint64_t deadline_ms;	/* loop clock; 0 = none */
+	void *owner;		/* handed back with the result; not NULL */
+};
+
+/* Where a response body goes, as the owner's sink_start() set it up. */
+struct conn_sink {
+	void *arg;		/* the sink; NULL: the body is not kept */
+	void (*body)(void *arg, const char *p, size_t n); /* decoded body
+							   * pieces, or NULL */
+	void (*raw)(void *arg, const char *p, size_t n);  /* response bytes as
+							   * received, or NULL */
+};
+
+/* How one attempt ended. Filled while the attempt runs; handed to
+ * env->done(), and valid only during that call (pointers borrow from the
+ * conn). */
+struct conn_result {
+	enum rf_err err;	/* RF_OK: a complete response with status */
+	char detail[192];	/* "" on RF_OK, else a sentence */
+	int status;		/* 0 = no response */
+	uint64_t bytes;		/* body bytes, chunking removed */
+	const char *content_type; /* "" when none; at most 127 bytes */
+	char sha256[65];	/* hex of the body; "" unless RF_OK */
+	const char *ip;		/* peer address, "" when none was tried */
+	uint32_t ms_dns, ms_connect, ms_tls, ms_ttfb, ms_total;
+	bool tls_used;		/* a TLS handshake completed on the conn */
+	bool tls_resumed;	/* that handshake resumed a cached session */
+	const char *tls_version, *tls_cipher; /* "" unless tls_used */
+	const char *location;	/* Location as sent, "" when none */
+	const char *retry_after; /* Retry-After as sent, "" when none */
+	bool retry_free;	/* a pooled conn the peer had closed: the
+				 * try should not count as an attempt */
+	bool reusable;		/* the conn may go to the owner's pool */
+	void *sink;		/* the body sink (conn_sink.arg) or NULL:
+				 * the owner now commits or aborts it */
+	struct slot slot;	/* the attempt's slot, given back now; home
+				 * NULL when the conn keeps it until closed */
+	struct conn *conn;	/* the conn the attempt ran on */
+};
+
+/* What a connection needs from its owner (sched.c, or a unit test). The
+ * owner fills it once and it outlives every conn made with it. */
+struct conn_env {
+	struct loop *loop;
+	const struct config *cfg;	/* timeouts, http, limits; borrowed */
+	struct dns *dns;
+	const struct netguard *guard;	/* network.deny, checked per connect */
+	struct conn_counters *counters;
+	/* The attempt of owner ended (exactly once per conn_open/conn_reuse
+	 * that returned 0, never after conn_detach). Returns true when the
+	 * owner put r->conn in its pool (only when r->reusable; the conn then
+	 * goes idle), false to have it close. */
+	bool (*done)(struct conn_env *env, void *owner, struct conn_result *r);
+	/* Idle conn c closes (the peer closed it, it expired, or
+	 * conn_close_idle()): the owner takes it out of its pool. */
+	void (*idle_closing)(struct conn_env *env, struct conn *c);
+	/* c's socket is closed and c is freed after this returns: the owner
+	 * gives back c->slot when it holds one and forgets c->home. */
+	void (*closed)(struct conn_env *env, struct conn *c);
+	/* Set up *out (zeroed by the caller) for the response to the len
+	 * request bytes at req of owner. NULL: bodies are not kept. */
+	void (*sink_start)(struct conn_env *env, void *owner, const char *req,
+			   size_t len, struct conn_sink *out);
+};
+
 struct conn {
 	enum conn_state state;
 	int fd;				/* -1 when none */
-	struct sched *s;
-	struct host *host;		/* counted in host->n_conns */
-	struct job *job;		/* NULL when idle or orphaned */
-	struct conn *next_idle;		/* host idle list */
+	struct conn_env *env;		/* borrowed */
+	void *home;			/* the owner's (sched: its host) */
+	struct list_node pool_node;	/* in the home's pool while pooled */
+	struct conn_req req;		/* the attempt's; owner NULL when idle
+					 * or detached */
+	struct slot slot;		/* the attempt's, or one kept until
+					 * closed */
+	struct conn_sink sink;		/* the attempt's body sink */
 	unsigned inflight;		/* SQEs whose CQE has not come */
 	bool recv_armed;
 	bool send_armed;		/* a send SQE is in flight */
 	bool reused;			/* this request rides a pooled conn */
-	bool probe;			/* holds host->tls_probe */
-	bool holds_slot;		/* closing with the job's slot still taken */
 	bool deadline_bound;		/* the armed timer is the job's deadline */
 	struct io_op op_connect, op_send, op_recv, op_cancel;
 	struct timer timer;		/* phase deadline, or idle expiry */
 	struct dns_req dns;
 	struct dns_addrs addrs;
 	unsigned addr_i;		/* address being tried */
+	uint64_t t_attempt_ms;		/* this attempt started */
 	uint64_t t_start_ms, t_phase_ms;
 	char ip[48];			/* text of addrs.addr[addr_i] once connecting */
 	size_t wlen, woff;		/* plain: unsent request wbuf[woff..wlen) */
 	struct tls *tls;		/* owned, https only; else NULL */
+	struct conn_result res;		/* the attempt's, so far */
 	struct http_resp resp;
 	/* Plain: the request. TLS: the request until tls_write() took it,
 	 * then the decrypted response (records are sent from the tls). */
@@ -62,20 +160,31 @@ struct conn {
 	char rbuf[CONN_RBUF];		/* received bytes (TLS: ciphertext) */
 };
 
-/* Open a new connection for j to its host and send j's request. Always
- * ends in exactly one sched_attempt_done() for j. Returns 0 or -ENOMEM
- * (then nothing was started). */
-int conn_open(struct sched *s, struct job *j);
+/* Open a new connection for req to its url's host, holding slot, with home
+ * the owner's (c->home, e.g. its pool). *cp is set to the conn before
+ * anything can report, so the owner finds it from env->done(). Returns 0:
+ * then exactly one env->done() for req follows (perhaps before this
+ * returns) unless the owner detaches; or -ENOMEM: nothing was started and
+ * the slot stays the caller's. */
+int conn_open(struct conn_env *env, const struct conn_req *req,
+	      struct slot slot, void *home, struct conn **cp);
 
-/* Send j's request on idle pooled conn c (taken off its host's list by the
- * caller). Ends in exactly one sched_attempt_done() for j. */
-void conn_reuse(struct conn *c, struct job *j);
+/* Send req on idle conn c, which the owner took out of its pool. Ends in
+ * exactly one env->done() for req, unless the owner detaches. */
+void conn_reuse(struct conn *c, const struct conn_req *req, struct slot slot);
 
-/* Abort whatever c is doing: its job (if any) gets err/detail via
- * sched_attempt_done(), then c closes and frees itself. */
+/* Abort what c is doing: its request (if any) ends with err and detail
+ * through env->done() (c keeps the slot until closed), then c closes and
+ * frees itself. */
 void conn_abort(struct conn *c, int err, const char *detail);
 
-/* Close an idle conn (keep-alive expiry, shutdown). */
+/* The owner takes its request back from c without a result: *slot and
+ * *sink get what the attempt held (the owner gives back the one and
+ * aborts the other), and c closes and frees itself. */
+void conn_detach(struct conn *c, struct slot *slot, void **sink);
+
+/* Close an idle conn (keep-alive expiry, shutdown); env->idle_closing()
+ * runs for it. */
 void conn_close_idle(struct conn *c);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "engine/job.h"
+#include "engine/sched.h"
 #include "base/log.h"
 #include "event/loop.h"
 #include "base/sha256.h"
@@ -379,3 +380,18 @@ void bodies_commit(struct body_sink *s, struct job *j)
 		commit_file(s, j);
 	bodies_abort(s);
 }
+
+/* bodies_raw for a sink the caller holds as void *. */
+static void raw_piece(void *arg, const char *p, size_t n)
+{
+	bodies_raw(arg, p, n);
+}
+
+const struct sched_body_ops bodies_sched_ops = {
+	.start = bodies_start,
+	.wants_raw = bodies_wants_raw,
+	.body = bodies_body,
+	.raw = raw_piece,
+	.commit = bodies_commit,
+	.abort = bodies_abort,
+};

@@ -58,4 +58,8 @@ void bodies_commit(struct body_sink *s, struct job *j);
 /* The response failed: remove the spool file, free s. Harmless on NULL. */
 void bodies_abort(struct body_sink *s);
 
+/* The functions above as sched's body hooks (engine/ does not include
+ * output/): set sched.body_ops to this when setting sched.bodies. */
+extern const struct sched_body_ops bodies_sched_ops;
+
 #endif

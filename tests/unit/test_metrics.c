@@ -56,6 +56,7 @@ static int fx_open(struct fx *f, const char *listen, const char *textfile)
 	if (loop_init(&f->l, 64, f->err, sizeof(f->err)) < 0)
 		return 0;
 	f->s.loop = &f->l;
+	f->s.cfg = &f->cfg;	/* the snapshot reads queue.capacity */
 	/* metrics_new() only reads these two strings. */
 	f->cfg.metrics.listen = (char *)listen;
 	f->cfg.metrics.textfile = (char *)textfile;
@@ -450,13 +451,13 @@ static int test_counters_and_gauges(void)
 	f.s.st.retries = 6;
 	f.s.st.retried = 4;
 	f.s.st.redirects = 8;
-	f.s.st.conns_opened = 9;
-	f.s.st.conns_reused = 10;
+	f.s.conns.opened = 9;
+	f.s.conns.reused = 10;
 	f.s.in_flight = 3;
 	f.s.waiting = 5;
 	f.s.backoff = 1;
-	f.s.conns_open = 4;
-	f.s.conns_idle = 2;
+	f.s.conns.open = 4;
+	f.s.conns.idle = 2;
 	ok = TAP_CHECK(render(&f, &b) == 0);
 	for (size_t i = 0; ok && i < sizeof(want) / sizeof(want[0]); i++) {
 		ok = value_of(b.p, want[i].name) == want[i].want;
