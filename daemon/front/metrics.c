@@ -331,11 +331,9 @@ static void on_textfile_timer(struct timer *t)
 	else if (rc == 0 && m->textfile_failing)
 		log_info("metrics.textfile %s: written again", m->textfile);
 	m->textfile_failing = rc < 0;
-	if (loop_timer_arm(m->loop, t,
-			   loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
-			   on_textfile_timer) < 0)
-		log_warn("metrics.textfile %s: out of memory, no longer "
-			 "rewritten", m->textfile);
+	loop_timer_arm(m->loop, t,
+		       loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
+		       on_textfile_timer);
 }
 
 /* ---- scrapers ---- */
@@ -547,13 +545,14 @@ static void client_open(struct metrics *m, int fd)
 	for (size_t i = 0; i < METRICS_CLIENTS_MAX && !c; i++)
 		if (m->clients[i].fd < 0)
 			c = &m->clients[i];
-	/* Without its deadline a silent scraper would keep the slot. */
-	if (!c || loop_timer_arm(m->loop, &c->deadline,
-				 loop_now_ms(m->loop) +
-				 METRICS_CLIENT_TIMEOUT_MS, on_deadline) < 0) {
+	if (!c) {
 		io_uring_prep_close(loop_sqe_noop(m->loop), fd);
 		return;
 	}
+	/* Without its deadline a silent scraper would keep the slot. */
+	loop_timer_arm(m->loop, &c->deadline,
+		       loop_now_ms(m->loop) + METRICS_CLIENT_TIMEOUT_MS,
+		       on_deadline);
 	c->fd = fd;
 	c->req_len = 0;
 	c->req[0] = '\0';
@@ -700,12 +699,10 @@ static int open_textfile(struct metrics *m, const char *path, char *err,
 			 path, strerror(-rc));
 		return rc;
 	}
-	rc = loop_timer_arm(m->loop, &m->textfile_timer,
-			    loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
-			    on_textfile_timer);
-	if (rc < 0)
-		snprintf(err, errlen, "metrics: out of memory");
-	return rc;
+	loop_timer_arm(m->loop, &m->textfile_timer,
+		       loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
+		       on_textfile_timer);
+	return 0;
 }
 
 struct metrics *metrics_new(struct loop *l, struct sched *s,

@@ -346,9 +346,7 @@ static void query_finish(struct dns_query *q)
 	loop_timer_cancel(d->l, &q->deadline);
 	query_unlink(q);
 	query_link(&d->done, q);
-	if (loop_timer_arm(d->l, &d->deliver_timer, loop_now_ms(d->l),
-			   on_deliver) < 0)
-		log_error("dns: cannot arm the delivery timer: out of memory");
+	loop_timer_arm(d->l, &d->deliver_timer, loop_now_ms(d->l), on_deliver);
 }
 
 static void on_deliver(struct timer *t)
@@ -567,9 +565,8 @@ static void ares_timer_update(struct dns *d)
 	}
 	/* Round up: firing early only costs a no-op turn, but one per ms. */
 	ms = (uint64_t)tv.tv_sec * 1000 + ((uint64_t)tv.tv_usec + 999) / 1000;
-	if (loop_timer_arm(d->l, &d->ares_timer, loop_now_ms(d->l) + ms,
-			   on_ares_timer) < 0)
-		log_error("dns: cannot arm the c-ares timer: out of memory");
+	loop_timer_arm(d->l, &d->ares_timer, loop_now_ms(d->l) + ms,
+		       on_ares_timer);
 }
 
 /* --- setup ------------------------------------------------------------- */
@@ -847,11 +844,10 @@ static int lookup_start(struct dns *d, struct dns_req *r, const char *name,
 	q->in_ares = true;
 	/* May answer at once (hosts file); on_answer then queues delivery. */
 	ares_getaddrinfo(d->ch, name, NULL, &hints, on_answer, q);
-	if (!q->finished &&
-	    loop_timer_arm(d->l, &q->deadline,
-			   loop_now_ms(d->l) + d->query_deadline_ms,
-			   on_deadline) < 0)
-		log_error("dns: cannot arm a query deadline: out of memory");
+	if (!q->finished)
+		loop_timer_arm(d->l, &q->deadline,
+			       loop_now_ms(d->l) + d->query_deadline_ms,
+			       on_deadline);
 	ares_timer_update(d);
 	return -EINPROGRESS;
 }
