@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "event/loop.h"
 
@@ -151,13 +152,7 @@ static void req_attach(struct dns_query *q, struct dns_req *r, uint16_t port)
 
 static uint32_t name_hash(const char *s)
 {
-	uint32_t h = 2166136261u;		/* FNV-1a */
-
-	while (*s) {
-		h ^= (uint8_t)*s++;
-		h *= 16777619u;
-	}
-	return h & (DNS_BUCKETS - 1);
+	return hash_fnv1a_str(s) & (DNS_BUCKETS - 1);
 }
 
 static void cache_remove(struct dns *d, struct dns_entry *e)
