@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "net/dns.h"
+#include "base/addr.h"
 #include "base/err.h"
 #include "engine/job.h"
 #include "base/log.h"
@@ -589,35 +590,6 @@ static void on_accept(struct io_op *op, int res, unsigned flags)
 
 /* ---- life cycle ---- */
 
-/* Split "HOST:PORT" or "[V6]:PORT" (copied into hostbuf); an empty host or
- * "*" means every address. Returns 0 or -EINVAL. */
-static int split_listen(const char *text, char *hostbuf, size_t n,
-			const char **host, const char **port)
-{
-	char *colon;
-
-	if (strlen(text) >= n)
-		return -EINVAL;
-	strcpy(hostbuf, text);
-	if (hostbuf[0] == '[') {
-		colon = strstr(hostbuf, "]:");
-		if (!colon)
-			return -EINVAL;
-		*colon++ = '\0';
-		*host = hostbuf + 1;
-	} else {
-		colon = strrchr(hostbuf, ':');
-		if (!colon)
-			return -EINVAL;
-		*colon = '\0';
-		*host = hostbuf;
-	}
-	*port = colon + 1;
-	if (**host == '\0' || strcmp(*host, "*") == 0)
-		*host = NULL;
-	return 0;
-}
-
 static int bind_one(const struct addrinfo *ai, int *fd_out)
 {
 	int one = 1;
@@ -649,16 +621,19 @@ static int open_listener(struct metrics *m, const char *text, char *err,
 	struct addrinfo *res, *ai;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	const char *host, *port;
-	char hostbuf[320];
+	char host[320], port[8];
+	uint16_t portnum;
 	int rc = -EINVAL, gai;
 
-	if (split_listen(text, hostbuf, sizeof(hostbuf), &host, &port) < 0) {
+	if (addr_split_hostport(text, host, sizeof(host), &portnum,
+				false) < 0) {
 		snprintf(err, errlen, "metrics.listen '%s': expected HOST:PORT",
 			 text);
 		return -EINVAL;
 	}
-	gai = getaddrinfo(host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%u", portnum);
+	/* "*" means every address */
+	gai = getaddrinfo(strcmp(host, "*") ? host : NULL, port, &hints, &res);
 	if (gai) {
 		snprintf(err, errlen, "metrics.listen '%s': %s", text,
 			 gai_strerror(gai));

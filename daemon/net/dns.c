@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "base/addr.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "event/loop.h"
@@ -571,44 +572,20 @@ static void ares_timer_update(struct dns *d)
 static int server_csv_add(char *csv, size_t cap, const char *s)
 {
 	char host[INET6_ADDRSTRLEN];
-	const char *end = s + strlen(s), *port = NULL;
-	const char *colon = strchr(s, ':');
 	unsigned char buf[16];
-	unsigned long p = 53;
+	uint16_t port = 53;
 	size_t used = strlen(csv);
 	bool v6;
 	int n;
 
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || (rb[1] && rb[1] != ':'))
-			return -EINVAL;
-		if (rb[1])
-			port = rb + 2;
-		s++;
-		end = rb;
-	} else if (colon && !strchr(colon + 1, ':')) {
-		port = colon + 1;
-		end = colon;
-	}
-	if ((size_t)(end - s) >= sizeof(host))
+	if (addr_split_hostport(s, host, sizeof(host), &port, true) < 0 ||
+	    port == 0)
 		return -EINVAL;
-	memcpy(host, s, (size_t)(end - s));
-	host[end - s] = '\0';
 	v6 = strchr(host, ':') != NULL;
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, buf) != 1)
 		return -EINVAL;
-	if (port) {
-		char *e;
-
-		p = strtoul(port, &e, 10);
-		if (!*port || *e || p == 0 || p > 65535 || *port == '-' ||
-		    *port == '+')
-			return -EINVAL;
-	}
-	n = snprintf(csv + used, cap - used, v6 ? "%s[%s]:%lu" : "%s%s:%lu",
-		     used ? "," : "", host, p);
+	n = snprintf(csv + used, cap - used, v6 ? "%s[%s]:%u" : "%s%s:%u",
+		     used ? "," : "", host, port);
 	return n < 0 || (size_t)n >= cap - used ? -ENOSPC : 0;
 }
 
