@@ -22,6 +22,7 @@
 #include "net/dns.h"
 #include "base/addr.h"
 #include "base/err.h"
+#include "base/fsutil.h"
 #include "engine/job.h"
 #include "base/log.h"
 #include "event/loop.h"
@@ -278,21 +279,6 @@ void metrics_observe(struct metrics *m, const struct job *j)
 
 /* ---- the textfile ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* A plain write(): a few kilobytes every few seconds to a local file, off
  * the fetch path, costs less than the ring plumbing it would take. No
  * fsync either: after a crash a stale or missing file is harmless, the
@@ -311,7 +297,7 @@ int metrics_write_textfile(struct metrics *m)
 		  0644);
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, m->page.p, m->page.len);
+	rc = fs_write_all(fd, m->page.p, m->page.len, NULL);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(m->textfile_tmp, m->textfile) < 0)

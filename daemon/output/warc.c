@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "base/buf.h"
+#include "base/fsutil.h"
 #include "config/config.h"
 #include "base/sha256.h"
 #include "version.h"	/* generated: RF_VERSION */
@@ -162,17 +163,9 @@ void warc_free(struct warc *w)
 static void out_flush(struct warc *w)
 {
 	size_t off = 0;
-	ssize_t n;
 
-	while (!w->err && off < w->out_len) {
-		n = write(w->fd, w->out + off, w->out_len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			w->err = n < 0 ? -errno : -EIO;
-		else
-			off += (size_t)n;
-	}
+	if (!w->err)
+		w->err = fs_write_all(w->fd, w->out, w->out_len, &off);
 	w->size += off;
 	w->out_len = 0;
 }
