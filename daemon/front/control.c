@@ -31,6 +31,7 @@
 #define CLIENT_OUT_SOFT (256 * 1024)	/* stop reading requests past this */
 #define CLIENT_OUT_MAX (8 * 1024 * 1024)	/* drop a client past this */
 #define WATCH_OUT_MAX (1024 * 1024)	/* drop a watcher past this */
+#define CONTROL_ACCEPT_RETRY_MS 100	/* after EMFILE and the like */
 /* an id of 64 KiB of control characters is 384 KiB escaped */
 #define REPLY_MAX (8 * CONTROL_LINE_MAX)
 
@@ -53,8 +54,6 @@ struct client {
 	struct client *bnext;		/* ctl's blocked list */
 };
 
-static void arm_accept(struct control *ctl);
-static void on_accept_timer(struct timer *t);
 static void process(struct client *c);
 static void arm_recv(struct client *c);
 
@@ -561,39 +560,9 @@ static void client_new(struct control *ctl, int fd)
 	arm_recv(c);
 }
 
-static void on_accept(struct io_op *op, int res, unsigned flags)
+static void on_conn(struct listener *ls, int fd)
 {
-	struct control *ctl = container_of(op, struct control, op_accept);
-
-	(void)flags;
-	ctl->accepting = false;
-	if (res >= 0) {
-		if (ctl->closing)
-			close(res);
-		else
-			client_new(ctl, res);
-	} else if (res != -ECANCELED && res != -EINTR && !ctl->closing) {
-		/* EMFILE and friends: try again a little later */
-		log_warn("control: accept: %s", strerror(-res));
-		loop_timer_arm(ctl->loop, &ctl->t_accept,
-			       loop_now_ms(ctl->loop) + 100, on_accept_timer);
-		return;
-	}
-	arm_accept(ctl);
-}
-
-static void arm_accept(struct control *ctl)
-{
-	if (ctl->accepting || ctl->closing || ctl->lfd < 0)
-		return;
-	io_uring_prep_accept(loop_sqe(ctl->loop, &ctl->op_accept), ctl->lfd,
-			     NULL, NULL, SOCK_CLOEXEC);
-	ctl->accepting = true;
-}
-
-static void on_accept_timer(struct timer *t)
-{
-	arm_accept(container_of(t, struct control, t_accept));
+	client_new(container_of(ls, struct control, ls), fd);
 }
 
 /* Once per turn: resume paused clients while room lasts, free the dead. */
@@ -652,39 +621,32 @@ int control_init(struct control *ctl, struct daemon *d, struct loop *l,
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->d = d;
 	ctl->loop = l;
-	ctl->lfd = lfd;
-	ctl->op_accept.done = on_accept;
 	buf_init(&ctl->rec, REPLY_MAX);
 	buf_init(&ctl->resp, REPLY_MAX);
 	ctl->hook.fn = control_hook;
 	loop_add_hook(l, &ctl->hook);
-	arm_accept(ctl);
+	listener_init(&ctl->ls, l, lfd, "control", CONTROL_ACCEPT_RETRY_MS,
+		      on_conn);
 	return 0;
 }
 
 void control_close(struct control *ctl)
 {
-	ctl->closing = true;
-	loop_timer_cancel(ctl->loop, &ctl->t_accept);
-	if (ctl->accepting)
-		io_uring_prep_cancel(loop_sqe_noop(ctl->loop), &ctl->op_accept,
-				     0);
+	listener_close(&ctl->ls);
 	for (struct client *c = ctl->clients; c; c = c->next)
 		client_close(c);
 }
 
 bool control_idle(const struct control *ctl)
 {
-	return !ctl->accepting && !ctl->clients;
+	return listener_idle(&ctl->ls) && !ctl->clients;
 }
 
 void control_fini(struct control *ctl)
 {
 	while (ctl->clients)
 		client_free(ctl->clients);
-	if (ctl->lfd >= 0)
-		close(ctl->lfd);
-	ctl->lfd = -1;
+	listener_fini(&ctl->ls);
 	buf_fini(&ctl->rec);
 	buf_fini(&ctl->resp);
 }

@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "event/loop.h"
+#include "net/listener.h"
 
 struct daemon;
 struct job;
@@ -38,11 +39,7 @@ struct control_stats {
 struct control {
 	struct daemon *d;
 	struct loop *loop;
-	int lfd;			/* listening socket, -1 once closed */
-	bool accepting;			/* an accept SQE is in flight */
-	bool closing;			/* control_close(): no new accept */
-	struct io_op op_accept;
-	struct timer t_accept;		/* re-arm accept after an error */
+	struct listener ls;		/* the listening socket */
 	struct loop_hook hook;		/* resume paused clients, free dead */
 	struct client *clients;		/* every client, open or dead */
 	struct client *blocked_head, *blocked_tail; /* paused, FIFO */

@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "net/dns.h"
+#include "net/listener.h"
 #include "base/addr.h"
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -73,12 +74,10 @@ struct metrics {
 	struct loop *loop;
 	struct sched *sched;		/* borrowed, outlives m */
 	uint64_t t_start_ms;		/* loop clock at metrics_new() */
-	int lfd;			/* listening socket, -1 = off */
+	struct listener ls;		/* ls.fd -1 = off */
 	uint16_t port;
-	struct io_op op_accept;
-	bool accept_busy;		/* op_accept is in the ring */
-	struct timer accept_retry;
-	unsigned inflight;		/* our ops in the ring; free at 0 */
+	unsigned inflight;		/* scraper ops in the ring; free at 0
+					 * with ls idle */
 	bool closing;			/* metrics_free() was called */
 	char *textfile;			/* owned path, NULL = off */
 	char *textfile_tmp;		/* owned "PATH.tmp.PID" */
@@ -327,8 +326,7 @@ static void on_textfile_timer(struct timer *t)
 
 static void free_now(struct metrics *m)
 {
-	if (m->lfd >= 0)
-		close(m->lfd);
+	listener_fini(&m->ls);
 	buf_fini(&m->page);
 	free(m->textfile);
 	free(m->textfile_tmp);
@@ -338,7 +336,7 @@ static void free_now(struct metrics *m)
 /* After a completion while closing: the last one frees m. */
 static void maybe_free(struct metrics *m)
 {
-	if (m->closing && m->inflight == 0)
+	if (m->closing && m->inflight == 0 && listener_idle(&m->ls))
 		free_now(m);
 }
 
@@ -508,22 +506,6 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 		client_close(c);		/* one answer per connection */
 }
 
-static void on_accept(struct io_op *op, int res, unsigned flags);
-
-static void arm_accept(struct metrics *m)
-{
-	struct io_uring_sqe *sqe = loop_sqe(m->loop, &m->op_accept);
-
-	io_uring_prep_accept(sqe, m->lfd, NULL, NULL, SOCK_CLOEXEC);
-	m->accept_busy = true;
-	m->inflight++;
-}
-
-static void on_accept_retry(struct timer *t)
-{
-	arm_accept(container_of(t, struct metrics, accept_retry));
-}
-
 /* A new scraper on fd: a free slot, or closed at once when there is none. */
 static void client_open(struct metrics *m, int fd)
 {
@@ -547,31 +529,14 @@ static void client_open(struct metrics *m, int fd)
 	client_submit(c, on_recv);
 }
 
-static void on_accept(struct io_op *op, int res, unsigned flags)
+static void on_conn(struct listener *ls, int fd)
 {
-	struct metrics *m = container_of(op, struct metrics, op_accept);
+	client_open(container_of(ls, struct metrics, ls), fd);
+}
 
-	(void)flags;
-	m->accept_busy = false;
-	m->inflight--;
-	if (m->closing) {
-		if (res >= 0)
-			io_uring_prep_close(loop_sqe_noop(m->loop), res);
-		maybe_free(m);
-		return;
-	}
-	if (res >= 0) {
-		client_open(m, res);
-	} else if (res != -EINTR && res != -ECONNABORTED && res != -EAGAIN) {
-		/* Out of descriptors or memory: accepting again at once
-		 * would spin, so pause; the backlog holds the scrapers. */
-		log_warn("metrics.listen: accept: %s", strerror(-res));
-		loop_timer_arm(m->loop, &m->accept_retry,
-			       loop_now_ms(m->loop) + METRICS_ACCEPT_RETRY_MS,
-			       on_accept_retry);
-		return;
-	}
-	arm_accept(m);
+static void on_listener_idle(struct listener *ls)
+{
+	maybe_free(container_of(ls, struct metrics, ls));
 }
 
 /* ---- life cycle ---- */
@@ -609,7 +574,7 @@ static int open_listener(struct metrics *m, const char *text, char *err,
 	socklen_t sl = sizeof(ss);
 	char host[320], port[8];
 	uint16_t portnum;
-	int rc = -EINVAL, gai;
+	int rc = -EINVAL, gai, fd = -1;
 
 	if (addr_split_hostport(text, host, sizeof(host), &portnum,
 				false) < 0) {
@@ -625,19 +590,21 @@ static int open_listener(struct metrics *m, const char *text, char *err,
 			 gai_strerror(gai));
 		return -EINVAL;
 	}
-	for (ai = res; ai && m->lfd < 0; ai = ai->ai_next)
-		rc = bind_one(ai, &m->lfd);
+	for (ai = res; ai && fd < 0; ai = ai->ai_next)
+		rc = bind_one(ai, &fd);
 	freeaddrinfo(res);
-	if (m->lfd < 0) {
+	if (fd < 0) {
 		snprintf(err, errlen, "metrics.listen '%s': %s", text,
 			 strerror(-rc));
 		return rc;
 	}
-	if (getsockname(m->lfd, (struct sockaddr *)&ss, &sl) == 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		m->port = ntohs(ss.ss_family == AF_INET6 ?
 				((struct sockaddr_in6 *)&ss)->sin6_port :
 				((struct sockaddr_in *)&ss)->sin_port);
-	arm_accept(m);
+	listener_init(&m->ls, m->loop, fd, "metrics.listen",
+		      METRICS_ACCEPT_RETRY_MS, on_conn);
+	m->ls.on_idle = on_listener_idle;
 	return 0;
 }
 
@@ -679,8 +646,7 @@ struct metrics *metrics_new(struct loop *l, struct sched *s,
 	m->loop = l;
 	m->sched = s;
 	m->t_start_ms = loop_now_ms(l);
-	m->lfd = -1;
-	m->op_accept.done = on_accept;
+	m->ls.fd = -1;
 	buf_init(&m->page, METRICS_PAGE_MAX);
 	for (size_t i = 0; i < METRICS_CLIENTS_MAX; i++) {
 		m->clients[i].m = m;
@@ -717,9 +683,8 @@ void metrics_free(struct metrics *m)
 			 strerror(-rc));
 	m->closing = true;
 	loop_timer_cancel(m->loop, &m->textfile_timer);
-	loop_timer_cancel(m->loop, &m->accept_retry);
-	if (m->accept_busy)
-		io_uring_prep_cancel(loop_sqe_noop(m->loop), &m->op_accept, 0);
+	if (m->ls.fd >= 0)
+		listener_close(&m->ls);
 	for (size_t i = 0; i < METRICS_CLIENTS_MAX; i++) {
 		struct metrics_client *c = &m->clients[i];
 
