@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "http/backoff.h"
+#include "http/http.h"
 #include "net/conn.h"
 #include "net/dns.h"
 #include "engine/job.h"
@@ -363,12 +364,6 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	requeue(s, j, false);
 }
 
-static bool is_redirect(int status)
-{
-	return status == 301 || status == 302 || status == 303 ||
-	       status == 307 || status == 308;
-}
-
 void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 			bool release_slot)
 {
@@ -391,7 +386,7 @@ void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 		}
 		return;
 	}
-	if (is_redirect(j->status) && cfg->http.max_redirects > 0 && c &&
+	if (http_status_is_redirect(j->status) && cfg->http.max_redirects > 0 && c &&
 	    c->resp.location[0]) {
 		redirect(s, j, c->resp.location);
 		return;
@@ -402,7 +397,7 @@ void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 	}
 	j->err = RF_HTTP_STATUS;
 	snprintf(j->detail, sizeof(j->detail), "HTTP status %d", j->status);
-	if (is_redirect(j->status) && cfg->http.max_redirects > 0)
+	if (http_status_is_redirect(j->status) && cfg->http.max_redirects > 0)
 		snprintf(j->detail, sizeof(j->detail),
 			 "HTTP status %d without a Location header", j->status);
 	if (status_retryable(cfg, j->status) && attempts_left) {
