@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "base/addr.h"
 #include "base/hash.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "event/loop.h"
 
@@ -51,7 +52,7 @@ struct dns_result {
 
 struct dns_entry {
 	struct dns_entry *hnext;		/* bucket chain */
-	struct dns_entry *older, *newer;	/* age list, d->oldest first */
+	struct list_node age;			/* on d->ages, oldest first */
 	uint64_t expires_ms;			/* loop clock */
 	struct dns_result res;			/* err 0, -ENOENT or -ENODATA */
 	char name[];				/* lowercase key */
@@ -96,7 +97,7 @@ struct dns {
 	unsigned nsocks;			/* closing: freed at 0 */
 	struct dns_query *pending;		/* waiting on c-ares, by name */
 	struct dns_query *done;			/* results not yet delivered */
-	struct dns_entry *oldest, *newest;
+	struct list_node ages;			/* entries, oldest first */
 	struct dns_stats stats;
 	bool closing;				/* dns_free() was called */
 	struct dns_entry *buckets[DNS_BUCKETS];
@@ -163,16 +164,16 @@ static void cache_remove(struct dns *d, struct dns_entry *e)
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		d->oldest = e->newer;
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		d->newest = e->older;
+	list_remove(&e->age);
 	free(e);
 	d->stats.cache_entries--;
+}
+
+static struct dns_entry *cache_oldest(const struct dns *d)
+{
+	struct list_node *n = list_first(&d->ages);
+
+	return n ? list_entry(n, struct dns_entry, age) : NULL;
 }
 
 /* The live entry for name, or NULL; a stale one is dropped on the way. */
@@ -200,9 +201,9 @@ static void cache_store(struct dns *d, const char *name,
 	e = cache_find(d, name);
 	if (e)
 		cache_remove(d, e);
-	while (d->oldest && (d->oldest->expires_ms <= now ||
-			     d->stats.cache_entries >= DNS_CACHE_MAX))
-		cache_remove(d, d->oldest);
+	while ((e = cache_oldest(d)) && (e->expires_ms <= now ||
+			d->stats.cache_entries >= DNS_CACHE_MAX))
+		cache_remove(d, e);
 	e = malloc(sizeof(*e) + len + 1);
 	if (!e)
 		return;
@@ -212,20 +213,16 @@ static void cache_store(struct dns *d, const char *name,
 	head = &d->buckets[name_hash(e->name)];
 	e->hnext = *head;
 	*head = e;
-	e->newer = NULL;
-	e->older = d->newest;
-	if (d->newest)
-		d->newest->newer = e;
-	else
-		d->oldest = e;
-	d->newest = e;
+	list_push_back(&d->ages, &e->age);
 	d->stats.cache_entries++;
 }
 
 static void cache_clear(struct dns *d)
 {
-	while (d->oldest)
-		cache_remove(d, d->oldest);
+	struct dns_entry *e;
+
+	while ((e = cache_oldest(d)))
+		cache_remove(d, e);
 }
 
 /* --- results ----------------------------------------------------------- */
@@ -677,6 +674,7 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err,
 		goto out_cleanup;
 	}
 	d->l = l;
+	list_init(&d->ages);
 	d->min_ttl_ms = cfg->dns.cache_min_ttl_ms;
 	d->max_ttl_ms = cfg->dns.cache_max_ttl_ms;
 	if (d->max_ttl_ms < d->min_ttl_ms)
