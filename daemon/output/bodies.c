@@ -108,11 +108,7 @@ struct bodies *bodies_new(const struct config *cfg, const char *dir,
 	}
 	return b;
 out_free:
-	if (b) {
-		free(b->tmpdir);
-		free(b->dir);
-		free(b);
-	}
+	bodies_free(b);
 	return NULL;
 }
 
