@@ -142,14 +142,21 @@ static void maybe_done(struct client *c)
 	client_close(c);
 }
 
+/* One of c's SQEs came back and *armed (its flag) is cleared. Returns
+ * false when c is dead: the reap hook frees it once nothing is in flight. */
+static bool client_op_done(struct client *c, bool *armed)
+{
+	c->inflight--;
+	*armed = false;
+	return !c->dead;
+}
+
 static void on_send(struct io_op *op, int res, unsigned flags)
 {
 	struct client *c = container_of(op, struct client, op_send);
 
 	(void)flags;
-	c->inflight--;
-	c->sending = false;
-	if (c->dead)
+	if (!client_op_done(c, &c->sending))
 		return;
 	if (res < 0) {
 		client_close(c);	/* EPIPE, ECONNRESET: the peer left */
@@ -497,9 +504,7 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 	struct client *c = container_of(op, struct client, op_recv);
 
 	(void)flags;
-	c->inflight--;
-	c->recv_armed = false;
-	if (c->dead)
+	if (!client_op_done(c, &c->recv_armed))
 		return;
 	if (res < 0 && res != -EINTR && res != -EAGAIN) {
 		client_close(c);
