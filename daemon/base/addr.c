@@ -43,8 +43,9 @@ int addr_split_hostport(const char *text, char *host, size_t hostlen,
 	if (text[0] == '[') {
 		const char *rb = strchr(text, ']');
 
-		if (!rb || copy_span(host, hostlen, text + 1,
-				     (size_t)(rb - text - 1)) < 0 ||
+		if (!rb ||
+		    copy_span(host, hostlen, text + 1,
+			      (size_t)(rb - text - 1)) < 0 ||
 		    inet_pton(AF_INET6, host, &a6) != 1)
 			return -EINVAL;
 		if (rb[1] == '\0')
@@ -53,9 +54,9 @@ int addr_split_hostport(const char *text, char *host, size_t hostlen,
 			return -EINVAL;
 		colon = rb + 1;
 	} else {
+		/* No colon, or a bare IPv6 address: all of it is host. */
 		colon = strchr(text, ':');
 		if (!colon || strchr(colon + 1, ':')) {
-			/* No port, or a bare IPv6 address: all of it is host. */
 			if (!port_optional)
 				return -EINVAL;
 			return copy_span(host, hostlen, text,

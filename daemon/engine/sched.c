@@ -386,8 +386,8 @@ void sched_attempt_done(struct sched *s, struct job *j, struct conn *c,
 		}
 		return;
 	}
-	if (http_status_is_redirect(j->status) && cfg->http.max_redirects > 0 && c &&
-	    c->resp.location[0]) {
+	if (http_status_is_redirect(j->status) &&
+	    cfg->http.max_redirects > 0 && c && c->resp.location[0]) {
 		redirect(s, j, c->resp.location);
 		return;
 	}

@@ -21,7 +21,7 @@ typedef void (*timer_fn)(struct timer *t);
 struct timer {
 	uint64_t at_ms;		/* deadline, valid while armed */
 	uint64_t seq;		/* arm order, breaks ties; 0 = not armed */
-	struct timer *child;	/* first child: fires no earlier than this */
+	struct timer *child;	/* first child; no child fires before t */
 	struct timer *sibling;	/* next child of the same parent */
 	struct timer *prev;	/* parent if first child, else left sibling;
 				 * NULL for the root */

@@ -52,7 +52,7 @@ struct dns_result {
 
 struct dns_entry {
 	struct dns_entry *hnext;		/* bucket chain */
-	struct list_node age;			/* on d->ages, oldest first */
+	struct list_node age;			/* on d->ages */
 	uint64_t expires_ms;			/* loop clock */
 	struct dns_result res;			/* err 0, -ENOENT or -ENODATA */
 	char name[];				/* lowercase key */
@@ -97,7 +97,7 @@ struct dns {
 	unsigned nsocks;			/* closing: freed at 0 */
 	struct dns_query *pending;		/* waiting on c-ares, by name */
 	struct dns_query *done;			/* results not yet delivered */
-	struct list_node ages;			/* entries, oldest first */
+	struct list_node ages;		/* entries, oldest first */
 	struct dns_stats stats;
 	bool closing;				/* dns_free() was called */
 	struct dns_entry *buckets[DNS_BUCKETS];

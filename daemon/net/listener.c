@@ -50,7 +50,8 @@ static void on_accept(struct io_op *op, int res, unsigned flags)
 	} else if (!transient(-res)) {
 		if (!ls->failing)
 			log_warn("%s: accept: %s; pausing %llu ms", ls->what,
-				 strerror(-res), (unsigned long long)ls->retry_ms);
+				 strerror(-res),
+				 (unsigned long long)ls->retry_ms);
 		ls->failing = true;
 		loop_timer_arm(ls->loop, &ls->retry,
 			       loop_now_ms(ls->loop) + ls->retry_ms, on_retry);

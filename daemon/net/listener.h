@@ -28,7 +28,7 @@ struct listener {
 	struct timer retry;	/* armed while paused */
 	bool busy;		/* op is in the ring */
 	bool closing;		/* listener_close() was called */
-	bool failing;		/* warned; quiet until an accept succeeds */
+	bool failing;		/* warned; quiet until an accept works */
 };
 
 /* Start accepting on fd (takes ownership) for on_conn. An accept that

@@ -98,7 +98,8 @@ static int test_cidr(void)
 	int ok = 1;
 
 	ok &= TAP_CHECK(addr_parse_cidr("10.0.0.0/8", &c) == 0 &&
-			c.bits == 104 && c.addr[10] == 0xff && c.addr[12] == 10);
+			c.bits == 104 && c.addr[10] == 0xff &&
+			c.addr[12] == 10);
 	ok &= TAP_CHECK(addr_parse_cidr("fd00::/8", &c) == 0 && c.bits == 8);
 	ok &= TAP_CHECK(addr_parse_cidr("1.2.3.4", &c) == 0 && c.bits == 128);
 	ok &= TAP_CHECK(addr_parse_cidr("::/0", &c) == 0 && c.bits == 0);

@@ -323,7 +323,8 @@ static int test_random_against_model(void)
 	for (int i = 0; i < MODEL_N; i++)
 		m_tim[i] = (struct tt){ .id = i };
 	for (int step = 0; step < 40000 && ok; step++) {
-		int op = (int)(rng(&seed) % 10), i = (int)(rng(&seed) % MODEL_N);
+		int op = (int)(rng(&seed) % 10);
+		int i = (int)(rng(&seed) % MODEL_N);
 		uint64_t at_ms = m_now + rng(&seed) % 1000;
 
 		/* Some deadlines already past, many on one millisecond. */
