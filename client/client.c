@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/fsutil.h"
 #include "config/config.h"
 #include "base/json.h"
 #include "version.h"	/* generated: RF_VERSION */
@@ -174,19 +175,11 @@ static void conn_lost(const struct conn *c)
 	exit(EX_CONN);
 }
 
+/* SIGPIPE is ignored (main), so a closed peer is EPIPE here. */
 static void send_all(struct conn *c, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			conn_lost(c);
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+	if (fs_write_all(c->fd, p, n, NULL) < 0)
+		conn_lost(c);
 }
 
 /* Receive what is there (blocking when block). Returns false at EOF. */

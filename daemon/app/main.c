@@ -140,8 +140,28 @@ static const char *find_config(int argc, char **argv)
 	return file;
 }
 
+/* Options that stand for one config key each. */
+static const struct shorthand {
+	int opt;
+	const char *flag, *key;
+} shorthands[] = {
+	{ OPT_CONC, "--concurrency", "limits.concurrency" },
+	{ OPT_PERHOST, "--per-host", "limits.per_host" },
+	{ OPT_OUT, "--out", "output.dir" },
+	{ OPT_TIMEOUT, "--timeout", "timeouts.total" },
+};
+
+static const struct shorthand *shorthand_find(int opt)
+{
+	for (size_t i = 0; i < sizeof(shorthands) / sizeof(shorthands[0]); i++)
+		if (shorthands[i].opt == opt)
+			return &shorthands[i];
+	return NULL;
+}
+
 static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 {
+	const struct shorthand *sh;
 	int ch, bad = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:qh", long_opts, NULL)) != -1) {
@@ -150,18 +170,6 @@ static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 		case OPT_BATCH: o->batch = true; break;
 		case OPT_CHECK: o->check_config = true; break;
 		case OPT_PRINT: o->print_config = true; break;
-		case OPT_CONC:
-			bad |= override(c, "--concurrency", "limits.concurrency", optarg);
-			break;
-		case OPT_PERHOST:
-			bad |= override(c, "--per-host", "limits.per_host", optarg);
-			break;
-		case OPT_OUT:
-			bad |= override(c, "--out", "output.dir", optarg);
-			break;
-		case OPT_TIMEOUT:
-			bad |= override(c, "--timeout", "timeouts.total", optarg);
-			break;
 		case OPT_SET: bad |= parse_set(c, optarg); break;
 		case OPT_SUMMARY: o->crawl.summary_json = optarg; break;
 		case 'q': o->crawl.quiet = true; break;
@@ -172,6 +180,11 @@ static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 			usage(stdout);
 			exit(EXIT_ALL_OK);
 		default:
+			sh = shorthand_find(ch);
+			if (sh) {
+				bad |= override(c, sh->flag, sh->key, optarg);
+				break;
+			}
 			/* getopt has named the option already */
 			fprintf(stderr, "Try 'ringfetchd --help'.\n");
 			return -1;

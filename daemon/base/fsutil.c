@@ -1,10 +1,11 @@
-/* mkdir -p, for output, state and socket directories. */
+/* mkdir -p, for output, state and socket directories; write everything. */
 #include "base/fsutil.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int fs_mkdir_p(const char *dir)
 {
@@ -41,4 +42,26 @@ int fs_mkdir_parent(const char *path)
 		return 0;
 	*slash = '\0';
 	return fs_mkdir_p(tmp);
+}
+
+int fs_write_all(int fd, const void *p, size_t n, size_t *written)
+{
+	const char *c = p;
+	size_t off = 0;
+	int rc = 0;
+
+	while (off < n) {
+		ssize_t w = write(fd, c + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (written)
+		*written = off;
+	return rc;
 }

@@ -519,18 +519,29 @@ static int parse_sep(struct parser *p, char close, const char *why)
 	return fail(p, why);
 }
 
+/* Take the opening bracket of an array or object at p->pos and make v
+ * one. Returns true when close follows at once (an empty container; it
+ * is taken too), false when members follow. */
+static bool open_container(struct parser *p, struct json_val *v,
+			   enum json_type type, char close)
+{
+	v->type = type;
+	p->pos++;
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == close) {
+		p->pos++;
+		return true;
+	}
+	return false;
+}
+
 static int parse_array(struct parser *p, struct json_val *v, unsigned depth)
 {
 	struct json_val *tail = NULL, *c;
 	int err;
 
-	v->type = JSON_ARRAY;
-	p->pos++;
-	skip_ws(p);
-	if (p->pos < p->len && p->s[p->pos] == ']') {
-		p->pos++;
+	if (open_container(p, v, JSON_ARRAY, ']'))
 		return 0;
-	}
 	do {
 		err = parse_child(p, v, &tail, depth, &c);
 		if (err)
@@ -547,13 +558,8 @@ static int parse_object(struct parser *p, struct json_val *v, unsigned depth)
 	uint32_t key_len;
 	int err;
 
-	v->type = JSON_OBJECT;
-	p->pos++;
-	skip_ws(p);
-	if (p->pos < p->len && p->s[p->pos] == '}') {
-		p->pos++;
+	if (open_container(p, v, JSON_OBJECT, '}'))
 		return 0;
-	}
 	do {
 		skip_ws(p);
 		if (p->pos >= p->len)

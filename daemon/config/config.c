@@ -312,6 +312,22 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	return validate(c, &ctx);
 }
 
+/* End a load or a set, all or nothing: tmp replaces c when rc is 0, else
+ * tmp is dropped and c stays as it was. Frees ctx's marks and doc. */
+static int commit(struct config *c, struct config *tmp,
+		  struct config_ctx *ctx, struct cy_doc *doc, int rc)
+{
+	if (rc == 0) {
+		config_fini(c);
+		*c = *tmp;
+	} else {
+		config_fini(tmp);
+	}
+	free(ctx->mark);
+	cy_free(doc);
+	return rc;
+}
+
 int config_load_buffer(struct config *c, const char *name, const char *data,
 		       size_t len, char *err, size_t errlen)
 {
@@ -337,15 +353,7 @@ int config_load_buffer(struct config *c, const char *name, const char *data,
 	rc = apply_root(&tmp, doc.root, &ctx);
 	if (rc == 0)
 		rc = validate(&tmp, &ctx);
-	if (rc == 0) {
-		config_fini(c);
-		*c = tmp;
-	} else {
-		config_fini(&tmp);
-	}
-	free(ctx.mark);
-	cy_free(&doc);
-	return rc;
+	return commit(c, &tmp, &ctx, &doc, rc);
 }
 
 /* Read all of path, up to CONFIG_FILE_MAX + 1 bytes. Returns the owned
@@ -464,15 +472,7 @@ int config_set(struct config *c, const char *key, const char *yaml_value,
 		rc = config_key_set(k, &tmp, v, &ctx, key);
 	else
 		rc = apply_section(&tmp, section, v, &ctx);
-	if (rc == 0) {
-		config_fini(c);
-		*c = tmp;
-	} else {
-		config_fini(&tmp);
-	}
-	free(ctx.mark);
-	cy_free(&doc);
-	return rc;
+	return commit(c, &tmp, &ctx, &doc, rc);
 }
 
 int config_print(const struct config *c, FILE *f)

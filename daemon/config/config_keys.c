@@ -195,6 +195,19 @@ static int want_plain(struct config_ctx *ctx, const struct cy_node *v,
 	return 0;
 }
 
+/* A plain scalar and no negative number, which gets k's range in its
+ * message rather than the syntax. Returns 0, or -1 with the error told. */
+static int want_unsigned(struct config_ctx *ctx, const struct config_key *k,
+			 const struct cy_node *v, const char *path,
+			 const char *expect)
+{
+	if (want_plain(ctx, v, path, expect))
+		return -1;
+	if (is_negative_number(v->str))
+		return range_fail(ctx, k, v, path, true);
+	return 0;
+}
+
 /* A plain integer within k's range, as set_u32() and the statuses take. */
 static int parse_int(const struct config_key *k, const struct cy_node *v,
 		     struct config_ctx *ctx, const char *path,
@@ -202,10 +215,8 @@ static int parse_int(const struct config_key *k, const struct cy_node *v,
 {
 	int rc;
 
-	if (want_plain(ctx, v, path, expect))
+	if (want_unsigned(ctx, k, v, path, expect))
 		return -1;
-	if (is_negative_number(v->str))
-		return range_fail(ctx, k, v, path, true);
 	rc = parse_u64(v->str, out);
 	if (rc == -EINVAL)
 		return config_fail(ctx, v, path, "%s", expect);
@@ -327,10 +338,8 @@ static int set_rate(const struct config_key *k, struct config *c,
 	const char *p;
 	double val;
 
-	if (want_plain(ctx, v, path, expect))
+	if (want_unsigned(ctx, k, v, path, expect))
 		return -1;
-	if (is_negative_number(v->str))
-		return range_fail(ctx, k, v, path, true);
 	int_len = strspn(v->str, digits);
 	p = v->str + int_len;
 	if (int_len == 0)

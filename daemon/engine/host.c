@@ -9,18 +9,17 @@
 #include <assert.h>
 
 #include "engine/job.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "net/conn.h"
 #include "net/tls.h"
 
 static uint32_t host_hash(const char *name, uint16_t port, bool https)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
+	uint32_t h = hash_fnv1a_str(name);
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	h = (h ^ port) * 16777619u;
-	return (h ^ (uint32_t)https) * 16777619u;
+	h = hash_fnv1a_mix(h, port);
+	return hash_fnv1a_mix(h, (uint32_t)https);
 }
 
 int host_table_init(struct host_table *t, struct loop *l, uint32_t per_host,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "http/backoff.h"
+#include "http/http.h"
 #include "net/conn.h"
 #include "net/dns.h"
 #include "net/tls.h"
@@ -511,12 +512,6 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	requeue(s, j, false);
 }
 
-static bool is_redirect(int status)
-{
-	return status == 301 || status == 302 || status == 303 ||
-	       status == 307 || status == 308;
-}
-
 /* After an attempt of j (its slot given back): redirect, retry, or the
  * job's record. location and retry_after are the response's, or NULL. */
 static void attempt_done(struct sched *s, struct job *j,
@@ -537,8 +532,8 @@ static void attempt_done(struct sched *s, struct job *j,
 		}
 		return;
 	}
-	if (is_redirect(j->status) && cfg->http.max_redirects > 0 &&
-	    location && location[0]) {
+	if (http_status_is_redirect(j->status) &&
+	    cfg->http.max_redirects > 0 && location && location[0]) {
 		redirect(s, j, location);
 		return;
 	}
@@ -548,7 +543,7 @@ static void attempt_done(struct sched *s, struct job *j,
 	}
 	j->err = RF_HTTP_STATUS;
 	snprintf(j->detail, sizeof(j->detail), "HTTP status %d", j->status);
-	if (is_redirect(j->status) && cfg->http.max_redirects > 0)
+	if (http_status_is_redirect(j->status) && cfg->http.max_redirects > 0)
 		snprintf(j->detail, sizeof(j->detail),
 			 "HTTP status %d without a Location header", j->status);
 	if (status_retryable(cfg, j->status) && attempts_left) {

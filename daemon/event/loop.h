@@ -89,10 +89,11 @@ static inline uint64_t loop_now_ms(const struct loop *l)
 /* Refresh the cached clock from CLOCK_MONOTONIC and return it. */
 uint64_t loop_update_clock(struct loop *l);
 
-static inline int loop_timer_arm(struct loop *l, struct timer *t,
-				 uint64_t at_ms, timer_fn fn)
+/* Never fails; see timer_arm(). */
+static inline void loop_timer_arm(struct loop *l, struct timer *t,
+				  uint64_t at_ms, timer_fn fn)
 {
-	return timer_arm(&l->timers, t, at_ms, fn);
+	timer_arm(&l->timers, t, at_ms, fn);
 }
 
 static inline void loop_timer_cancel(struct loop *l, struct timer *t)

@@ -1,122 +1,148 @@
-/* Binary min-heap of deadlines; each timer remembers its slot so cancel and
- * re-arm are O(log n) without a search. */
+/* Pairing heap of deadlines (Fredman, Sedgewick, Sleator, Tarjan 1986).
+ *
+ * Each node keeps its children in a list: child points at the first,
+ * sibling walks the rest, and prev points back (to the parent from a first
+ * child, else to the left sibling) so any node can be cut out in O(1).
+ * Melding two heaps makes the later root the first child of the earlier.
+ * Removing a node melds its children in two passes (pairs left to right,
+ * then the pairs right to left), which is what keeps the amortized cost of
+ * a removal at O(log n). */
 #include "event/timer.h"
 
-#include <errno.h>
-#include <stdlib.h>
-
-static void place(struct timer_heap *h, size_t i, struct timer *t)
+/* Strict order on (at_ms, seq): equal deadlines fire first-armed first. */
+static bool before(const struct timer *a, const struct timer *b)
 {
-	h->v[i] = t;
-	t->idx = (uint32_t)(i + 1);
+	return a->at_ms < b->at_ms || (a->at_ms == b->at_ms && a->seq < b->seq);
 }
 
-static void sift_up(struct timer_heap *h, size_t i)
+/* Meld two roots (prev and sibling NULL) into one; returns the new root. */
+static struct timer *meld(struct timer *a, struct timer *b)
 {
-	struct timer *t = h->v[i];
+	struct timer *t;
 
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-
-		if (h->v[p]->at_ms <= t->at_ms)
-			break;
-		place(h, i, h->v[p]);
-		i = p;
+	if (before(b, a)) {
+		t = a;
+		a = b;
+		b = t;
 	}
-	place(h, i, t);
+	b->prev = a;
+	b->sibling = a->child;
+	if (a->child)
+		a->child->prev = b;
+	a->child = b;
+	return a;
 }
 
-static void sift_down(struct timer_heap *h, size_t i)
+/* Meld a list of siblings into one heap; returns its root or NULL. */
+static struct timer *merge_pairs(struct timer *first)
 {
-	struct timer *t = h->v[i];
+	struct timer *stack = NULL, *root = NULL;
 
-	for (;;) {
-		size_t c = 2 * i + 1;
+	/* Pass 1: meld pairs left to right, stacking each result. */
+	while (first) {
+		struct timer *a = first, *b = a->sibling;
 
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && h->v[c + 1]->at_ms < h->v[c]->at_ms)
-			c++;
-		if (t->at_ms <= h->v[c]->at_ms)
-			break;
-		place(h, i, h->v[c]);
-		i = c;
+		first = b ? b->sibling : NULL;
+		a->prev = a->sibling = NULL;
+		if (b) {
+			b->prev = b->sibling = NULL;
+			a = meld(a, b);
+		}
+		a->sibling = stack;
+		stack = a;
 	}
-	place(h, i, t);
+	/* Pass 2: the stack pops right to left; meld each into the result. */
+	while (stack) {
+		struct timer *a = stack;
+
+		stack = a->sibling;
+		a->sibling = NULL;
+		root = root ? meld(root, a) : a;
+	}
+	return root;
+}
+
+/* Cut t and its subtree out of the heap; t is not the root. */
+static void cut(struct timer *t)
+{
+	if (t->prev->child == t)
+		t->prev->child = t->sibling;
+	else
+		t->prev->sibling = t->sibling;
+	if (t->sibling)
+		t->sibling->prev = t->prev;
+	t->prev = t->sibling = NULL;
+}
+
+/* Take armed t out of the heap, keeping its children in it. */
+static void unlink_timer(struct timer_heap *h, struct timer *t)
+{
+	struct timer *kids = merge_pairs(t->child);
+
+	t->child = NULL;
+	if (t == h->root) {
+		h->root = kids;
+		return;
+	}
+	cut(t);
+	if (kids)
+		h->root = meld(h->root, kids);
 }
 
 void timer_heap_init(struct timer_heap *h)
 {
-	h->v = NULL;
-	h->n = h->cap = 0;
+	h->root = NULL;
+	h->seq = 0;
+	h->n = 0;
 }
 
 void timer_heap_fini(struct timer_heap *h)
 {
-	for (size_t i = 0; i < h->n; i++)
-		h->v[i]->idx = 0;
-	free(h->v);
+	while (h->root)
+		timer_cancel(h, h->root);
 	timer_heap_init(h);
 }
 
-int timer_arm(struct timer_heap *h, struct timer *t, uint64_t at_ms, timer_fn fn)
+void timer_arm(struct timer_heap *h, struct timer *t, uint64_t at_ms,
+	       timer_fn fn)
 {
-	if (timer_armed(t)) {
-		uint64_t old = t->at_ms;
-		size_t i = t->idx - 1;
-
-		t->at_ms = at_ms;
-		t->fire = fn;
-		if (at_ms < old)
-			sift_up(h, i);
-		else
-			sift_down(h, i);
-		return 0;
-	}
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 64;
-		struct timer **v = realloc(h->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		h->v = v;
-		h->cap = cap;
+	if (!timer_armed(t)) {
+		t->child = t->sibling = t->prev = NULL;
+		h->n++;
+	} else if (at_ms >= t->at_ms) {
+		/* Later: t's children may now fire before it. */
+		unlink_timer(h, t);
+	} else if (t != h->root) {
+		/* Earlier: t's subtree stays ordered under t and moves up
+		 * with it in O(1). */
+		cut(t);
 	}
 	t->at_ms = at_ms;
+	t->seq = ++h->seq;
 	t->fire = fn;
-	place(h, h->n++, t);
-	sift_up(h, h->n - 1);
-	return 0;
+	if (t != h->root)
+		h->root = h->root ? meld(h->root, t) : t;
 }
 
 void timer_cancel(struct timer_heap *h, struct timer *t)
 {
-	size_t i;
-	struct timer *last;
-
 	if (!timer_armed(t))
 		return;
-	i = t->idx - 1;
-	t->idx = 0;
-	last = h->v[--h->n];
-	if (i == h->n)
-		return;
-	place(h, i, last);
-	sift_up(h, i);
-	sift_down(h, last->idx - 1);
+	unlink_timer(h, t);
+	t->seq = 0;
+	h->n--;
 }
-
 uint64_t timer_next_ms(const struct timer_heap *h)
 {
-	return h->n ? h->v[0]->at_ms : UINT64_MAX;
+	return h->root ? h->root->at_ms : UINT64_MAX;
 }
 
 unsigned timer_run(struct timer_heap *h, uint64_t now_ms)
 {
 	unsigned fired = 0;
 
-	while (h->n && h->v[0]->at_ms <= now_ms) {
-		struct timer *t = h->v[0];
+	while (h->root && h->root->at_ms <= now_ms) {
+		struct timer *t = h->root;
 
 		timer_cancel(h, t);
 		fired++;

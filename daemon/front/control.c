@@ -29,6 +29,7 @@
 #define CLIENT_OUT_SOFT (256 * 1024)	/* stop reading requests past this */
 #define CLIENT_OUT_MAX (8 * 1024 * 1024)	/* drop a client past this */
 #define WATCH_OUT_MAX (1024 * 1024)	/* drop a watcher past this */
+#define CONTROL_ACCEPT_RETRY_MS 100	/* after EMFILE and the like */
 /* an id of 64 KiB of control characters is 384 KiB escaped */
 #define REPLY_MAX (8 * CONTROL_LINE_MAX)
 
@@ -53,8 +54,6 @@ struct client {
 
 #define client_of(n) list_entry(n, struct client, node)
 
-static void arm_accept(struct control *ctl);
-static void on_accept_timer(struct timer *t);
 static void process(struct client *c);
 static void arm_recv(struct client *c);
 
@@ -127,14 +126,21 @@ static void maybe_done(struct client *c)
 	client_close(c);
 }
 
+/* One of c's SQEs came back and *armed (its flag) is cleared. Returns
+ * false when c is dead: the reap hook frees it once nothing is in flight. */
+static bool client_op_done(struct client *c, bool *armed)
+{
+	c->inflight--;
+	*armed = false;
+	return !c->dead;
+}
+
 static void on_send(struct io_op *op, int res, unsigned flags)
 {
 	struct client *c = container_of(op, struct client, op_send);
 
 	(void)flags;
-	c->inflight--;
-	c->sending = false;
-	if (c->dead)
+	if (!client_op_done(c, &c->sending))
 		return;
 	if (res < 0) {
 		client_close(c);	/* EPIPE, ECONNRESET: the peer left */
@@ -484,9 +490,7 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 	struct client *c = container_of(op, struct client, op_recv);
 
 	(void)flags;
-	c->inflight--;
-	c->recv_armed = false;
-	if (c->dead)
+	if (!client_op_done(c, &c->recv_armed))
 		return;
 	if (res < 0 && res != -EINTR && res != -EAGAIN) {
 		client_close(c);
@@ -544,39 +548,9 @@ static void client_new(struct control *ctl, int fd)
 	arm_recv(c);
 }
 
-static void on_accept(struct io_op *op, int res, unsigned flags)
+static void on_conn(struct listener *ls, int fd)
 {
-	struct control *ctl = container_of(op, struct control, op_accept);
-
-	(void)flags;
-	ctl->accepting = false;
-	if (res >= 0) {
-		if (ctl->closing)
-			close(res);
-		else
-			client_new(ctl, res);
-	} else if (res != -ECANCELED && res != -EINTR && !ctl->closing) {
-		/* EMFILE and friends: try again a little later */
-		log_warn("control: accept: %s", strerror(-res));
-		loop_timer_arm(ctl->loop, &ctl->t_accept,
-			       loop_now_ms(ctl->loop) + 100, on_accept_timer);
-		return;
-	}
-	arm_accept(ctl);
-}
-
-static void arm_accept(struct control *ctl)
-{
-	if (ctl->accepting || ctl->closing || ctl->lfd < 0)
-		return;
-	io_uring_prep_accept(loop_sqe(ctl->loop, &ctl->op_accept), ctl->lfd,
-			     NULL, NULL, SOCK_CLOEXEC);
-	ctl->accepting = true;
-}
-
-static void on_accept_timer(struct timer *t)
-{
-	arm_accept(container_of(t, struct control, t_accept));
+	client_new(container_of(ls, struct control, ls), fd);
 }
 
 /* Resume paused clients, oldest first, while room lasts (or all of them
@@ -662,31 +636,26 @@ void control_init(struct control *ctl, const struct control_ops *ops,
 	list_init(&ctl->clients);
 	list_init(&ctl->blocked);
 	ctl->room.room = on_room;
-	ctl->lfd = lfd;
-	ctl->op_accept.done = on_accept;
 	buf_init(&ctl->rec, REPLY_MAX);
 	buf_init(&ctl->resp, REPLY_MAX);
 	ctl->hook.fn = control_hook;
 	loop_add_hook(l, &ctl->hook);
-	arm_accept(ctl);
+	listener_init(&ctl->ls, l, lfd, "control", CONTROL_ACCEPT_RETRY_MS,
+		      on_conn);
 }
 
 void control_close(struct control *ctl)
 {
 	struct list_node *n;
 
-	ctl->closing = true;
-	loop_timer_cancel(ctl->loop, &ctl->t_accept);
-	if (ctl->accepting)
-		io_uring_prep_cancel(loop_sqe_noop(ctl->loop), &ctl->op_accept,
-				     0);
+	listener_close(&ctl->ls);
 	list_for_each(n, &ctl->clients)
 		client_close(client_of(n));
 }
 
 bool control_idle(const struct control *ctl)
 {
-	return !ctl->accepting && list_empty(&ctl->clients);
+	return listener_idle(&ctl->ls) && list_empty(&ctl->clients);
 }
 
 void control_fini(struct control *ctl)
@@ -694,9 +663,7 @@ void control_fini(struct control *ctl)
 	while (!list_empty(&ctl->clients))
 		client_free(client_of(list_first(&ctl->clients)));
 	sched_unwait_room(&ctl->room);
-	if (ctl->lfd >= 0)
-		close(ctl->lfd);
-	ctl->lfd = -1;
+	listener_fini(&ctl->ls);
 	buf_fini(&ctl->rec);
 	buf_fini(&ctl->resp);
 }

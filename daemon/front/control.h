@@ -23,6 +23,7 @@
 #include "base/list.h"
 #include "engine/sched.h"
 #include "event/loop.h"
+#include "net/listener.h"
 
 struct job;
 struct json_val;
@@ -64,11 +65,7 @@ struct control {
 	void *arg;			/* the ops' argument */
 	struct sched *sched;		/* borrowed: room and live jobs */
 	struct loop *loop;
-	int lfd;			/* listening socket, -1 once closed */
-	bool accepting;			/* an accept SQE is in flight */
-	bool closing;			/* control_close(): no new accept */
-	struct io_op op_accept;
-	struct timer t_accept;		/* re-arm accept after an error */
+	struct listener ls;		/* the listening socket */
 	struct loop_hook hook;		/* resume paused clients, free dead */
 	struct list_node clients;	/* every client, open or dead */
 	struct list_node blocked;	/* paused clients, FIFO */

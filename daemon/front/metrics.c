@@ -20,7 +20,10 @@
 
 #include "config/config.h"
 #include "net/dns.h"
+#include "net/listener.h"
+#include "base/addr.h"
 #include "base/err.h"
+#include "base/fsutil.h"
 #include "engine/job.h"
 #include "base/log.h"
 #include "event/loop.h"
@@ -71,12 +74,10 @@ struct metrics {
 	struct loop *loop;
 	struct sched *sched;		/* borrowed, outlives m */
 	uint64_t t_start_ms;		/* loop clock at metrics_new() */
-	int lfd;			/* listening socket, -1 = off */
+	struct listener ls;		/* ls.fd -1 = off */
 	uint16_t port;
-	struct io_op op_accept;
-	bool accept_busy;		/* op_accept is in the ring */
-	struct timer accept_retry;
-	unsigned inflight;		/* our ops in the ring; free at 0 */
+	unsigned inflight;		/* scraper ops in the ring; free at 0
+					 * with ls idle */
 	bool closing;			/* metrics_free() was called */
 	char *textfile;			/* owned path, NULL = off */
 	char *textfile_tmp;		/* owned "PATH.tmp.PID" */
@@ -279,21 +280,6 @@ void metrics_observe(struct metrics *m, const struct job *j)
 
 /* ---- the textfile ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* A plain write(): a few kilobytes every few seconds to a local file, off
  * the fetch path, costs less than the ring plumbing it would take. No
  * fsync either: after a crash a stale or missing file is harmless, the
@@ -312,7 +298,7 @@ int metrics_write_textfile(struct metrics *m)
 		  0644);
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, m->page.p, m->page.len);
+	rc = fs_write_all(fd, m->page.p, m->page.len, NULL);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(m->textfile_tmp, m->textfile) < 0)
@@ -333,19 +319,16 @@ static void on_textfile_timer(struct timer *t)
 	else if (rc == 0 && m->textfile_failing)
 		log_info("metrics.textfile %s: written again", m->textfile);
 	m->textfile_failing = rc < 0;
-	if (loop_timer_arm(m->loop, t,
-			   loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
-			   on_textfile_timer) < 0)
-		log_warn("metrics.textfile %s: out of memory, no longer "
-			 "rewritten", m->textfile);
+	loop_timer_arm(m->loop, t,
+		       loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
+		       on_textfile_timer);
 }
 
 /* ---- scrapers ---- */
 
 static void free_now(struct metrics *m)
 {
-	if (m->lfd >= 0)
-		close(m->lfd);
+	listener_fini(&m->ls);
 	buf_fini(&m->page);
 	free(m->textfile);
 	free(m->textfile_tmp);
@@ -355,7 +338,7 @@ static void free_now(struct metrics *m)
 /* After a completion while closing: the last one frees m. */
 static void maybe_free(struct metrics *m)
 {
-	if (m->closing && m->inflight == 0)
+	if (m->closing && m->inflight == 0 && listener_idle(&m->ls))
 		free_now(m);
 }
 
@@ -525,22 +508,6 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 		client_close(c);		/* one answer per connection */
 }
 
-static void on_accept(struct io_op *op, int res, unsigned flags);
-
-static void arm_accept(struct metrics *m)
-{
-	struct io_uring_sqe *sqe = loop_sqe(m->loop, &m->op_accept);
-
-	io_uring_prep_accept(sqe, m->lfd, NULL, NULL, SOCK_CLOEXEC);
-	m->accept_busy = true;
-	m->inflight++;
-}
-
-static void on_accept_retry(struct timer *t)
-{
-	arm_accept(container_of(t, struct metrics, accept_retry));
-}
-
 /* A new scraper on fd: a free slot, or closed at once when there is none. */
 static void client_open(struct metrics *m, int fd)
 {
@@ -549,13 +516,14 @@ static void client_open(struct metrics *m, int fd)
 	for (size_t i = 0; i < METRICS_CLIENTS_MAX && !c; i++)
 		if (m->clients[i].fd < 0)
 			c = &m->clients[i];
-	/* Without its deadline a silent scraper would keep the slot. */
-	if (!c || loop_timer_arm(m->loop, &c->deadline,
-				 loop_now_ms(m->loop) +
-				 METRICS_CLIENT_TIMEOUT_MS, on_deadline) < 0) {
+	if (!c) {
 		io_uring_prep_close(loop_sqe_noop(m->loop), fd);
 		return;
 	}
+	/* Without its deadline a silent scraper would keep the slot. */
+	loop_timer_arm(m->loop, &c->deadline,
+		       loop_now_ms(m->loop) + METRICS_CLIENT_TIMEOUT_MS,
+		       on_deadline);
 	c->fd = fd;
 	c->req_len = 0;
 	c->req[0] = '\0';
@@ -563,63 +531,17 @@ static void client_open(struct metrics *m, int fd)
 	client_submit(c, on_recv);
 }
 
-static void on_accept(struct io_op *op, int res, unsigned flags)
+static void on_conn(struct listener *ls, int fd)
 {
-	struct metrics *m = container_of(op, struct metrics, op_accept);
+	client_open(container_of(ls, struct metrics, ls), fd);
+}
 
-	(void)flags;
-	m->accept_busy = false;
-	m->inflight--;
-	if (m->closing) {
-		if (res >= 0)
-			io_uring_prep_close(loop_sqe_noop(m->loop), res);
-		maybe_free(m);
-		return;
-	}
-	if (res >= 0) {
-		client_open(m, res);
-	} else if (res != -EINTR && res != -ECONNABORTED && res != -EAGAIN) {
-		/* Out of descriptors or memory: accepting again at once
-		 * would spin, so pause; the backlog holds the scrapers. */
-		log_warn("metrics.listen: accept: %s", strerror(-res));
-		loop_timer_arm(m->loop, &m->accept_retry,
-			       loop_now_ms(m->loop) + METRICS_ACCEPT_RETRY_MS,
-			       on_accept_retry);
-		return;
-	}
-	arm_accept(m);
+static void on_listener_idle(struct listener *ls)
+{
+	maybe_free(container_of(ls, struct metrics, ls));
 }
 
 /* ---- life cycle ---- */
-
-/* Split "HOST:PORT" or "[V6]:PORT" (copied into hostbuf); an empty host or
- * "*" means every address. Returns 0 or -EINVAL. */
-static int split_listen(const char *text, char *hostbuf, size_t n,
-			const char **host, const char **port)
-{
-	char *colon;
-
-	if (strlen(text) >= n)
-		return -EINVAL;
-	strcpy(hostbuf, text);
-	if (hostbuf[0] == '[') {
-		colon = strstr(hostbuf, "]:");
-		if (!colon)
-			return -EINVAL;
-		*colon++ = '\0';
-		*host = hostbuf + 1;
-	} else {
-		colon = strrchr(hostbuf, ':');
-		if (!colon)
-			return -EINVAL;
-		*colon = '\0';
-		*host = hostbuf;
-	}
-	*port = colon + 1;
-	if (**host == '\0' || strcmp(*host, "*") == 0)
-		*host = NULL;
-	return 0;
-}
 
 static int bind_one(const struct addrinfo *ai, int *fd_out)
 {
@@ -652,34 +574,39 @@ static int open_listener(struct metrics *m, const char *text, char *err,
 	struct addrinfo *res, *ai;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	const char *host, *port;
-	char hostbuf[320];
-	int rc = -EINVAL, gai;
+	char host[320], port[8];
+	uint16_t portnum;
+	int rc = -EINVAL, gai, fd = -1;
 
-	if (split_listen(text, hostbuf, sizeof(hostbuf), &host, &port) < 0) {
+	if (addr_split_hostport(text, host, sizeof(host), &portnum,
+				false) < 0) {
 		snprintf(err, errlen, "metrics.listen '%s': expected HOST:PORT",
 			 text);
 		return -EINVAL;
 	}
-	gai = getaddrinfo(host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%u", portnum);
+	/* "*" means every address */
+	gai = getaddrinfo(strcmp(host, "*") ? host : NULL, port, &hints, &res);
 	if (gai) {
 		snprintf(err, errlen, "metrics.listen '%s': %s", text,
 			 gai_strerror(gai));
 		return -EINVAL;
 	}
-	for (ai = res; ai && m->lfd < 0; ai = ai->ai_next)
-		rc = bind_one(ai, &m->lfd);
+	for (ai = res; ai && fd < 0; ai = ai->ai_next)
+		rc = bind_one(ai, &fd);
 	freeaddrinfo(res);
-	if (m->lfd < 0) {
+	if (fd < 0) {
 		snprintf(err, errlen, "metrics.listen '%s': %s", text,
 			 strerror(-rc));
 		return rc;
 	}
-	if (getsockname(m->lfd, (struct sockaddr *)&ss, &sl) == 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		m->port = ntohs(ss.ss_family == AF_INET6 ?
 				((struct sockaddr_in6 *)&ss)->sin6_port :
 				((struct sockaddr_in *)&ss)->sin_port);
-	arm_accept(m);
+	listener_init(&m->ls, m->loop, fd, "metrics.listen",
+		      METRICS_ACCEPT_RETRY_MS, on_conn);
+	m->ls.on_idle = on_listener_idle;
 	return 0;
 }
 
@@ -702,12 +629,10 @@ static int open_textfile(struct metrics *m, const char *path, char *err,
 			 path, strerror(-rc));
 		return rc;
 	}
-	rc = loop_timer_arm(m->loop, &m->textfile_timer,
-			    loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
-			    on_textfile_timer);
-	if (rc < 0)
-		snprintf(err, errlen, "metrics: out of memory");
-	return rc;
+	loop_timer_arm(m->loop, &m->textfile_timer,
+		       loop_now_ms(m->loop) + METRICS_TEXTFILE_PERIOD_MS,
+		       on_textfile_timer);
+	return 0;
 }
 
 struct metrics *metrics_new(struct loop *l, struct sched *s,
@@ -723,8 +648,7 @@ struct metrics *metrics_new(struct loop *l, struct sched *s,
 	m->loop = l;
 	m->sched = s;
 	m->t_start_ms = loop_now_ms(l);
-	m->lfd = -1;
-	m->op_accept.done = on_accept;
+	m->ls.fd = -1;
 	buf_init(&m->page, METRICS_PAGE_MAX);
 	for (size_t i = 0; i < METRICS_CLIENTS_MAX; i++) {
 		m->clients[i].m = m;
@@ -761,9 +685,8 @@ void metrics_free(struct metrics *m)
 			 strerror(-rc));
 	m->closing = true;
 	loop_timer_cancel(m->loop, &m->textfile_timer);
-	loop_timer_cancel(m->loop, &m->accept_retry);
-	if (m->accept_busy)
-		io_uring_prep_cancel(loop_sqe_noop(m->loop), &m->op_accept, 0);
+	if (m->ls.fd >= 0)
+		listener_close(&m->ls);
 	for (size_t i = 0; i < METRICS_CLIENTS_MAX; i++) {
 		struct metrics_client *c = &m->clients[i];
 

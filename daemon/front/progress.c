@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "front/batch.h"
 #include "base/log.h"
 #include "engine/sched.h"
@@ -17,16 +18,7 @@
  * more than its progress line). */
 static void put(const char *s, size_t len)
 {
-	while (len) {
-		ssize_t n = write(STDERR_FILENO, s, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		s += n;
-		len -= (size_t)n;
-	}
+	(void)fs_write_all(STDERR_FILENO, s, len, NULL);
 }
 
 /* A line as wide as the terminal wraps, and \r then redraws only its

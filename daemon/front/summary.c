@@ -8,23 +8,13 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "engine/job.h"
 #include "base/json.h"
 
 void summary_init(struct summary *sm)
 {
 	memset(sm, 0, sizeof(*sm));
-}
-
-/* FNV-1a: the key is short and the table small; a cheap filter before
- * strcmp() is all it has to be. */
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
 }
 
 static struct summary_host *least_failed(struct summary *sm)
@@ -48,7 +38,7 @@ void summary_note(struct summary *sm, const struct job *j)
 		return;
 	snprintf(name, sizeof(name), u->ipv6 ? "[%s]:%u" : "%s:%u", u->host,
 		 (unsigned)u->port);
-	hash = name_hash(name);
+	hash = hash_fnv1a_str(name);
 	for (unsigned i = 0; i < sm->n_hosts; i++) {
 		h = &sm->hosts[i];
 		if (h->hash == hash && strcmp(h->name, name) == 0) {

@@ -108,29 +108,33 @@ static bool take_time(struct cursor *c, struct tm *tm)
 	       take_digits(c, 2, &tm->tm_sec);
 }
 
-/* "Sun, 06 Nov 1994 08:49:37 GMT" */
-static bool parse_imf(struct cursor c, struct tm *tm)
+/* "DAY, DD<sep>MON<sep>YEAR HH:MM:SS GMT", the shape that IMF-fixdate and
+ * rfc850-date share; they differ in day names, separator and year digits. */
+static bool parse_day_first(struct cursor c, struct tm *tm,
+			    const char *const *days, const char *sep,
+			    int year_digits)
 {
 	int d;
 
-	return take_name(&c, day_short, 7, &d) && take_lit(&c, ", ") &&
-	       take_digits(&c, 2, &tm->tm_mday) && take_lit(&c, " ") &&
-	       take_name(&c, month, 12, &tm->tm_mon) && take_lit(&c, " ") &&
-	       take_digits(&c, 4, &tm->tm_year) && take_lit(&c, " ") &&
-	       take_time(&c, tm) && take_lit(&c, " GMT") && c.p == c.end;
+	return take_name(&c, days, 7, &d) && take_lit(&c, ", ") &&
+	       take_digits(&c, 2, &tm->tm_mday) && take_lit(&c, sep) &&
+	       take_name(&c, month, 12, &tm->tm_mon) && take_lit(&c, sep) &&
+	       take_digits(&c, year_digits, &tm->tm_year) &&
+	       take_lit(&c, " ") && take_time(&c, tm) &&
+	       take_lit(&c, " GMT") && c.p == c.end;
+}
+
+/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+static bool parse_imf(struct cursor c, struct tm *tm)
+{
+	return parse_day_first(c, tm, day_short, " ", 4);
 }
 
 /* "Sunday, 06-Nov-94 08:49:37 GMT"; the year's century is settled by the
  * caller */
 static bool parse_rfc850(struct cursor c, struct tm *tm)
 {
-	int d;
-
-	return take_name(&c, day_long, 7, &d) && take_lit(&c, ", ") &&
-	       take_digits(&c, 2, &tm->tm_mday) && take_lit(&c, "-") &&
-	       take_name(&c, month, 12, &tm->tm_mon) && take_lit(&c, "-") &&
-	       take_digits(&c, 2, &tm->tm_year) && take_lit(&c, " ") &&
-	       take_time(&c, tm) && take_lit(&c, " GMT") && c.p == c.end;
+	return parse_day_first(c, tm, day_long, "-", 2);
 }
 
 /* "Sun Nov  6 08:49:37 1994": a day below 10 is padded with a space */

@@ -311,12 +311,6 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
-static bool status_is_redirect(int status)
-{
-	return status == 301 || status == 302 || status == 303 ||
-	       status == 307 || status == 308;
-}
-
 /* Returning 1 tells llhttp the message has no body. It must be said for 1xx,
  * 204 and 304 too (RFC 9112 6.3): llhttp would otherwise wait for the bytes
  * of a Content-Length those carry. */
@@ -336,7 +330,7 @@ static int on_headers_complete(llhttp_t *p)
 		return 1;
 	r->status = code;
 	r->head_done = true;
-	if (r->location_too_long && status_is_redirect(code))
+	if (r->location_too_long && http_status_is_redirect(code))
 		return resp_fail(r, HTTP_E_PROTOCOL,
 				 "Location header longer than %d bytes",
 				 URL_MAX);

@@ -112,4 +112,12 @@ int http_resp_feed(struct http_resp *r, const char *data, size_t len,
  * all had arrived: classify those as `reset` rather than `protocol`. */
 int http_resp_eof(struct http_resp *r);
 
+/* Whether status sends the client elsewhere through Location (RFC 9110
+ * 15.4: 301, 302, 303, 307, 308; not 300, 304 or 305). */
+static inline bool http_status_is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	       status == 307 || status == 308;
+}
+
 #endif

@@ -22,47 +22,7 @@ static const char *const private_ranges[] = {
 	"fec0::/10", "ff00::/8",
 };
 
-static void map_v4(uint8_t out[16], const void *v4)
-{
-	memset(out, 0, 10);
-	out[10] = out[11] = 0xff;
-	memcpy(out + 12, v4, 4);
-}
-
-int cidr_parse(const char *s, struct cidr *c)
-{
-	char buf[64];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned max, bits;
-	uint8_t v4[4];
-	char *end;
-
-	if (n == 0 || n >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (inet_pton(AF_INET, buf, v4) == 1) {
-		map_v4(c->addr, v4);
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-		max = 128;
-	} else {
-		return -EINVAL;
-	}
-	bits = max;
-	if (slash) {
-		if (!slash[1])
-			return -EINVAL;
-		bits = (unsigned)strtoul(slash + 1, &end, 10);
-		if (*end || bits > max)
-			return -EINVAL;
-	}
-	c->bits = (uint8_t)(bits + (128 - max));
-	return 0;
-}
-
-static bool cidr_match(const struct cidr *c, const uint8_t a[16])
+static bool cidr_match(const struct addr_cidr *c, const uint8_t a[16])
 {
 	unsigned full = c->bits / 8, rest = c->bits % 8;
 
@@ -83,12 +43,15 @@ static bool list_match(const struct cidr_list *l, const uint8_t a[16])
 
 static int list_add(struct cidr_list *l, const char *s)
 {
-	struct cidr *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	struct addr_cidr *v = realloc(l->v, (l->n + 1) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
 	l->v = v;
-	return cidr_parse(s, &l->v[l->n++]) == 0 ? 0 : (l->n--, -EINVAL);
+	if (addr_parse_cidr(s, &l->v[l->n]) < 0)
+		return -EINVAL;
+	l->n++;
+	return 0;
 }
 
 static int list_build(struct cidr_list *l, const struct config_strv *src,
@@ -144,7 +107,7 @@ bool netguard_blocks(const struct netguard *g, const struct sockaddr *sa)
 	if (!g->deny.n)
 		return false;
 	if (sa->sa_family == AF_INET)
-		map_v4(a, &((const struct sockaddr_in *)sa)->sin_addr);
+		addr_map_v4(a, &((const struct sockaddr_in *)sa)->sin_addr);
 	else if (sa->sa_family == AF_INET6)
 		memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	else

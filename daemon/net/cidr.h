@@ -9,15 +9,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "base/addr.h"
 #include "config/config.h"
 
-struct cidr {
-	uint8_t addr[16];	/* IPv4 as ::ffff:a.b.c.d */
-	uint8_t bits;		/* prefix length over the 128-bit form */
-};
-
 struct cidr_list {
-	struct cidr *v;		/* owned */
+	struct addr_cidr *v;	/* owned */
 	size_t n;
 };
 
@@ -35,9 +31,5 @@ void netguard_fini(struct netguard *g);
 /* Whether a connect to sa is forbidden: in deny and not in allow. An
  * IPv4-mapped IPv6 address is judged as the IPv4 address it carries. */
 bool netguard_blocks(const struct netguard *g, const struct sockaddr *sa);
-
-/* Parse "10.0.0.0/8", "fd00::/8" or a plain address into *c. Returns 0 or
- * -EINVAL. */
-int cidr_parse(const char *s, struct cidr *c);
 
 #endif

@@ -26,6 +26,9 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "base/addr.h"
+#include "base/hash.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "event/loop.h"
 
@@ -49,7 +52,7 @@ struct dns_result {
 
 struct dns_entry {
 	struct dns_entry *hnext;		/* bucket chain */
-	struct dns_entry *older, *newer;	/* age list, d->oldest first */
+	struct list_node age;			/* on d->ages */
 	uint64_t expires_ms;			/* loop clock */
 	struct dns_result res;			/* err 0, -ENOENT or -ENODATA */
 	char name[];				/* lowercase key */
@@ -94,7 +97,7 @@ struct dns {
 	unsigned nsocks;			/* closing: freed at 0 */
 	struct dns_query *pending;		/* waiting on c-ares, by name */
 	struct dns_query *done;			/* results not yet delivered */
-	struct dns_entry *oldest, *newest;
+	struct list_node ages;		/* entries, oldest first */
 	struct dns_stats stats;
 	bool closing;				/* dns_free() was called */
 	struct dns_entry *buckets[DNS_BUCKETS];
@@ -151,13 +154,7 @@ static void req_attach(struct dns_query *q, struct dns_req *r, uint16_t port)
 
 static uint32_t name_hash(const char *s)
 {
-	uint32_t h = 2166136261u;		/* FNV-1a */
-
-	while (*s) {
-		h ^= (uint8_t)*s++;
-		h *= 16777619u;
-	}
-	return h & (DNS_BUCKETS - 1);
+	return hash_fnv1a_str(s) & (DNS_BUCKETS - 1);
 }
 
 static void cache_remove(struct dns *d, struct dns_entry *e)
@@ -167,16 +164,16 @@ static void cache_remove(struct dns *d, struct dns_entry *e)
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		d->oldest = e->newer;
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		d->newest = e->older;
+	list_remove(&e->age);
 	free(e);
 	d->stats.cache_entries--;
+}
+
+static struct dns_entry *cache_oldest(const struct dns *d)
+{
+	struct list_node *n = list_first(&d->ages);
+
+	return n ? list_entry(n, struct dns_entry, age) : NULL;
 }
 
 /* The live entry for name, or NULL; a stale one is dropped on the way. */
@@ -204,9 +201,9 @@ static void cache_store(struct dns *d, const char *name,
 	e = cache_find(d, name);
 	if (e)
 		cache_remove(d, e);
-	while (d->oldest && (d->oldest->expires_ms <= now ||
-			     d->stats.cache_entries >= DNS_CACHE_MAX))
-		cache_remove(d, d->oldest);
+	while ((e = cache_oldest(d)) && (e->expires_ms <= now ||
+			d->stats.cache_entries >= DNS_CACHE_MAX))
+		cache_remove(d, e);
 	e = malloc(sizeof(*e) + len + 1);
 	if (!e)
 		return;
@@ -216,20 +213,16 @@ static void cache_store(struct dns *d, const char *name,
 	head = &d->buckets[name_hash(e->name)];
 	e->hnext = *head;
 	*head = e;
-	e->newer = NULL;
-	e->older = d->newest;
-	if (d->newest)
-		d->newest->newer = e;
-	else
-		d->oldest = e;
-	d->newest = e;
+	list_push_back(&d->ages, &e->age);
 	d->stats.cache_entries++;
 }
 
 static void cache_clear(struct dns *d)
 {
-	while (d->oldest)
-		cache_remove(d, d->oldest);
+	struct dns_entry *e;
+
+	while ((e = cache_oldest(d)))
+		cache_remove(d, e);
 }
 
 /* --- results ----------------------------------------------------------- */
@@ -346,9 +339,7 @@ static void query_finish(struct dns_query *q)
 	loop_timer_cancel(d->l, &q->deadline);
 	query_unlink(q);
 	query_link(&d->done, q);
-	if (loop_timer_arm(d->l, &d->deliver_timer, loop_now_ms(d->l),
-			   on_deliver) < 0)
-		log_error("dns: cannot arm the delivery timer: out of memory");
+	loop_timer_arm(d->l, &d->deliver_timer, loop_now_ms(d->l), on_deliver);
 }
 
 static void on_deliver(struct timer *t)
@@ -567,9 +558,8 @@ static void ares_timer_update(struct dns *d)
 	}
 	/* Round up: firing early only costs a no-op turn, but one per ms. */
 	ms = (uint64_t)tv.tv_sec * 1000 + ((uint64_t)tv.tv_usec + 999) / 1000;
-	if (loop_timer_arm(d->l, &d->ares_timer, loop_now_ms(d->l) + ms,
-			   on_ares_timer) < 0)
-		log_error("dns: cannot arm the c-ares timer: out of memory");
+	loop_timer_arm(d->l, &d->ares_timer, loop_now_ms(d->l) + ms,
+		       on_ares_timer);
 }
 
 /* --- setup ------------------------------------------------------------- */
@@ -579,44 +569,20 @@ static void ares_timer_update(struct dns *d)
 static int server_csv_add(char *csv, size_t cap, const char *s)
 {
 	char host[INET6_ADDRSTRLEN];
-	const char *end = s + strlen(s), *port = NULL;
-	const char *colon = strchr(s, ':');
 	unsigned char buf[16];
-	unsigned long p = 53;
+	uint16_t port = 53;
 	size_t used = strlen(csv);
 	bool v6;
 	int n;
 
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || (rb[1] && rb[1] != ':'))
-			return -EINVAL;
-		if (rb[1])
-			port = rb + 2;
-		s++;
-		end = rb;
-	} else if (colon && !strchr(colon + 1, ':')) {
-		port = colon + 1;
-		end = colon;
-	}
-	if ((size_t)(end - s) >= sizeof(host))
+	if (addr_split_hostport(s, host, sizeof(host), &port, true) < 0 ||
+	    port == 0)
 		return -EINVAL;
-	memcpy(host, s, (size_t)(end - s));
-	host[end - s] = '\0';
 	v6 = strchr(host, ':') != NULL;
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, buf) != 1)
 		return -EINVAL;
-	if (port) {
-		char *e;
-
-		p = strtoul(port, &e, 10);
-		if (!*port || *e || p == 0 || p > 65535 || *port == '-' ||
-		    *port == '+')
-			return -EINVAL;
-	}
-	n = snprintf(csv + used, cap - used, v6 ? "%s[%s]:%lu" : "%s%s:%lu",
-		     used ? "," : "", host, p);
+	n = snprintf(csv + used, cap - used, v6 ? "%s[%s]:%u" : "%s%s:%u",
+		     used ? "," : "", host, port);
 	return n < 0 || (size_t)n >= cap - used ? -ENOSPC : 0;
 }
 
@@ -708,6 +674,7 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err,
 		goto out_cleanup;
 	}
 	d->l = l;
+	list_init(&d->ages);
 	d->min_ttl_ms = cfg->dns.cache_min_ttl_ms;
 	d->max_ttl_ms = cfg->dns.cache_max_ttl_ms;
 	if (d->max_ttl_ms < d->min_ttl_ms)
@@ -847,11 +814,10 @@ static int lookup_start(struct dns *d, struct dns_req *r, const char *name,
 	q->in_ares = true;
 	/* May answer at once (hosts file); on_answer then queues delivery. */
 	ares_getaddrinfo(d->ch, name, NULL, &hints, on_answer, q);
-	if (!q->finished &&
-	    loop_timer_arm(d->l, &q->deadline,
-			   loop_now_ms(d->l) + d->query_deadline_ms,
-			   on_deadline) < 0)
-		log_error("dns: cannot arm a query deadline: out of memory");
+	if (!q->finished)
+		loop_timer_arm(d->l, &q->deadline,
+			       loop_now_ms(d->l) + d->query_deadline_ms,
+			       on_deadline);
 	ares_timer_update(d);
 	return -EINPROGRESS;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/aesgcm.h"
+#include "base/hash.h"
 #include "config/config.h"
 
 #define ARRAY_SIZE(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -232,14 +233,10 @@ void tls_global_fini(void)
 	wolfSSL_Cleanup();
 }
 
-/* FNV-1a of the key: the slot of a host in the session cache. */
+/* The slot of a host in the session cache. */
 static struct tls_slot *cache_slot(const char *key)
 {
-	uint32_t h = 2166136261u;
-
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	return &g_cache[h % CACHE_SLOTS];
+	return &g_cache[hash_fnv1a_str(key) % CACHE_SLOTS];
 }
 
 /* The server gave a session: a TLS 1.3 ticket, or a TLS 1.2 handshake

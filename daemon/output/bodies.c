@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "config/config.h"
 #include "engine/job.h"
 #include "engine/sched.h"
@@ -108,11 +109,7 @@ struct bodies *bodies_new(const struct config *cfg, const char *dir,
 	}
 	return b;
 out_free:
-	if (b) {
-		free(b->tmpdir);
-		free(b->dir);
-		free(b);
-	}
+	bodies_free(b);
 	return NULL;
 }
 
@@ -180,7 +177,8 @@ static void spool(struct body_sink *s, const char *p, size_t n)
 {
 	int flags = O_RDWR | O_CLOEXEC | (s->created ? O_APPEND :
 					  O_CREAT | O_EXCL);
-	ssize_t w;
+	size_t done;
+	int rc;
 
 	if (s->failed)
 		return;
@@ -193,17 +191,11 @@ static void spool(struct body_sink *s, const char *p, size_t n)
 		s->created = true;
 		s->b->n_open++;
 	}
-	while (n) {
-		w = write(s->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			sink_fail(s, "cannot write", w < 0 ? errno : EIO);
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-		s->len += (uint64_t)w;
+	rc = fs_write_all(s->fd, p, n, &done);
+	s->len += done;
+	if (rc < 0) {
+		sink_fail(s, "cannot write", -rc);
+		return;
 	}
 	if (s->b->n_open > BODIES_MAX_OPEN)
 		sink_close(s);

@@ -326,22 +326,14 @@ static size_t fit(const struct results *r)
  * again, so no half record is ever left in the file. */
 static int write_span(struct results *r, const char *p, size_t len)
 {
-	size_t off = 0;
-	ssize_t n;
-	int rc;
+	size_t off;
+	int rc = fs_write_all(r->fd, p, len, &off);
 
-	while (off < len) {
-		n = write(r->fd, p + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			if (off && ftruncate(r->fd, (off_t)r->size) < 0)
-				log_error("results: %s: cannot cut a partial write back: %s",
-					  r->path, strerror(errno));
-			return rc;
-		}
-		off += (size_t)n;
+	if (rc < 0) {
+		if (off && ftruncate(r->fd, (off_t)r->size) < 0)
+			log_error("results: %s: cannot cut a partial write back: %s",
+				  r->path, strerror(errno));
+		return rc;
 	}
 	r->size += len;
 	return 0;

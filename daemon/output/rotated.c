@@ -19,6 +19,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/fsutil.h"
 #include "base/log.h"
 
 #define ROTATED_IO (64 * 1024)		/* compression read size */
@@ -65,8 +66,7 @@ static int compress_gzip(int in, int out, unsigned char *ib,
 			z.avail_out = ROTATED_IO;
 			zrc = deflate(&z, flush);
 			n = (ssize_t)(ROTATED_IO - z.avail_out);
-			if (n && write(out, ob, (size_t)n) != n)
-				rc = errno ? -errno : -EIO;
+			rc = fs_write_all(out, ob, (size_t)n, NULL);
 		} while (!rc && z.avail_out == 0);
 	} while (!rc && flush != Z_FINISH);
 	deflateEnd(&z);
@@ -101,9 +101,8 @@ static int compress_zstd(int in, int out, unsigned char *ib,
 			left = ZSTD_compressStream2(cc, &zo, &zi, mode);
 			if (ZSTD_isError(left))
 				rc = -EIO;
-			else if (zo.pos &&
-				 write(out, ob, zo.pos) != (ssize_t)zo.pos)
-				rc = errno ? -errno : -EIO;
+			else
+				rc = fs_write_all(out, ob, zo.pos, NULL);
 		} while (!rc && (mode == ZSTD_e_end ? left != 0 :
 				 zi.pos < zi.size));
 	} while (!rc && mode != ZSTD_e_end);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "config/config.h"
 #include "engine/job.h"
 #include "base/json.h"
@@ -42,22 +43,6 @@ int spill_format(struct buf *b, const struct job *j)
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int spill_write(const char *path, const struct buf *b, uint64_t next_job,
 		char *err, size_t errlen)
 {
@@ -76,9 +61,9 @@ int spill_write(const char *path, const struct buf *b, uint64_t next_job,
 	}
 	n = snprintf(head, sizeof(head), "{\"next_job\":%llu}\n",
 		     (unsigned long long)next_job);
-	rc = write_all(fd, head, (size_t)n);
+	rc = fs_write_all(fd, head, (size_t)n, NULL);
 	if (rc == 0 && b->len)
-		rc = write_all(fd, b->p, b->len);
+		rc = fs_write_all(fd, b->p, b->len, NULL);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)

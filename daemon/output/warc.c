@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "base/buf.h"
+#include "base/fsutil.h"
 #include "config/config.h"
 #include "base/sha256.h"
 #include "version.h"	/* generated: RF_VERSION */
@@ -112,7 +113,10 @@ struct warc *warc_new(const struct config *cfg, const char *dir, char *err,
 {
 	struct warc *w = calloc(1, sizeof(*w));
 
-	if (!w || !(w->dir = strdup(dir)) || !(w->out = malloc(WARC_IO)) ||
+	if (!w)
+		goto out_nomem;
+	w->fd = -1;	/* first: warc_free() undoes a partial warc_new() */
+	if (!(w->dir = strdup(dir)) || !(w->out = malloc(WARC_IO)) ||
 	    !(w->in = malloc(WARC_IO)))
 		goto out_nomem;
 	if (deflateInit2(&w->z, 6, Z_DEFLATED, 15 + 16, 8,
@@ -121,11 +125,9 @@ struct warc *warc_new(const struct config *cfg, const char *dir, char *err,
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
 			 strerror(errno));
-		deflateEnd(&w->z);
 		goto out_free;
 	}
 	w->cfg = cfg;
-	w->fd = -1;
 	buf_init(&w->head, WARC_HEAD_MAX);
 	if (getrandom(w->rng, sizeof(w->rng), 0) != sizeof(w->rng))
 		w->rng[0] = wall_now_ms() ^ (uint64_t)getpid() << 40;
@@ -134,12 +136,7 @@ struct warc *warc_new(const struct config *cfg, const char *dir, char *err,
 out_nomem:
 	snprintf(err, errlen, "out of memory");
 out_free:
-	if (w) {
-		free(w->in);
-		free(w->out);
-		free(w->dir);
-		free(w);
-	}
+	warc_free(w);
 	return NULL;
 }
 
@@ -162,17 +159,9 @@ void warc_free(struct warc *w)
 static void out_flush(struct warc *w)
 {
 	size_t off = 0;
-	ssize_t n;
 
-	while (!w->err && off < w->out_len) {
-		n = write(w->fd, w->out + off, w->out_len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			w->err = n < 0 ? -errno : -EIO;
-		else
-			off += (size_t)n;
-	}
+	if (!w->err)
+		w->err = fs_write_all(w->fd, w->out, w->out_len, &off);
 	w->size += off;
 	w->out_len = 0;
 }

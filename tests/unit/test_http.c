@@ -742,6 +742,19 @@ static int test_pipelined(void)
 	return ok;
 }
 
+static int test_status_is_redirect(void)
+{
+	static const int yes[] = { 301, 302, 303, 307, 308 };
+	static const int no[] = { 200, 300, 304, 305, 306, 309, 399, 0, -1 };
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ok &= TAP_CHECK(http_status_is_redirect(yes[i]));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ok &= TAP_CHECK(!http_status_is_redirect(no[i]));
+	return ok;
+}
+
 int main(void)
 {
 	TAP_RUN(test_req_default_port);
@@ -770,5 +783,6 @@ int main(void)
 	TAP_RUN(test_body_too_large);
 	TAP_RUN(test_body_digest);
 	TAP_RUN(test_pipelined);
+	TAP_RUN(test_status_is_redirect);
 	return tap_done();
 }

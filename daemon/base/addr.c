@@ -1,0 +1,113 @@
+/* Address text parsers: HOST:PORT splitting and CIDR ranges. */
+#include "base/addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+/* Decimal digits only (no sign, no space, as strtoul would take), at most
+ * max. Returns the value or -1. */
+static long parse_decimal(const char *s, size_t len, long max)
+{
+	long v = 0;
+
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+		if (v > max)
+			return -1;
+	}
+	return v;
+}
+
+/* s[0..len) as a string in out[cap]; -EINVAL when empty or too long. */
+static int copy_span(char *out, size_t cap, const char *s, size_t len)
+{
+	if (len == 0 || len >= cap)
+		return -EINVAL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+int addr_split_hostport(const char *text, char *host, size_t hostlen,
+			uint16_t *port, bool port_optional)
+{
+	const char *colon, *end = text + strlen(text);
+	struct in6_addr a6;
+	long p;
+
+	if (text[0] == '[') {
+		const char *rb = strchr(text, ']');
+
+		if (!rb ||
+		    copy_span(host, hostlen, text + 1,
+			      (size_t)(rb - text - 1)) < 0 ||
+		    inet_pton(AF_INET6, host, &a6) != 1)
+			return -EINVAL;
+		if (rb[1] == '\0')
+			return port_optional ? 0 : -EINVAL;
+		if (rb[1] != ':')
+			return -EINVAL;
+		colon = rb + 1;
+	} else {
+		/* No colon, or a bare IPv6 address: all of it is host. */
+		colon = strchr(text, ':');
+		if (!colon || strchr(colon + 1, ':')) {
+			if (!port_optional)
+				return -EINVAL;
+			return copy_span(host, hostlen, text,
+					 (size_t)(end - text));
+		}
+		if (copy_span(host, hostlen, text, (size_t)(colon - text)) < 0)
+			return -EINVAL;
+	}
+	p = parse_decimal(colon + 1, (size_t)(end - colon - 1), 65535);
+	if (p < 0)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+void addr_map_v4(uint8_t out[16], const void *v4)
+{
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, v4, 4);
+}
+
+int addr_parse_cidr(const char *s, struct addr_cidr *c)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	long max, bits;
+	uint8_t v4[4];
+
+	if (copy_span(buf, sizeof(buf), s, n) < 0)
+		return -EINVAL;
+	if (inet_pton(AF_INET, buf, v4) == 1) {
+		addr_map_v4(c->addr, v4);
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	bits = max;
+	if (slash) {
+		size_t len = strlen(slash + 1);
+
+		bits = len > 3 ? -1 : parse_decimal(slash + 1, len, max);
+		if (bits < 0)
+			return -EINVAL;
+	}
+	c->bits = (uint8_t)(bits + (128 - max));
+	for (unsigned i = c->bits; i < 128; i++)
+		if (c->addr[i / 8] & (0x80 >> (i % 8)))
+			return -ERANGE;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* Address text: "HOST:PORT" and CIDR ranges, parsed one way for the config
+ * checks, the DNS servers, the metrics listener and the network guard.
+ * Sees strings only; resolves nothing. */
+#ifndef RF_ADDR_H
+#define RF_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Split "HOST:PORT" or "[V6]:PORT" into host (brackets removed, copied
+ * into host[hostlen]) and *port. With port_optional, "HOST", "[V6]" and a
+ * bare IPv6 address (two colons or more) are accepted too, and *port is
+ * then left as the caller set it (its default).
+ *
+ * The port is decimal digits only, 0..65535; 0 is returned as 0 (a
+ * listener's "any port"), so callers that need a real port reject it.
+ * Brackets hold an IPv6 address and nothing else (RFC 3986 IP-literal).
+ * Returns 0, or -EINVAL for an empty host, a missing or bad port, bad
+ * brackets, or a host that does not fit host[]. Checks nothing else about
+ * an unbracketed host: the caller decides what names it takes. */
+int addr_split_hostport(const char *text, char *host, size_t hostlen,
+			uint16_t *port, bool port_optional);
+
+/* An address range in one 128-bit form: IPv4 is mapped into ::ffff:0:0/96,
+ * so one prefix compare serves both families. */
+struct addr_cidr {
+	uint8_t addr[16];	/* host bits beyond the prefix are zero */
+	uint8_t bits;		/* prefix length over the 128-bit form */
+};
+
+/* The IPv4 address v4 (4 bytes, network order) as ::ffff:a.b.c.d. */
+void addr_map_v4(uint8_t out[16], const void *v4);
+
+/* Parse "10.0.0.0/8", "fd00::/8" or a plain address (a /32 or /128) into
+ * *c. The length is 1 to 3 decimal digits. Returns 0, -EINVAL when s is
+ * not that, or -ERANGE when the address has bits set beyond the prefix
+ * (10.1.2.3/8 is almost always a typo for an address or a network); *c is
+ * then filled but not to be used. */
+int addr_parse_cidr(const char *s, struct addr_cidr *c);
+
+#endif

@@ -1,0 +1,29 @@
+/* FNV-1a, the one string hash of the daemon: for the small in-memory tables
+ * (DNS cache, hosts, TLS sessions, the summary's failing hosts). Fast on
+ * short keys and good enough for buckets; not for anything an attacker
+ * may aim at a single bucket with any gain beyond a longer chain. */
+#ifndef RF_HASH_H
+#define RF_HASH_H
+
+#include <stdint.h>
+
+#define HASH_FNV1A_BASIS 2166136261u	/* 32-bit offset basis */
+#define HASH_FNV1A_PRIME 16777619u
+
+/* Fold one more value into h (a byte, or a small integer taken whole). */
+static inline uint32_t hash_fnv1a_mix(uint32_t h, uint32_t v)
+{
+	return (h ^ v) * HASH_FNV1A_PRIME;
+}
+
+/* FNV-1a of the NUL-terminated string s. */
+static inline uint32_t hash_fnv1a_str(const char *s)
+{
+	uint32_t h = HASH_FNV1A_BASIS;
+
+	while (*s)
+		h = hash_fnv1a_mix(h, (unsigned char)*s++);
+	return h;
+}
+
+#endif
