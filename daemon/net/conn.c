@@ -294,6 +294,16 @@ static bool closing(struct conn *c)
 	return true;
 }
 
+/* The start of every send and receive completion: one SQE fewer in
+ * flight, the op no longer armed. Returns false when c is closing (and
+ * maybe freed): the completion then does nothing more. */
+static bool op_landed(struct conn *c, bool *armed)
+{
+	c->inflight--;
+	*armed = false;
+	return !closing(c);
+}
+
 static void close_idle(struct conn *c, bool notify)
 {
 	assert(c->state == CS_IDLE);
@@ -572,9 +582,7 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 	struct conn *c = container_of(op, struct conn, op_send);
 
 	(void)flags;
-	c->inflight--;
-	c->send_armed = false;
-	if (closing(c))
+	if (!op_landed(c, &c->send_armed))
 		return;
 	if (res < 0) {
 		if (c->state == CS_IDLE)
@@ -741,9 +749,7 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 	struct conn *c = container_of(op, struct conn, op_recv);
 
 	(void)flags;
-	c->inflight--;
-	c->recv_armed = false;
-	if (closing(c))
+	if (!op_landed(c, &c->recv_armed))
 		return;
 	if (c->state == CS_IDLE) {
 		on_recv_idle(c, res);
