@@ -19,7 +19,7 @@ WARN += -Werror
 endif
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
-PKGS := liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd
+PKGS := liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd libbrotlidec
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -iquote build -D_GNU_SOURCE

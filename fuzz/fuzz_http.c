@@ -54,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 1;
 	split = (size_t)(data[0] >> 1) * n / 127;
 	http_resp_init(&resp, FUZZ_MAX_BODY, data[0] & 1);
+	resp.decode = true;	/* a Content-Encoding in the input decodes */
 
 	rc = http_resp_feed(&resp, s, split, &used);
 	check(&resp, rc);
@@ -75,5 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc == HTTP_DONE)
 		sha256_final(&resp.sha, digest);
+	if (resp.body_bytes > FUZZ_MAX_BODY)
+		abort();
+	http_resp_fini(&resp);
 	return 0;
 }

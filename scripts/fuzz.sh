@@ -18,7 +18,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
 	done
 fi
 OUT=build/fuzz
-PKGS="liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd"
+PKGS="liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd libbrotlidec"
 make -s -q all >/dev/null 2>&1 || true	# writes build/version.h
 CF="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -iquote daemon"
 CF="$CF -iquote build -I/usr/share/include/llhttp -D_GNU_SOURCE -w"

@@ -53,6 +53,7 @@ void config_init(struct config *c)
 	c->http.max_redirects = 10;
 	c->http.max_body = 64ULL << 20;
 	c->http.keepalive_idle_ms = 30 * 1000;
+	c->http.decode = true;
 	c->tls.verify = true;
 	c->tls.ca_file = config_strdup("");
 	c->tls.session_resumption = true;

@@ -63,6 +63,7 @@ struct config {
 		uint32_t max_redirects;		/* 0 = do not follow */
 		uint64_t max_body;		/* bytes */
 		uint64_t keepalive_idle_ms;
+		bool decode;			/* Accept-Encoding, decode bodies */
 	} http;
 	struct {
 		bool verify;

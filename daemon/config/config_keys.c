@@ -66,6 +66,7 @@ const struct config_key config_keys[] = {
 	KEY("http", "headers", CK_HEADERS, http.headers, 0, 0),
 	KEY("http", "max_redirects", CK_U32, http.max_redirects, 0, 100),
 	KEY("http", "max_body", CK_SIZE, http.max_body, 0, UINT64_MAX),
+	KEY("http", "decode", CK_BOOL, http.decode, 0, 0),
 	KEY("http", "keepalive_idle", CK_DUR, http.keepalive_idle_ms,
 	    0, DUR_MAX),
 	KEY("tls", "verify", CK_BOOL, tls.verify, 0, 0),

@@ -61,7 +61,11 @@ struct job {
 	char detail[192];
 	int status;		/* 0 = no response */
 	uint64_t bytes;
+	uint64_t wire_bytes;	/* as received, content coding kept */
 	char content_type[128];
+	char content_encoding[32]; /* "" when none */
+	char etag[192];		/* the response's validators, "" when none */
+	char last_modified[64];
 	char sha256[65];	/* "" when no body was hashed */
 	char ip[48];		/* peer address, "" when none */
 	uint64_t t_attempt_ms;	/* this attempt started */

@@ -259,6 +259,10 @@ static void reset_attempt(struct job *j, uint64_t now)
 	j->status = 0;
 	j->bytes = 0;
 	j->content_type[0] = '\0';
+	j->wire_bytes = 0;
+	j->content_encoding[0] = '\0';
+	j->etag[0] = '\0';
+	j->last_modified[0] = '\0';
 	j->sha256[0] = '\0';
 	j->ip[0] = '\0';
 	j->ms_dns = j->ms_connect = j->ms_tls = j->ms_ttfb = j->ms_total = 0;
@@ -568,6 +572,12 @@ static void take_result(struct job *j, const struct conn_result *r)
 	j->bytes = r->bytes;
 	snprintf(j->content_type, sizeof(j->content_type), "%s",
 		 r->content_type ? r->content_type : "");
+	j->wire_bytes = r->wire_bytes;
+	snprintf(j->content_encoding, sizeof(j->content_encoding), "%s",
+		 r->content_encoding ? r->content_encoding : "");
+	snprintf(j->etag, sizeof(j->etag), "%s", r->etag ? r->etag : "");
+	snprintf(j->last_modified, sizeof(j->last_modified), "%s",
+		 r->last_modified ? r->last_modified : "");
 	memcpy(j->sha256, r->sha256, sizeof(j->sha256));
 	snprintf(j->ip, sizeof(j->ip), "%s", r->ip ? r->ip : "");
 	j->ms_dns = r->ms_dns;

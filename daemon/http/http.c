@@ -22,6 +22,9 @@ enum http_hdr {
 	HDR_CONTENT_TYPE,
 	HDR_LOCATION,
 	HDR_RETRY_AFTER,
+	HDR_CONTENT_ENCODING,
+	HDR_ETAG,
+	HDR_LAST_MODIFIED,
 	HDR_COUNT
 };
 
@@ -32,6 +35,9 @@ static const struct {
 	[HDR_CONTENT_TYPE] = { "content-type", 12 },
 	[HDR_LOCATION] = { "location", 8 },
 	[HDR_RETRY_AFTER] = { "retry-after", 11 },
+	[HDR_CONTENT_ENCODING] = { "content-encoding", 16 },
+	[HDR_ETAG] = { "etag", 4 },
+	[HDR_LAST_MODIFIED] = { "last-modified", 13 },
 };
 
 /* ---- request ---------------------------------------------------------- */
@@ -82,7 +88,8 @@ static bool header_is_builtin(const char *name)
 {
 	return strcasecmp(name, "Host") == 0 ||
 	       strcasecmp(name, "User-Agent") == 0 ||
-	       strcasecmp(name, "Accept") == 0;
+	       strcasecmp(name, "Accept") == 0 ||
+	       strcasecmp(name, "Accept-Encoding") == 0;
 }
 
 /* A CR or LF would let a job's header smuggle in a header or a request. */
@@ -128,7 +135,7 @@ static void out_host(struct req_out *o, const struct url *u)
 }
 
 int http_build_request(char *buf, size_t cap, const struct url *u,
-		       const char *user_agent,
+		       const char *user_agent, const char *accept_encoding,
 		       const struct config_header *cfg_headers, size_t n_cfg,
 		       const struct config_header *job_headers, size_t n_job)
 {
@@ -149,6 +156,8 @@ int http_build_request(char *buf, size_t cap, const struct url *u,
 		out_host(&o, u);
 	out_builtin(&o, "User-Agent", user_agent, cfg, n_cfg, job, n_job);
 	out_builtin(&o, "Accept", "*/*", cfg, n_cfg, job, n_job);
+	out_builtin(&o, "Accept-Encoding", accept_encoding, cfg, n_cfg, job,
+		    n_job);
 	for (size_t i = 0; i < n_cfg; i++) {
 		if (header_is_builtin(cfg[i].name) ||
 		    header_find(job, n_job, cfg[i].name))
@@ -178,6 +187,7 @@ static int resp_fail(struct http_resp *r, enum http_err err, const char *fmt,
 	va_list ap;
 
 	r->err = err;
+	decoder_fini(&r->dec);
 	va_start(ap, fmt);
 	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
@@ -265,6 +275,15 @@ static char *kept_value(struct http_resp *r, size_t *cap)
 	case HDR_RETRY_AFTER:
 		*cap = sizeof(r->retry_after);
 		return r->retry_after;
+	case HDR_CONTENT_ENCODING:
+		*cap = sizeof(r->content_encoding);
+		return r->content_encoding;
+	case HDR_ETAG:
+		*cap = sizeof(r->etag);
+		return r->etag;
+	case HDR_LAST_MODIFIED:
+		*cap = sizeof(r->last_modified);
+		return r->last_modified;
 	default:
 		*cap = 0;
 		return NULL;
@@ -311,6 +330,8 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
+static int start_decoding(struct http_resp *r);
+
 /* Returning 1 tells llhttp the message has no body. It must be said for 1xx,
  * 204 and 304 too (RFC 9112 6.3): llhttp would otherwise wait for the bytes
  * of a Content-Length those carry. */
@@ -342,22 +363,57 @@ static int on_headers_complete(llhttp_t *p)
 		return resp_fail(r, HTTP_E_TOO_LARGE,
 				 "body exceeds http.max_body (%llu bytes)",
 				 (unsigned long long)r->max_body);
+	return start_decoding(r);
+}
+
+/* A coding we decode gets a decoder; any other is kept as received. */
+static int start_decoding(struct http_resp *r)
+{
+	enum decode_kind k;
+
+	if (!r->decode || !r->content_encoding[0])
+		return 0;
+	k = decode_kind_of(r->content_encoding);
+	if (k == DECODE_IDENTITY || k == DECODE_OTHER)
+		return 0;
+	if (decoder_init(&r->dec, k) < 0)
+		return resp_fail(r, HTTP_E_PROTOCOL,
+				 "out of memory for the %s decoder",
+				 r->content_encoding);
+	return 0;
+}
+
+/* One piece of the body as stored and hashed: decoded, when decoding. The
+ * limit counts these bytes, so a decompression bomb stops at max_body. */
+static int body_piece(void *arg, const char *p, size_t n)
+{
+	struct http_resp *r = arg;
+
+	if (n > r->max_body - r->body_bytes)
+		return resp_fail(r, HTTP_E_TOO_LARGE,
+				 "body exceeds http.max_body (%llu bytes)%s",
+				 (unsigned long long)r->max_body,
+				 r->dec.kind ? " once decoded" : "");
+	sha256_update(&r->sha, p, n);
+	r->body_bytes += n;
+	if (r->on_body)
+		r->on_body(r->body_arg, p, n);
 	return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_resp *r = p->data;
+	char why[128];
+	int rc;
 
-	if (len > r->max_body - r->body_bytes)
-		return resp_fail(r, HTTP_E_TOO_LARGE,
-				 "body exceeds http.max_body (%llu bytes)",
-				 (unsigned long long)r->max_body);
-	sha256_update(&r->sha, at, len);
-	r->body_bytes += len;
-	if (r->on_body)
-		r->on_body(r->body_arg, at, len);
-	return 0;
+	r->wire_bytes += len;
+	if (!r->dec.kind)
+		return body_piece(r, at, len);
+	rc = decoder_feed(&r->dec, at, len, body_piece, r, why, sizeof(why));
+	if (rc == -1 && !r->err)
+		return resp_fail(r, HTTP_E_PROTOCOL, "%s", why);
+	return rc ? -1 : 0;
 }
 
 static int on_chunk_header(llhttp_t *p)
@@ -392,6 +448,9 @@ static void resp_forget_head(struct http_resp *r)
 	r->content_type[0] = '\0';
 	r->retry_after[0] = '\0';
 	r->location[0] = '\0';
+	r->content_encoding[0] = '\0';
+	r->etag[0] = '\0';
+	r->last_modified[0] = '\0';
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -402,6 +461,13 @@ static int on_message_complete(llhttp_t *p)
 	if (p->status_code < 200) {
 		resp_forget_head(r);
 		return 0;
+	}
+	if (r->dec.kind) {
+		char why[128];
+
+		if (decoder_finish(&r->dec, why, sizeof(why)) < 0)
+			return resp_fail(r, HTTP_E_PROTOCOL, "%s", why);
+		decoder_fini(&r->dec);
 	}
 	r->complete = true;
 	/* only meaningful now: llhttp resets its flags once we return */
@@ -434,7 +500,10 @@ void http_resp_init(struct http_resp *r, uint64_t max_body, bool head_request)
 	r->parser.data = r;
 	r->max_body = max_body;
 	r->body_bytes = 0;
+	r->wire_bytes = 0;
+	r->decode = false;
 	r->rx_bytes = 0;
+	memset(&r->dec, 0, sizeof(r->dec));
 	sha256_init(&r->sha);
 	r->on_body = NULL;
 	r->body_arg = NULL;
@@ -495,6 +564,11 @@ int http_resp_feed(struct http_resp *r, const char *data, size_t len,
 		resp_fail(r, HTTP_E_PROTOCOL, "malformed response: %s",
 			  llhttp_get_error_reason(&r->parser));
 	return HTTP_ERROR;
+}
+
+void http_resp_fini(struct http_resp *r)
+{
+	decoder_fini(&r->dec);
 }
 
 int http_resp_eof(struct http_resp *r)

@@ -3,8 +3,8 @@
  * sockets, so a fuzz target drives it (fuzz/fuzz_http.c).
  *
  * One struct http_resp per connection, reset with http_resp_init() before
- * each response. Nothing here allocates: the headers we keep are copied into
- * fixed arrays, the body streams into the SHA-256 (and the optional body
+ * each response. Nothing here allocates but a content decoder
+ * (http.decode): the headers we keep are copied into fixed arrays, the body streams into the SHA-256 (and the optional body
  * sink, which may keep it) and is not kept here. Bytes
  * after a complete response are never parsed: we do not pipeline, so their
  * presence (with or without "Connection: close") means the peer is out of
@@ -18,8 +18,9 @@
 
 #include <llhttp.h>
 
-#include "config/config.h"
 #include "base/sha256.h"
+#include "config/config.h"
+#include "http/decode.h"
 #include "http/url.h"
 
 #define HTTP_HEAD_MAX (64 * 1024)	/* status lines + headers + trailers */
@@ -42,7 +43,14 @@ enum http_err {
 struct http_resp {
 	llhttp_t parser;	/* parser.data == this struct */
 	uint64_t max_body;	/* body bytes allowed, from http.max_body */
-	uint64_t body_bytes;	/* hashed, chunking removed; <= max_body */
+	uint64_t body_bytes;	/* hashed: chunking and (when decoding) the
+				 * content coding removed; <= max_body */
+	uint64_t wire_bytes;	/* body bytes as received, chunking removed */
+	bool decode;		/* decode gzip, deflate, br, zstd bodies
+				 * (http.decode); set by the caller after
+				 * http_resp_init() */
+	struct decoder dec;	/* while a coded body streams; freed when it
+				 * ends, fails, or by http_resp_fini() */
 	uint64_t rx_bytes;	/* bytes fed so far, 1xx responses included */
 	struct sha256 sha;	/* of the body as received; caller finalises */
 	/* Optional body sink: called with each piece of the body, chunking
@@ -72,20 +80,24 @@ struct http_resp {
 	uint32_t val_len;	/* bytes of the current kept value */
 	char content_type[128];	/* "" when absent; truncated if longer */
 	char retry_after[64];	/* "" when absent; truncated if longer */
+	char content_encoding[32]; /* "" when absent; truncated if longer */
+	char etag[192];		/* "" when absent; truncated if longer */
+	char last_modified[64];	/* "" when absent; truncated if longer */
 	char detail[160];	/* "" or a sentence for the error record */
 	char location[URL_MAX + 1]; /* "" when absent or too long; as sent */
 };
 
 /* Write a GET request for u into buf: request line, Host (with the port
  * unless it is the scheme's default; IPv6 in brackets), User-Agent, Accept,
- * the configured headers, then the job's headers. A job header replaces a
- * configured one of the same name (case-insensitive); either replaces a
- * built-in Host, User-Agent or Accept of that name. Returns the length
+ * Accept-Encoding (accept_encoding; NULL sends none), the configured
+ * headers, then the job's headers. A job header replaces a configured one
+ * of the same name (case-insensitive); either replaces a built-in Host,
+ * User-Agent, Accept or Accept-Encoding of that name. Returns the length
  * (buf is NUL-terminated), -ENOSPC when the request and its NUL do not fit
  * in cap bytes, or -EINVAL when a header name or value holds CR or LF; on
  * failure buf's contents are unspecified. Only reads its arguments. */
 int http_build_request(char *buf, size_t cap, const struct url *u,
-		       const char *user_agent,
+		       const char *user_agent, const char *accept_encoding,
 		       const struct config_header *cfg_headers, size_t n_cfg,
 		       const struct config_header *job_headers, size_t n_job);
 
@@ -94,6 +106,10 @@ int http_build_request(char *buf, size_t cap, const struct url *u,
  * head_request says the request was HEAD, so no body follows. Never fails,
  * never allocates; cheap enough to call per response. */
 void http_resp_init(struct http_resp *r, uint64_t max_body, bool head_request);
+
+/* Free what a response cut short still holds (its decoder). Harmless
+ * after any ending; call before dropping a connection mid-response. */
+void http_resp_fini(struct http_resp *r);
 
 /* Parse len bytes of response. Interim 1xx responses are skipped whole.
  * Returns HTTP_MORE when all len bytes were taken and more are needed;

@@ -141,6 +141,10 @@ static bool report(struct conn *c, enum rf_err err, bool give_slot)
 	r->status = c->resp.status;
 	r->bytes = c->resp.body_bytes;
 	r->content_type = c->resp.content_type;
+	r->wire_bytes = c->resp.wire_bytes;
+	r->content_encoding = c->resp.content_encoding;
+	r->etag = c->resp.etag;
+	r->last_modified = c->resp.last_modified;
 	r->ip = c->ip;
 	r->ms_total = ms_since(c, c->t_attempt_ms);
 	report_tls(c, r);
@@ -226,6 +230,7 @@ static void conn_free(struct conn *c)
 		io_uring_prep_close(loop_sqe_noop(env->loop), c->fd);
 	env->counters->open--;
 	env->closed(env, c);
+	http_resp_fini(&c->resp);
 	tls_free(c->tls);
 	free(c);
 }
@@ -380,7 +385,9 @@ static int start_request(struct conn *c)
 	int n;
 
 	n = http_build_request(c->wbuf, sizeof(c->wbuf), rq->url,
-			       cfg->http.user_agent, cfg->http.headers,
+			       cfg->http.user_agent,
+			       cfg->http.decode ? DECODE_ACCEPT : NULL,
+			       cfg->http.headers,
 			       cfg->http.n_headers, rq->headers,
 			       rq->n_headers);
 	if (n < 0) {
@@ -403,6 +410,7 @@ static int start_request(struct conn *c)
 		}
 	}
 	http_resp_init(&c->resp, cfg->http.max_body, false);
+	c->resp.decode = cfg->http.decode;
 	sink_start(c, (size_t)n);
 	flush_out(c);
 	conn_enter(c, CS_SEND);

@@ -81,8 +81,13 @@ struct conn_result {
 	enum rf_err err;	/* RF_OK: a complete response with status */
 	char detail[192];	/* "" on RF_OK, else a sentence */
 	int status;		/* 0 = no response */
-	uint64_t bytes;		/* body bytes, chunking removed */
+	uint64_t bytes;		/* body bytes, chunking and (http.decode)
+				 * content coding removed */
+	uint64_t wire_bytes;	/* body bytes as received, chunking removed */
 	const char *content_type; /* "" when none; at most 127 bytes */
+	const char *content_encoding; /* "" when none; at most 31 bytes */
+	const char *etag;	/* "" when none; at most 191 bytes */
+	const char *last_modified; /* "" when none; at most 63 bytes */
 	char sha256[65];	/* hex of the body; "" unless RF_OK */
 	const char *ip;		/* peer address, "" when none was tried */
 	uint32_t ms_dns, ms_connect, ms_tls, ms_ttfb, ms_total;

@@ -139,7 +139,12 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 	put_key(b, "bytes");
 	json_put_u64(b, j->bytes);
 	put_str_field(b, "content_type", j->content_type);
+	put_key(b, "wire_bytes");
+	json_put_u64(b, j->wire_bytes);
+	put_str_field(b, "content_encoding", j->content_encoding);
 	put_str_field(b, "sha256", j->sha256);
+	put_str_field(b, "etag", j->etag);
+	put_str_field(b, "last_modified", j->last_modified);
 	put_str_field(b, "ip", j->ip);
 	put_tls(b, j);
 	put_timings(b, j);

@@ -36,6 +36,17 @@ flag ?close=1 to answer with "Connection: close" and close):
                              chunks (default K=1; K>N gives N 1-byte chunks);
                              &gap=MS sleeps between chunks, &ext=1 adds a
                              chunk extension ";x=y", &trailer=1 a trailer
+  /encoded/N?enc=E[&chunked=1]  200, pattern(0, N) with Content-Encoding E:
+                             gzip, deflate (zlib), rawdeflate (sent as
+                             deflate), br, zstd (br and zstd by the brotli
+                             and zstd tools), identity (no header); a
+                             request whose Accept-Encoding lacks E gets
+                             identity, as a server that honours it would,
+                             unless force=1; label=L names L instead
+  /bomb/N                    200, gzip of N zero bytes, chunked, compressed
+                             as it streams (a decompression bomb)
+  /validators?etag=T&lm=DATE 200 with ETag and Last-Modified; 304 when
+                             If-None-Match or If-Modified-Since matches
   /gzip/N                    200, Content-Encoding: gzip, the gzip (mtime 0,
                              level 6) of N pattern bytes; Content-Length
   /close/N                   200, no Content-Length, not chunked,
@@ -781,6 +792,103 @@ def r_gzip(c, req, a):
         raw = (ALPHA * (n // 26 + 1))[:n]
     c.respond(req, 200, gzip.compress(raw, compresslevel=6, mtime=0),
               extra=b"Content-Encoding: gzip\r\n")
+
+
+_ENCODED = {}
+
+
+def encode_body(raw, enc):
+    """raw compressed with enc, by zlib or the brotli/zstd tools."""
+    import subprocess
+    import zlib
+    key = (len(raw), enc)
+    if key in _ENCODED:
+        return _ENCODED[key]
+    if enc == "gzip":
+        out = gzip.compress(raw, compresslevel=6, mtime=0)
+    elif enc == "deflate":
+        out = zlib.compress(raw, 6)
+    elif enc == "rawdeflate":
+        co = zlib.compressobj(6, zlib.DEFLATED, -15)
+        out = co.compress(raw) + co.flush()
+    elif enc in ("br", "zstd"):
+        tool = ["brotli", "-c"] if enc == "br" else ["zstd", "-q", "-c"]
+        out = subprocess.run(tool, input=raw, capture_output=True,
+                             check=True, timeout=60).stdout
+    else:
+        raise BadArgs("unknown enc %r" % enc)
+    _ENCODED[key] = out
+    return out
+
+
+@route("encoded")
+def r_encoded(c, req, a):
+    n = size_arg(a, 0)
+    if n > SYNC_MAX * 8:
+        raise BadArgs("encoded body limited to 8 MiB")
+    enc = req.q("enc") or "identity"
+    raw = bytes(pattern(0, n))
+    accept = req.hdr.get("accept-encoding", "")
+    wire = "deflate" if enc == "rawdeflate" else enc
+    if enc == "identity" or (wire not in accept and req.q("force") != "1"):
+        return c.respond(req, 200, raw)
+    body = encode_body(raw, enc)
+    extra = b"Content-Encoding: %s\r\n" % (req.q("label") or wire).encode()
+    if req.q("chunked") != "1":
+        return c.respond(req, 200, body, extra=extra)
+    h, ka = c.head(req, 200, b"Content-Type: text/plain\r\n" + extra +
+                   b"Transfer-Encoding: chunked\r\n")
+    step = max(1, len(body) // 7)
+    parts = [h]
+    for i in range(0, len(body), step):
+        parts.append(b"%x\r\n%s\r\n" % (len(body[i:i + step]),
+                                          body[i:i + step]))
+    parts.append(b"0\r\n\r\n")
+    c.write(b"".join(parts))
+    c.end(req, 200)
+    if not ka:
+        c.close()
+
+
+@route("bomb")
+def r_bomb(c, req, a):
+    import zlib
+    n = size_arg(a, 0)
+    h, ka = c.head(req, 200, b"Content-Type: application/octet-stream\r\n"
+                   b"Content-Encoding: gzip\r\n"
+                   b"Transfer-Encoding: chunked\r\n")
+
+    async def go():
+        co = zlib.compressobj(9, zlib.DEFLATED, 16 + 15)
+        zeros = bytes(1 << 20)
+        left = n
+        c.write(h)
+        while left > 0:
+            k = min(left, len(zeros))
+            piece = co.compress(zeros[:k])
+            left -= k
+            if piece:
+                c.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await c.drain()
+        piece = co.flush()
+        c.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(piece), piece))
+        c.end(req, 200)
+        if not ka:
+            c.close()
+    return go()
+
+
+@route("validators")
+def r_validators(c, req, a):
+    etag = req.q("etag") or '"v1"'
+    lm = req.q("lm") or "Sun, 06 Nov 1994 08:49:37 GMT"
+    extra = b"ETag: %s\r\nLast-Modified: %s\r\n" % (etag.encode(),
+                                                       lm.encode())
+    inm = req.hdr.get("if-none-match")
+    ims = req.hdr.get("if-modified-since")
+    if (inm is not None and inm == etag) or (inm is None and ims == lm):
+        return c.respond(req, 304, extra=extra)
+    c.respond(req, 200, b"validated body", extra=extra)
 
 
 @route("close")

@@ -116,7 +116,7 @@ static int test_req_default_port(void)
 			   "User-Agent: rf/1\r\n"
 			   "Accept: */*\r\n\r\n";
 	char buf[512];
-	int n = http_build_request(buf, sizeof(buf), &u, "rf/1", NULL, 0,
+	int n = http_build_request(buf, sizeof(buf), &u, "rf/1", NULL, NULL, 0,
 				   NULL, 0);
 
 	return TAP_CHECK(n == (int)strlen(want)) && TAP_CHECK(STREQ(buf, want));
@@ -130,13 +130,13 @@ static int test_req_ports(void)
 	char buf[512];
 	int ok = 1;
 
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &a, "x", NULL, 0,
+	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &a, "x", NULL, NULL, 0,
 					   NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: h:8080\r\n") != NULL);
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &b, "x", NULL, 0,
+	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &b, "x", NULL, NULL, 0,
 					   NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: h\r\n") != NULL);
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &c, "x", NULL, 0,
+	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &c, "x", NULL, NULL, 0,
 					   NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: h:80\r\n") != NULL);
 	return ok;
@@ -151,11 +151,11 @@ static int test_req_ipv6(void)
 	char buf[512];
 	int ok = 1;
 
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &a, "x", NULL, 0,
+	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &a, "x", NULL, NULL, 0,
 					   NULL, 0) > 0);
 	ok &= TAP_CHECK(strncmp(buf, "GET /p HTTP/1.1\r\n", 17) == 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: [::1]:8080\r\n") != NULL);
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &b, "x", NULL, 0,
+	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &b, "x", NULL, NULL, 0,
 					   NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: [2001:db8::1]\r\n") != NULL);
 	return ok;
@@ -178,7 +178,7 @@ static int test_req_header_override(void)
 			   "x-a: 9\r\n"
 			   "X-C: 3\r\n\r\n";
 	char buf[512];
-	int n = http_build_request(buf, sizeof(buf), &u, "rf/1", cfg, 3, job,
+	int n = http_build_request(buf, sizeof(buf), &u, "rf/1", NULL, cfg, 3, job,
 				   3);
 
 	return TAP_CHECK(n == (int)strlen(want)) && TAP_CHECK(STREQ(buf, want));
@@ -188,18 +188,18 @@ static int test_req_enospc(void)
 {
 	struct url u = make_url("http://e.org/", "e.org", 80, false, false);
 	char buf[512];
-	int n = http_build_request(buf, sizeof(buf), &u, "ua", NULL, 0, NULL,
+	int n = http_build_request(buf, sizeof(buf), &u, "ua", NULL, NULL, 0, NULL,
 				   0);
 	int ok = TAP_CHECK(n > 0);
 
 	/* the NUL must fit too */
-	ok &= TAP_CHECK(http_build_request(buf, (size_t)n + 1, &u, "ua", NULL,
+	ok &= TAP_CHECK(http_build_request(buf, (size_t)n + 1, &u, "ua", NULL, NULL,
 					   0, NULL, 0) == n);
-	ok &= TAP_CHECK(http_build_request(buf, (size_t)n, &u, "ua", NULL, 0,
+	ok &= TAP_CHECK(http_build_request(buf, (size_t)n, &u, "ua", NULL, NULL, 0,
 					   NULL, 0) == -ENOSPC);
-	ok &= TAP_CHECK(http_build_request(buf, 10, &u, "ua", NULL, 0, NULL,
+	ok &= TAP_CHECK(http_build_request(buf, 10, &u, "ua", NULL, NULL, 0, NULL,
 					   0) == -ENOSPC);
-	ok &= TAP_CHECK(http_build_request(buf, 0, &u, "ua", NULL, 0, NULL,
+	ok &= TAP_CHECK(http_build_request(buf, 0, &u, "ua", NULL, NULL, 0, NULL,
 					   0) == -ENOSPC);
 	return ok;
 }
@@ -210,7 +210,7 @@ static int test_req_crlf_refused(void)
 	struct config_header job[] = { { "X-A", "1\r\nX-Evil: 1" } };
 	char buf[512];
 
-	return TAP_CHECK(http_build_request(buf, sizeof(buf), &u, "ua", NULL,
+	return TAP_CHECK(http_build_request(buf, sizeof(buf), &u, "ua", NULL, NULL,
 					    0, job, 1) == -EINVAL);
 }
 
