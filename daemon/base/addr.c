@@ -1,8 +1,12 @@
-/* Address text parsers: HOST:PORT splitting and CIDR ranges. */
+/* Address text parsers: HOST:PORT splitting, CIDR ranges, proxy URLs. */
 #include "base/addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Decimal digits only (no sign, no space, as strtoul would take), at most
@@ -109,5 +113,95 @@ int addr_parse_cidr(const char *s, struct addr_cidr *c)
 	for (unsigned i = c->bits; i < 128; i++)
 		if (c->addr[i / 8] & (0x80 >> (i % 8)))
 			return -ERANGE;
+	return 0;
+}
+
+/* Percent-decoded copy of s[0..n) into out (cap bytes). */
+static int unescape(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			char hex[3] = { s[i + 1], s[i + 2], 0 };
+
+			c = (char)strtol(hex, NULL, 16);
+			i += 2;
+		}
+		if (o + 1 >= cap)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int addr_parse_proxy(const char *url, struct addr_proxy *p, char *why,
+		     size_t wl)
+{
+	static const struct {
+		const char *scheme;
+		enum addr_proxy_kind kind;
+		uint16_t port;
+	} schemes[] = {
+		{ "http://", ADDR_PROXY_HTTP, 8080 },
+		{ "socks5://", ADDR_PROXY_SOCKS5, 1080 },
+		{ "socks5h://", ADDR_PROXY_SOCKS5H, 1080 },
+	};
+	const char *rest = NULL, *at, *end;
+	char hostport[ADDR_HOST_MAX + 16];
+
+	memset(p, 0, sizeof(*p));
+	if (!url[0])
+		return 0;
+
+	for (size_t i = 0; i < 3 && !rest; i++) {
+		size_t n = strlen(schemes[i].scheme);
+
+		if (!strncasecmp(url, schemes[i].scheme, n)) {
+			rest = url + n;
+			p->kind = schemes[i].kind;
+			p->port = schemes[i].port;
+		}
+	}
+	if (!rest) {
+		snprintf(why, wl, "expected http://, socks5:// or socks5h://"
+			 "[USER:PASS@]HOST:PORT");
+		return -EINVAL;
+	}
+	end = rest + strcspn(rest, "/?#");
+	if (*end && strcmp(end, "/") != 0) {
+		snprintf(why, wl, "a proxy URL has no path");
+		return -EINVAL;
+	}
+	at = memrchr(rest, '@', (size_t)(end - rest));
+	if (at) {
+		const char *colon = memchr(rest, ':', (size_t)(at - rest));
+		const char *uend = colon ? colon : at;
+
+		if (unescape(rest, (size_t)(uend - rest), p->user,
+			     sizeof(p->user)) < 0 ||
+		    (colon && unescape(colon + 1, (size_t)(at - colon - 1),
+				       p->pass, sizeof(p->pass)) < 0)) {
+			snprintf(why, wl, "user or password longer than %d "
+				 "bytes", ADDR_CRED_MAX);
+			return -EINVAL;
+		}
+		rest = at + 1;
+	}
+	if ((size_t)(end - rest) >= sizeof(hostport)) {
+		snprintf(why, wl, "the proxy's host name is too long");
+		return -EINVAL;
+	}
+	memcpy(hostport, rest, (size_t)(end - rest));
+	hostport[end - rest] = '\0';
+	if (addr_split_hostport(hostport, p->host, sizeof(p->host), &p->port,
+				true) < 0 || p->port == 0) {
+		snprintf(why, wl, "expected HOST:PORT after the scheme");
+		return -EINVAL;
+	}
 	return 0;
 }

@@ -39,4 +39,29 @@ void addr_map_v4(uint8_t out[16], const void *v4);
  * then filled but not to be used. */
 int addr_parse_cidr(const char *s, struct addr_cidr *c);
 
+#define ADDR_HOST_MAX 255		/* a DNS name's longest text form */
+#define ADDR_CRED_MAX 255		/* SOCKS5 caps each at 255 bytes */
+
+enum addr_proxy_kind {
+	ADDR_PROXY_NONE = 0,
+	ADDR_PROXY_HTTP,	/* http://: CONNECT, or absolute-form */
+	ADDR_PROXY_SOCKS5,	/* socks5://: names resolved here */
+	ADDR_PROXY_SOCKS5H,	/* socks5h://: names resolved by the proxy */
+};
+
+/* A proxy URL's parts. */
+struct addr_proxy {
+	enum addr_proxy_kind kind;
+	char host[ADDR_HOST_MAX + 1];
+	uint16_t port;			/* default 8080 (http), 1080 (socks) */
+	char user[ADDR_CRED_MAX + 1];	/* percent-decoded; "" when none */
+	char pass[ADDR_CRED_MAX + 1];
+};
+
+/* Parse "http://[USER[:PASS]@]HOST[:PORT]" (socks5:// and socks5h://
+ * alike; a trailing "/" is allowed, no other path) into *p; "" gives
+ * ADDR_PROXY_NONE. Returns 0, or -EINVAL with a sentence in why. */
+int addr_parse_proxy(const char *url, struct addr_proxy *p, char *why,
+		     size_t whylen);
+
 #endif

@@ -19,6 +19,7 @@ static const char *const names[RF_ERR_COUNT] = {
 	[RF_ROBOTS] = "robots",
 	[RF_BLOCKED_ADDRESS] = "blocked_address",
 	[RF_CANCELLED] = "cancelled",
+	[RF_PROXY] = "proxy",
 };
 
 const char *rf_err_name(enum rf_err e)
@@ -36,6 +37,7 @@ bool rf_err_retryable(enum rf_err e)
 	case RF_TIMEOUT:
 	case RF_RESET:
 	case RF_TLS_HANDSHAKE:
+	case RF_PROXY:		/* a proxy restarting, or overloaded */
 		return true;
 	default:
 		return false;

@@ -22,6 +22,7 @@ enum rf_err {
 	RF_ROBOTS,
 	RF_BLOCKED_ADDRESS,
 	RF_CANCELLED,
+	RF_PROXY,		/* the proxy failed or refused the tunnel */
 	RF_ERR_COUNT
 };
 

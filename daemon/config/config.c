@@ -64,6 +64,7 @@ void config_init(struct config *c)
 	c->robots.obey = false;
 	c->robots.cache_ttl_ms = 24 * 60 * 60 * 1000;
 	c->robots.max_delay_ms = 30 * 1000;
+	c->network.proxy = config_strdup("");
 	c->output.dir = config_strdup("");
 	c->output.rotate_size = 256ULL << 20;
 	c->output.rotate_interval_ms = 0;

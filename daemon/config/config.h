@@ -82,6 +82,8 @@ struct config {
 	} robots;
 	struct {
 		struct config_strv deny, allow;	/* CIDRs or "private" */
+		char *proxy;			/* owned; "" = direct */
+		struct config_strv no_proxy;	/* names, .suffixes, CIDRs */
 	} network;
 	struct {
 		char *dir;			/* owned; "" = ./ringfetch-out (batch) or state dir (daemon) */

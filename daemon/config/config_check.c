@@ -140,6 +140,20 @@ bool config_check_str(enum ck_check chk, const char *s, char *why, size_t n)
 		break;
 	case CHK_CIDR:
 		return check_cidr(s, why, n);
+	case CHK_PROXY: {
+		struct addr_proxy p;
+
+		return addr_parse_proxy(s, &p, why, n) == 0;
+	}
+	case CHK_NOPROXY: {
+		struct addr_cidr c;
+
+		if (addr_parse_cidr(s, &c) == 0)
+			break;
+		if (!*s || strpbrk(s, "/ \t:@"))
+			problem = "expected a host name, a .suffix or a CIDR";
+		break;
+	}
 	}
 	if (problem)
 		snprintf(why, n, "%s", problem);

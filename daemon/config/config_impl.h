@@ -72,6 +72,8 @@ enum ck_check {
 	CHK_LISTEN,	/* "" or HOST:PORT */
 	CHK_DNS,	/* IP, IP:port, [v6]:port */
 	CHK_CIDR,	/* CIDR, plain IP, or "private" */
+	CHK_PROXY,	/* "" or a proxy URL (base/addr.h) */
+	CHK_NOPROXY,	/* a host name, .suffix, or CIDR */
 };
 
 struct config_key {

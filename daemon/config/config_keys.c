@@ -83,6 +83,8 @@ const struct config_key config_keys[] = {
 	KEY("robots", "max_delay", CK_DUR, robots.max_delay_ms, 0, DUR_MAX),
 	STR("network", "deny", CK_STRV, network.deny, CHK_CIDR),
 	STR("network", "allow", CK_STRV, network.allow, CHK_CIDR),
+	STR("network", "proxy", CK_STR, network.proxy, CHK_PROXY),
+	STR("network", "no_proxy", CK_STRV, network.no_proxy, CHK_NOPROXY),
 	STR("output", "dir", CK_STR, output.dir, CHK_ANY),
 	KEY("output", "rotate_size", CK_SIZE, output.rotate_size,
 	    0, UINT64_MAX),

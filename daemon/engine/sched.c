@@ -45,8 +45,15 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 		host_table_fini(&s->hosts);
 		return -EINVAL;
 	}
+	if (proxy_parse(&s->proxy, cfg->network.proxy, cfg->network.no_proxy.v,
+			cfg->network.no_proxy.n, err, errlen) < 0) {
+		netguard_fini(&s->guard);
+		host_table_fini(&s->hosts);
+		return -EINVAL;
+	}
 	s->dns = dns_new(l, cfg, err, errlen);
 	if (!s->dns) {
+		proxy_fini(&s->proxy);
 		netguard_fini(&s->guard);
 		host_table_fini(&s->hosts);
 		return -EINVAL;
@@ -61,6 +68,7 @@ void sched_fini(struct sched *s)
 {
 	assert(s->in_flight == 0);
 	dns_free(s->dns);
+	proxy_fini(&s->proxy);
 	netguard_fini(&s->guard);
 	host_table_fini(&s->hosts);
 }
@@ -671,6 +679,7 @@ static void env_init(struct sched *s)
 		.dns = s->dns,
 		.guard = &s->guard,
 		.counters = &s->conns,
+		.proxy = &s->proxy,
 		.done = on_attempt,
 		.idle_closing = on_idle_closing,
 		.closed = on_closed,
@@ -784,6 +793,7 @@ void sched_drop(struct sched *s, struct job *j)
 void sched_apply_config(struct sched *s)
 {
 	struct netguard g;
+	struct proxy p;
 	char err[256];
 
 	s->hosts.per_host = s->cfg->limits.per_host;
@@ -793,6 +803,12 @@ void sched_apply_config(struct sched *s)
 	if (netguard_init(&g, s->cfg, err, sizeof(err)) == 0) {
 		netguard_fini(&s->guard);
 		s->guard = g;
+	}
+	/* new connections take the new proxy; pooled ones keep their path */
+	if (proxy_parse(&p, s->cfg->network.proxy, s->cfg->network.no_proxy.v,
+			s->cfg->network.no_proxy.n, err, sizeof(err)) == 0) {
+		proxy_fini(&s->proxy);
+		s->proxy = p;
 	}
 	for (struct host *h = host_first(&s->hosts); h;
 	     h = host_next(&s->hosts, h))

@@ -14,6 +14,7 @@
 #include "base/list.h"
 #include "engine/host.h"
 #include "event/loop.h"
+#include "http/proxy.h"
 #include "net/conn.h"
 
 struct job;
@@ -104,6 +105,7 @@ struct sched {
 	struct conn_env env;		/* what sched's conns see */
 	struct host_table hosts;
 	struct netguard guard;		/* network.deny / network.allow */
+	struct proxy proxy;		/* network.proxy / no_proxy */
 	struct loop_hook pump_hook;
 	uint32_t in_flight;		/* slots taken, <= limits.concurrency */
 	uint32_t waiting;		/* queued + backoff: the bounded queue */

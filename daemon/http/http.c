@@ -135,12 +135,12 @@ static void out_host(struct req_out *o, const struct url *u)
 }
 
 int http_build_request(char *buf, size_t cap, const struct url *u,
-		       const char *user_agent, const char *accept_encoding,
-		       const struct config_header *cfg_headers, size_t n_cfg,
-		       const struct config_header *job_headers, size_t n_job)
+		       const struct http_req_opts *opts)
 {
 	struct req_out o = { .p = buf, .cap = cap };
-	const struct config_header *cfg = cfg_headers, *job = job_headers;
+	const struct config_header *cfg = opts->cfg_headers;
+	const struct config_header *job = opts->job_headers;
+	size_t n_cfg = opts->n_cfg, n_job = opts->n_job;
 
 	if (!headers_clean(cfg, n_cfg) || !headers_clean(job, n_job))
 		return -EINVAL;
@@ -148,16 +148,21 @@ int http_build_request(char *buf, size_t cap, const struct url *u,
 		return -ENOSPC;
 
 	out_put(&o, "GET ", 4);
-	out_str(&o, url_path(u));
+	out_str(&o, opts->absolute_form ? u->href : url_path(u));
 	out_put(&o, " HTTP/1.1\r\n", 11);
 	if (header_find(job, n_job, "Host") || header_find(cfg, n_cfg, "Host"))
 		out_builtin(&o, "Host", NULL, cfg, n_cfg, job, n_job);
 	else
 		out_host(&o, u);
-	out_builtin(&o, "User-Agent", user_agent, cfg, n_cfg, job, n_job);
+	out_builtin(&o, "User-Agent", opts->user_agent, cfg, n_cfg, job, n_job);
 	out_builtin(&o, "Accept", "*/*", cfg, n_cfg, job, n_job);
-	out_builtin(&o, "Accept-Encoding", accept_encoding, cfg, n_cfg, job,
-		    n_job);
+	out_builtin(&o, "Accept-Encoding", opts->accept_encoding, cfg, n_cfg,
+		    job, n_job);
+	if (opts->absolute_form && opts->proxy_auth_b64) {
+		out_str(&o, "Proxy-Authorization: Basic ");
+		out_str(&o, opts->proxy_auth_b64);
+		out_put(&o, "\r\n", 2);
+	}
 	for (size_t i = 0; i < n_cfg; i++) {
 		if (header_is_builtin(cfg[i].name) ||
 		    header_find(job, n_job, cfg[i].name))

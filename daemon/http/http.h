@@ -87,19 +87,32 @@ struct http_resp {
 	char location[URL_MAX + 1]; /* "" when absent or too long; as sent */
 };
 
-/* Write a GET request for u into buf: request line, Host (with the port
- * unless it is the scheme's default; IPv6 in brackets), User-Agent, Accept,
- * Accept-Encoding (accept_encoding; NULL sends none), the configured
- * headers, then the job's headers. A job header replaces a configured one
- * of the same name (case-insensitive); either replaces a built-in Host,
- * User-Agent, Accept or Accept-Encoding of that name. Returns the length
- * (buf is NUL-terminated), -ENOSPC when the request and its NUL do not fit
- * in cap bytes, or -EINVAL when a header name or value holds CR or LF; on
- * failure buf's contents are unspecified. Only reads its arguments. */
+/* What goes into a request besides its URL; borrowed. */
+struct http_req_opts {
+	const char *user_agent;
+	const char *accept_encoding;	/* NULL: none sent */
+	bool absolute_form;		/* through an HTTP proxy: the whole
+					 * URL in the request line */
+	const char *proxy_auth_b64;	/* with it: Basic credentials for
+					 * Proxy-Authorization, or NULL */
+	const struct config_header *cfg_headers;
+	size_t n_cfg;
+	const struct config_header *job_headers;
+	size_t n_job;
+};
+
+/* Write a GET request for u into buf: request line (origin-form, or
+ * absolute-form through a proxy), Host (with the port unless it is the
+ * scheme's default; IPv6 in brackets), User-Agent, Accept, Accept-Encoding,
+ * Proxy-Authorization when given, the configured headers, then the job's
+ * headers. A job header replaces a configured one of the same name
+ * (case-insensitive); either replaces a built-in Host, User-Agent, Accept
+ * or Accept-Encoding of that name. Returns the length (buf is
+ * NUL-terminated), -ENOSPC when the request and its NUL do not fit in cap
+ * bytes, or -EINVAL when a header name or value holds CR or LF; on failure
+ * buf's contents are unspecified. Only reads its arguments. */
 int http_build_request(char *buf, size_t cap, const struct url *u,
-		       const char *user_agent, const char *accept_encoding,
-		       const struct config_header *cfg_headers, size_t n_cfg,
-		       const struct config_header *job_headers, size_t n_job);
+		       const struct http_req_opts *o);
 
 /* Make r ready for a new response (first use, or the next response on a
  * kept-alive connection). max_body caps the body (0 allows only empty ones);

@@ -19,10 +19,15 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "http/proxy.h"
 #include "net/tls.h"
 
+/* What a lookup of a proxied conn is for. */
+enum { DNS_DIRECT = 0, DNS_TARGET, DNS_PROXY };
+
 static const char *const cs_name[CS_COUNT] = {
-	"resolve", "connect", "tls", "send", "recv", "idle", "closing",
+	"resolve", "connect", "proxy", "tls", "send", "recv", "idle",
+	"closing",
 };
 
 static void conn_on_timer(struct timer *t);
@@ -73,6 +78,7 @@ static void conn_enter(struct conn *c, enum conn_state to)
 		arm_phase(c, UINT32_MAX);
 		break;
 	case CS_CONNECT:
+	case CS_PROXY:
 		arm_phase(c, cfg->timeouts.connect_ms);
 		break;
 	case CS_TLS:
@@ -338,8 +344,14 @@ static void conn_on_timer(struct timer *t)
 	}
 	switch (c->state) {
 	case CS_CONNECT:
-		fail(c, RF_CONNECT_TIMEOUT, "connect to %s timed out after %llu ms",
-		     c->ip,
+		fail(c, c->proxied ? RF_PROXY : RF_CONNECT_TIMEOUT,
+		     "connect to %s%s timed out after %llu ms",
+		     c->proxied ? "the proxy " : "", c->ip,
+		     (unsigned long long)cfg->timeouts.connect_ms);
+		break;
+	case CS_PROXY:
+		fail(c, RF_PROXY, "proxy %s did not finish its handshake "
+		     "within timeouts.connect (%llu ms)", c->ip,
 		     (unsigned long long)cfg->timeouts.connect_ms);
 		break;
 	case CS_TLS:
@@ -371,7 +383,9 @@ static void arm_recv(struct conn *c)
 	if (c->recv_armed)
 		return;
 	sqe = loop_sqe(c->env->loop, &c->op_recv);
-	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	/* a proxy's answer may come in pieces: they are kept together */
+	io_uring_prep_recv(sqe, c->fd, c->rbuf + c->pin,
+			   sizeof(c->rbuf) - c->pin, 0);
 	c->inflight++;
 	c->recv_armed = true;
 }
@@ -384,12 +398,22 @@ static int start_request(struct conn *c)
 	const struct config *cfg = c->env->cfg;
 	int n;
 
-	n = http_build_request(c->wbuf, sizeof(c->wbuf), rq->url,
-			       cfg->http.user_agent,
-			       cfg->http.decode ? DECODE_ACCEPT : NULL,
-			       cfg->http.headers,
-			       cfg->http.n_headers, rq->headers,
-			       rq->n_headers);
+	struct http_req_opts o = {
+		.user_agent = cfg->http.user_agent,
+		.accept_encoding = cfg->http.decode ? DECODE_ACCEPT : NULL,
+		.cfg_headers = cfg->http.headers,
+		.n_cfg = cfg->http.n_headers,
+		.job_headers = rq->headers,
+		.n_job = rq->n_headers,
+	};
+
+	if (c->proxied && c->env->proxy->kind == PROXY_HTTP &&
+	    !rq->url->https) {
+		o.absolute_form = true;
+		if (c->env->proxy->auth_b64[0])
+			o.proxy_auth_b64 = c->env->proxy->auth_b64;
+	}
+	n = http_build_request(c->wbuf, sizeof(c->wbuf), rq->url, &o);
 	if (n < 0) {
 		fail(c, RF_INVALID_URL, n == -ENOSPC ?
 		     "request does not fit in %zu bytes" :
@@ -440,8 +464,8 @@ static void try_connect(struct conn *c)
 }
 
 /* Drop the addresses network.deny forbids (checked on every resolution,
- * so every redirect hop too), then connect to the first one left. */
-static void start_connect(struct conn *c)
+ * so every redirect hop too). Returns false when none is left: c failed. */
+static bool guard_addrs(struct conn *c)
 {
 	char first[48] = "";
 	unsigned n = 0;
@@ -459,12 +483,72 @@ static void start_connect(struct conn *c)
 	c->addrs.n = n;
 	if (n == 0) {
 		fail(c, RF_BLOCKED_ADDRESS, "address %s of '%s' is in "
-		     "network.deny", first, c->req.url->host);
-		return;
+		     "network.deny", first, c->dns_phase == DNS_PROXY ?
+		     c->env->proxy->host : c->req.url->host);
+		return false;
 	}
+	return true;
+}
+
+/* Connect to the first address left. Under socks5 the target's addresses
+ * passed network.deny already and the proxy's own is not checked; through
+ * an http:// or socks5h proxy, the proxy's address is what deny sees. */
+static void start_connect(struct conn *c)
+{
+	bool guard = !c->proxied || c->env->proxy->kind != PROXY_SOCKS5;
+
+	if (guard && !guard_addrs(c))
+		return;
 	c->addr_i = 0;
 	c->t_start_ms = loop_now_ms(c->env->loop);
 	try_connect(c);
+}
+
+static void resolved(struct conn *c);
+
+/* Look up what comes next: the URL's host directly; through a proxy, the
+ * target here first when socks5 sends its address (or the host is an IP
+ * literal, which network.deny checks), then the proxy. */
+static void start_resolve(struct conn *c)
+{
+	const struct url *u = c->req.url;
+	const struct proxy *p = c->env->proxy;
+	const char *host = u->host;
+	uint16_t port = u->port;
+	int rc;
+
+	if (!c->proxied) {
+		c->dns_phase = DNS_DIRECT;
+	} else if (c->dns_phase == DNS_DIRECT &&
+		   (p->kind == PROXY_SOCKS5 || u->ip_literal)) {
+		c->dns_phase = DNS_TARGET;
+	} else {
+		c->dns_phase = DNS_PROXY;
+		host = p->host;
+		port = p->port;
+	}
+	rc = dns_lookup(c->env->dns, &c->dns, host, port, &c->addrs);
+	if (rc == -EINPROGRESS)
+		return;
+	if (rc < 0) {
+		fail(c, c->dns_phase == DNS_PROXY ? RF_PROXY : RF_DNS,
+		     "cannot resolve %s'%s': %s", c->dns_phase == DNS_PROXY ?
+		     "the proxy " : "", host, strerror(-rc));
+		return;
+	}
+	resolved(c);
+}
+
+static void resolved(struct conn *c)
+{
+	if (c->dns_phase != DNS_TARGET) {
+		start_connect(c);
+		return;
+	}
+	if (!guard_addrs(c))
+		return;
+	c->target = c->addrs.addr[0];
+	start_resolve(c);
 }
 
 static void on_dns(struct dns_req *r, int err, const char *detail,
@@ -472,13 +556,19 @@ static void on_dns(struct dns_req *r, int err, const char *detail,
 {
 	struct conn *c = container_of(r, struct conn, dns);
 
-	c->res.ms_dns = ms_since(c, c->t_phase_ms);
+	c->res.ms_dns = ms_since(c, c->t_attempt_ms);
 	if (err) {
-		fail(c, RF_DNS, "%s", detail ? detail : "name resolution failed");
+		if (c->dns_phase == DNS_PROXY)
+			fail(c, RF_PROXY, "cannot resolve the proxy '%s': %s",
+			     c->env->proxy->host,
+			     detail ? detail : "name resolution failed");
+		else
+			fail(c, RF_DNS, "%s", detail ? detail :
+			     "name resolution failed");
 		return;
 	}
 	c->addrs = *a;
-	start_connect(c);
+	resolved(c);
 }
 
 /* Attach req to c with slot: a new attempt with an empty result. */
@@ -497,22 +587,14 @@ int conn_open(struct conn_env *env, const struct conn_req *req,
 {
 	const struct url *u = req->url;
 	struct conn *c = conn_new(env, home);
-	int rc;
 
 	if (!c)
 		return -ENOMEM;
 	*cp = c;
 	attach(c, req, slot);
 	conn_enter(c, CS_RESOLVE);
-	rc = dns_lookup(env->dns, &c->dns, u->host, u->port, &c->addrs);
-	if (rc == -EINPROGRESS)
-		return 0;
-	if (rc < 0) {
-		fail(c, RF_DNS, "cannot resolve '%s': %s", u->host,
-		     strerror(-rc));
-		return 0;
-	}
-	start_connect(c);
+	c->proxied = env->proxy && proxy_applies(env->proxy, u);
+	start_resolve(c);
 	return 0;
 }
 
@@ -555,6 +637,121 @@ static void start_tls(struct conn *c)
 	loop_submit_now(c->env->loop);
 }
 
+/* The proxy's tunnel stands: on with TLS or the request, as direct. */
+static void tunnel_up(struct conn *c)
+{
+	c->pin = 0;
+	c->res.ms_connect = ms_since(c, c->t_start_ms);
+	if (c->req.url->https)
+		start_tls(c);
+	else if (start_request(c) == 0)
+		arm_recv(c);
+}
+
+/* Send the handshake's next message, wlen bytes in wbuf. */
+static void proxy_send(struct conn *c, size_t len)
+{
+	c->wlen = len;
+	c->woff = 0;
+	flush_out(c);
+	arm_recv(c);
+}
+
+/* Connected to the proxy: CONNECT for https through an http:// proxy, the
+ * SOCKS5 greeting, or nothing (plain http through an http:// proxy asks
+ * in absolute-form). Returns whether a handshake took over c. */
+static bool proxy_handshake(struct conn *c)
+{
+	const struct proxy *p = c->env->proxy;
+	int n;
+
+	if (p->kind == PROXY_HTTP && !c->req.url->https)
+		return false;
+	c->pin = 0;
+	conn_enter(c, CS_PROXY);
+	if (p->kind == PROXY_HTTP) {
+		n = proxy_connect_request(p, c->req.url, c->wbuf,
+					  sizeof(c->wbuf));
+		if (n < 0) {
+			fail(c, RF_PROXY, "CONNECT request does not fit in "
+			     "%zu bytes", sizeof(c->wbuf));
+			return true;
+		}
+		proxy_send(c, (size_t)n);
+		return true;
+	}
+	c->socks_step = SOCKS_GREETING;
+	proxy_send(c, socks_greeting(p, (unsigned char *)c->wbuf));
+	return true;
+}
+
+/* The SOCKS5 step after a reply that moved us on to next. */
+static void socks_next(struct conn *c, enum socks_step next)
+{
+	const struct proxy *p = c->env->proxy;
+	unsigned char *w = (unsigned char *)c->wbuf;
+	size_t n;
+
+	c->socks_step = (uint8_t)next;
+	if (next == SOCKS_DONE) {
+		tunnel_up(c);
+		return;
+	}
+	n = next == SOCKS_AUTH ? socks_auth(p, w) :
+	    socks_request(p, c->req.url, &c->target, w);
+	if (!n) {
+		fail(c, RF_PROXY, "host name '%s' is too long for SOCKS5",
+		     c->req.url->host);
+		return;
+	}
+	proxy_send(c, n);
+}
+
+/* res bytes of the proxy's answer arrived after c->pin kept ones. */
+static void proxy_input(struct conn *c, int res)
+{
+	const struct proxy *p = c->env->proxy;
+	enum socks_step next = SOCKS_DONE;
+	size_t used = 0;
+	char why[160];
+	int rc;
+
+	if (res <= 0) {
+		fail(c, RF_PROXY, "proxy %s %s during its handshake", c->ip,
+		     res ? strerror(-res) : "closed the connection");
+		return;
+	}
+	c->pin += (size_t)res;
+	if (p->kind == PROXY_HTTP)
+		rc = proxy_connect_reply(c->rbuf, c->pin, &used, why,
+					 sizeof(why));
+	else
+		rc = socks_reply(p, (enum socks_step)c->socks_step,
+				 (const unsigned char *)c->rbuf, c->pin, &used,
+				 &next, why, sizeof(why));
+	/* the server speaks only once we do: bytes beyond the answer are
+	 * the proxy's confusion */
+	if (rc == 0 && used != c->pin) {
+		rc = -1;
+		snprintf(why, sizeof(why), "proxy %s sent bytes after its "
+			 "answer", c->ip);
+	}
+	if (rc < 0) {
+		fail(c, RF_PROXY, "%s", why);
+	} else if (rc == 0) {
+		c->pin = 0;
+		if (p->kind == PROXY_HTTP)
+			tunnel_up(c);
+		else
+			socks_next(c, next);
+	} else if (c->pin == sizeof(c->rbuf)) {
+		fail(c, RF_PROXY, "proxy %s answered with over %zu bytes",
+		     c->ip, sizeof(c->rbuf));
+	} else {
+		arm_recv(c);
+	}
+}
+
 static void on_connect(struct io_op *op, int res, unsigned flags)
 {
 	struct conn *c = container_of(op, struct conn, op_connect);
@@ -572,11 +769,17 @@ static void on_connect(struct io_op *op, int res, unsigned flags)
 			try_connect(c);
 			return;
 		}
-		fail(c, RF_CONNECT, "connect to %s port %u: %s", c->ip,
-		     c->req.url->port, strerror(-res));
+		if (c->proxied)
+			fail(c, RF_PROXY, "cannot reach the proxy %s port %u: "
+			     "%s", c->ip, c->env->proxy->port, strerror(-res));
+		else
+			fail(c, RF_CONNECT, "connect to %s port %u: %s", c->ip,
+			     c->req.url->port, strerror(-res));
 		return;
 	}
 	c->res.ms_connect = ms_since(c, c->t_start_ms);
+	if (c->proxied && proxy_handshake(c))
+		return;
 	if (c->req.url->https) {
 		start_tls(c);
 		return;
@@ -597,8 +800,10 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 			close_idle(c, false);
 		else
 			fail(c, c->state == CS_TLS ? RF_TLS_HANDSHAKE :
-			     RF_RESET, "send failed%s: %s", c->state == CS_TLS ?
-			     " during the TLS handshake" : "", strerror(-res));
+			     c->state == CS_PROXY ? RF_PROXY : RF_RESET,
+			     "send failed%s: %s", c->state == CS_TLS ?
+			     " during the TLS handshake" : c->state == CS_PROXY ?
+			     " to the proxy" : "", strerror(-res));
 		return;
 	}
 	if (c->tls)
@@ -761,6 +966,10 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 		return;
 	if (c->state == CS_IDLE) {
 		on_recv_idle(c, res);
+		return;
+	}
+	if (c->state == CS_PROXY) {
+		proxy_input(c, res);
 		return;
 	}
 	if (c->state == CS_TLS && res <= 0) {

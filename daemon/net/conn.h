@@ -26,6 +26,7 @@ struct tls;
 enum conn_state {
 	CS_RESOLVE = 0,	/* waiting on dns.c */
 	CS_CONNECT,	/* connect SQE in flight */
+	CS_PROXY,	/* proxy handshake (CONNECT or SOCKS5), timeouts.connect */
 	CS_TLS,		/* https: handshake records moving, timeouts.tls */
 	CS_SEND,	/* request bytes in flight (recv armed too) */
 	CS_RECV,	/* request sent, response arriving */
@@ -114,6 +115,7 @@ struct conn_env {
 	struct dns *dns;
 	const struct netguard *guard;	/* network.deny, checked per connect */
 	struct conn_counters *counters;
+	const struct proxy *proxy;	/* network.proxy, or NULL: direct */
 	/* The attempt of owner ended (exactly once per conn_open/conn_reuse
 	 * that returned 0, never after conn_detach). Returns true when the
 	 * owner put r->conn in its pool (only when r->reusable; the conn then
@@ -147,6 +149,12 @@ struct conn {
 	bool send_armed;		/* a send SQE is in flight */
 	bool reused;			/* this request rides a pooled conn */
 	bool deadline_bound;		/* the armed timer is the job's deadline */
+	bool proxied;			/* through env->proxy */
+	uint8_t dns_phase;		/* proxied: resolving the target (socks5)
+					 * or the proxy */
+	uint8_t socks_step;		/* enum socks_step while CS_PROXY */
+	size_t pin;			/* CS_PROXY: reply bytes kept in rbuf */
+	struct sockaddr_storage target;	/* socks5: the target, resolved here */
 	struct io_op op_connect, op_send, op_recv, op_cancel;
 	struct timer timer;		/* phase deadline, or idle expiry */
 	struct dns_req dns;

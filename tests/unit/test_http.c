@@ -77,6 +77,19 @@ static struct outcome parse_str(const char *s, bool eof)
 	return parse(s, strlen(s), false, 1 << 20, eof, FEED_WHOLE);
 }
 
+/* http_build_request() with the options most cases need. */
+static int build(char *buf, size_t cap, const struct url *u, const char *ua,
+		 const struct config_header *cfg, size_t n_cfg,
+		 const struct config_header *job, size_t n_job)
+{
+	struct http_req_opts o = {
+		.user_agent = ua, .cfg_headers = cfg, .n_cfg = n_cfg,
+		.job_headers = job, .n_job = n_job,
+	};
+
+	return http_build_request(buf, cap, u, &o);
+}
+
 static int same_outcome(const struct outcome *a, const struct outcome *b)
 {
 	const struct http_resp *x = a->r, *y = b->r;
@@ -116,8 +129,7 @@ static int test_req_default_port(void)
 			   "User-Agent: rf/1\r\n"
 			   "Accept: */*\r\n\r\n";
 	char buf[512];
-	int n = http_build_request(buf, sizeof(buf), &u, "rf/1", NULL, NULL, 0,
-				   NULL, 0);
+	int n = build(buf, sizeof(buf), &u, "rf/1", NULL, 0, NULL, 0);
 
 	return TAP_CHECK(n == (int)strlen(want)) && TAP_CHECK(STREQ(buf, want));
 }
@@ -130,14 +142,11 @@ static int test_req_ports(void)
 	char buf[512];
 	int ok = 1;
 
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &a, "x", NULL, NULL, 0,
-					   NULL, 0) > 0);
+	ok &= TAP_CHECK(build(buf, sizeof(buf), &a, "x", NULL, 0, NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: h:8080\r\n") != NULL);
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &b, "x", NULL, NULL, 0,
-					   NULL, 0) > 0);
+	ok &= TAP_CHECK(build(buf, sizeof(buf), &b, "x", NULL, 0, NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: h\r\n") != NULL);
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &c, "x", NULL, NULL, 0,
-					   NULL, 0) > 0);
+	ok &= TAP_CHECK(build(buf, sizeof(buf), &c, "x", NULL, 0, NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: h:80\r\n") != NULL);
 	return ok;
 }
@@ -151,12 +160,10 @@ static int test_req_ipv6(void)
 	char buf[512];
 	int ok = 1;
 
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &a, "x", NULL, NULL, 0,
-					   NULL, 0) > 0);
+	ok &= TAP_CHECK(build(buf, sizeof(buf), &a, "x", NULL, 0, NULL, 0) > 0);
 	ok &= TAP_CHECK(strncmp(buf, "GET /p HTTP/1.1\r\n", 17) == 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: [::1]:8080\r\n") != NULL);
-	ok &= TAP_CHECK(http_build_request(buf, sizeof(buf), &b, "x", NULL, NULL, 0,
-					   NULL, 0) > 0);
+	ok &= TAP_CHECK(build(buf, sizeof(buf), &b, "x", NULL, 0, NULL, 0) > 0);
 	ok &= TAP_CHECK(strstr(buf, "\r\nHost: [2001:db8::1]\r\n") != NULL);
 	return ok;
 }
@@ -178,8 +185,7 @@ static int test_req_header_override(void)
 			   "x-a: 9\r\n"
 			   "X-C: 3\r\n\r\n";
 	char buf[512];
-	int n = http_build_request(buf, sizeof(buf), &u, "rf/1", NULL, cfg, 3, job,
-				   3);
+	int n = build(buf, sizeof(buf), &u, "rf/1", cfg, 3, job, 3);
 
 	return TAP_CHECK(n == (int)strlen(want)) && TAP_CHECK(STREQ(buf, want));
 }
@@ -188,19 +194,14 @@ static int test_req_enospc(void)
 {
 	struct url u = make_url("http://e.org/", "e.org", 80, false, false);
 	char buf[512];
-	int n = http_build_request(buf, sizeof(buf), &u, "ua", NULL, NULL, 0, NULL,
-				   0);
+	int n = build(buf, sizeof(buf), &u, "ua", NULL, 0, NULL, 0);
 	int ok = TAP_CHECK(n > 0);
 
 	/* the NUL must fit too */
-	ok &= TAP_CHECK(http_build_request(buf, (size_t)n + 1, &u, "ua", NULL, NULL,
-					   0, NULL, 0) == n);
-	ok &= TAP_CHECK(http_build_request(buf, (size_t)n, &u, "ua", NULL, NULL, 0,
-					   NULL, 0) == -ENOSPC);
-	ok &= TAP_CHECK(http_build_request(buf, 10, &u, "ua", NULL, NULL, 0, NULL,
-					   0) == -ENOSPC);
-	ok &= TAP_CHECK(http_build_request(buf, 0, &u, "ua", NULL, NULL, 0, NULL,
-					   0) == -ENOSPC);
+	ok &= TAP_CHECK(build(buf, (size_t)n + 1, &u, "ua", NULL, 0, NULL, 0) == n);
+	ok &= TAP_CHECK(build(buf, (size_t)n, &u, "ua", NULL, 0, NULL, 0) == -ENOSPC);
+	ok &= TAP_CHECK(build(buf, 10, &u, "ua", NULL, 0, NULL, 0) == -ENOSPC);
+	ok &= TAP_CHECK(build(buf, 0, &u, "ua", NULL, 0, NULL, 0) == -ENOSPC);
 	return ok;
 }
 
@@ -210,8 +211,7 @@ static int test_req_crlf_refused(void)
 	struct config_header job[] = { { "X-A", "1\r\nX-Evil: 1" } };
 	char buf[512];
 
-	return TAP_CHECK(http_build_request(buf, sizeof(buf), &u, "ua", NULL, NULL,
-					    0, job, 1) == -EINVAL);
+	return TAP_CHECK(build(buf, sizeof(buf), &u, "ua", NULL, 0, job, 1) == -EINVAL);
 }
 
 /* ---- responses -------------------------------------------------------- */
