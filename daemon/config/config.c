@@ -296,6 +296,15 @@ static int validate(const struct config *c, struct config_ctx *ctx)
 		return config_fail(ctx, ctx->mark ? ctx->mark[i] : NULL, path,
 				   "%s", why);
 	}
+	if (c->output.hash == HASH_NONE && c->output.bodies == BODIES_FILES) {
+		size_t i = (size_t)(config_key_find("output", "hash") -
+				    config_keys);
+
+		return config_fail(ctx, ctx->mark ? ctx->mark[i] : NULL,
+				   "output.hash", "none is not allowed with "
+				   "output.bodies: files, whose files are named "
+				   "by their hash");
+	}
 	for (size_t i = 0; i < N_CROSS; i++) {
 		lo = config_key_find(cross_checks[i].lo_sec,
 				     cross_checks[i].lo);

@@ -25,6 +25,7 @@ struct config_strv {
 
 enum config_compress { COMPRESS_NONE = 0, COMPRESS_GZIP, COMPRESS_ZSTD };
 enum config_bodies { BODIES_NONE = 0, BODIES_FILES, BODIES_WARC };
+enum config_hash { HASH_SHA256 = 0, HASH_NONE };
 
 struct config {
 	struct {
@@ -92,6 +93,7 @@ struct config {
 		uint32_t rotate_keep;
 		enum config_compress compress;
 		enum config_bodies bodies;
+		enum config_hash hash;		/* sha256 of each body, or none */
 	} output;
 	struct {
 		char *listen;			/* owned; "" = off */

@@ -22,6 +22,7 @@
 
 static const char *const compress_names[] = { "none", "gzip", "zstd", NULL };
 static const char *const bodies_names[] = { "none", "files", "warc", NULL };
+static const char *const hash_names[] = { "sha256", "none", NULL };
 /* in enum log_level order */
 static const char *const level_names[] = { "error", "warn", "info", "debug",
 					   NULL };
@@ -93,6 +94,7 @@ const struct config_key config_keys[] = {
 	KEY("output", "rotate_keep", CK_U32, output.rotate_keep, 0, 1000000),
 	ENUM("output", "compress", output.compress, compress_names),
 	ENUM("output", "bodies", output.bodies, bodies_names),
+	ENUM("output", "hash", output.hash, hash_names),
 	STR("metrics", "listen", CK_STR, metrics.listen, CHK_LISTEN),
 	STR("metrics", "textfile", CK_STR, metrics.textfile, CHK_ANY),
 	STR("batch", "urls", CK_STRV, batch.urls, CHK_NONEMPTY),

@@ -399,7 +399,8 @@ static int body_piece(void *arg, const char *p, size_t n)
 				 "body exceeds http.max_body (%llu bytes)%s",
 				 (unsigned long long)r->max_body,
 				 r->dec.kind ? " once decoded" : "");
-	sha256_update(&r->sha, p, n);
+	if (!r->no_hash)
+		sha256_update(&r->sha, p, n);
 	r->body_bytes += n;
 	if (r->on_body)
 		r->on_body(r->body_arg, p, n);
@@ -507,6 +508,7 @@ void http_resp_init(struct http_resp *r, uint64_t max_body, bool head_request)
 	r->body_bytes = 0;
 	r->wire_bytes = 0;
 	r->decode = false;
+	r->no_hash = false;
 	r->rx_bytes = 0;
 	memset(&r->dec, 0, sizeof(r->dec));
 	sha256_init(&r->sha);

@@ -46,6 +46,8 @@ struct http_resp {
 	uint64_t body_bytes;	/* hashed: chunking and (when decoding) the
 				 * content coding removed; <= max_body */
 	uint64_t wire_bytes;	/* body bytes as received, chunking removed */
+	bool no_hash;		/* output.hash none: sha stays untouched;
+				 * set by the caller after http_resp_init() */
 	bool decode;		/* decode gzip, deflate, br, zstd bodies
 				 * (http.decode); set by the caller after
 				 * http_resp_init() */

@@ -435,6 +435,7 @@ static int start_request(struct conn *c)
 	}
 	http_resp_init(&c->resp, cfg->http.max_body, false);
 	c->resp.decode = cfg->http.decode;
+	c->resp.no_hash = cfg->output.hash == HASH_NONE;
 	sink_start(c, (size_t)n);
 	flush_out(c);
 	conn_enter(c, CS_SEND);
@@ -823,8 +824,12 @@ static void complete(struct conn *c, bool reusable)
 	uint8_t digest[32];
 	bool pooled;
 
-	sha256_final(&c->resp.sha, digest);
-	sha256_hex(digest, c->res.sha256);
+	if (c->resp.no_hash) {
+		c->res.sha256[0] = '\0';
+	} else {
+		sha256_final(&c->resp.sha, digest);
+		sha256_hex(digest, c->res.sha256);
+	}
 	c->res.detail[0] = '\0';
 	c->res.reusable = reusable && c->resp.keep_alive &&
 			  c->state == CS_RECV && !c->send_armed &&

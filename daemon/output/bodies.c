@@ -345,8 +345,10 @@ static void commit_warc(struct body_sink *s, struct job *j)
 	};
 	int rc;
 
-	if (s->failed || unhex(j->sha256, payload) < 0)
+	if (s->failed || (j->sha256[0] && unhex(j->sha256, payload) < 0))
 		return;
+	if (!j->sha256[0])
+		x.payload_sha256 = NULL;	/* output.hash: none */
 	if (s->fd < 0 && (s->fd = open(s->tmp, O_RDONLY | O_CLOEXEC)) >= 0)
 		s->b->n_open++;
 	if (s->fd < 0) {

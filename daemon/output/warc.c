@@ -324,8 +324,11 @@ static void response_record(struct warc *w, const struct warc_exchange *x,
 	buf_printf(&w->head, "WARC-Target-URI: %s\r\n", x->target_uri);
 	if (x->ip[0])
 		buf_printf(&w->head, "WARC-IP-Address: %s\r\n", x->ip);
-	warc_digest(x->payload_sha256, dg);
-	buf_printf(&w->head, "WARC-Payload-Digest: %s\r\n", dg);
+	/* output.hash: none leaves no digest to name */
+	if (x->payload_sha256) {
+		warc_digest(x->payload_sha256, dg);
+		buf_printf(&w->head, "WARC-Payload-Digest: %s\r\n", dg);
+	}
 	head_end(w, "application/http;msgtype=response", x->resp_len,
 		 x->resp_sha256);
 	record_put(w, NULL, x->resp_fd, x->resp_len);

@@ -24,7 +24,8 @@ struct warc_exchange {
 	int resp_fd;			/* raw response, from offset 0 */
 	uint64_t resp_len;		/* its length in bytes */
 	const uint8_t *resp_sha256;	/* digest of those bytes */
-	const uint8_t *payload_sha256;	/* digest of the decoded body */
+	const uint8_t *payload_sha256;	/* digest of the decoded body; NULL
+					 * with output.hash: none */
 };
 
 /* A writer for dir (created if needed; its files start when the first
