@@ -473,6 +473,97 @@ def _():
         check(all(len(v) == 1 for v in ids.values()), "one record each")
 
 
+def refused(path, timeout=10):
+    """Connect, ask for status: True when the daemon closes the connection
+    without a byte of answer (refused), False when it answers."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    try:
+        s.sendall(b'{"op":"status"}\n')
+        return s.recv(65536) == b""
+    except (BrokenPipeError, ConnectionResetError):
+        return True
+    finally:
+        s.close()
+
+
+@test("daemon.max_clients: extra clients are closed unanswered and "
+      "counted, the first ones still work, a reload raises the bound")
+def _():
+    d = Daemon()
+    d.write_config(daemon="  max_clients: 4\n")
+    with d:
+        first = [d.conn() for _ in range(4)]
+        for c in first:
+            check_eq(c.ask({"op": "status"})["ok"], True, "admitted")
+        for i in range(3):
+            check(refused(d.sock), "client %d beyond the bound refused" % i)
+        for c in first:
+            check_eq(c.ask({"op": "status"})["ok"], True, "still served")
+        st = first[0].ask({"op": "status"})["status"]
+        check_eq(st["clients_refused"], 3, "refusals counted")
+        check_eq(st["clients"], 4, "clients")
+        check_eq(d.log().count("daemon.max_clients"), 1, "logged once")
+        first.pop().close()
+        wait_until(lambda: first[0].ask({"op": "status"})["status"]
+                   ["clients"] == 3, 10, what="a client leaves")
+        check(not refused(d.sock), "room again after one left")
+        d.write_config(daemon="  max_clients: 6\n")
+        d.kill_sig(signal.SIGHUP)
+        wait_until(lambda: first[0].ask({"op": "status"})["status"]
+                   ["reloads"] == 1, 10, what="reload")
+        more = [d.conn() for _ in range(3)]
+        for c in more:
+            check_eq(c.ask({"op": "status"})["ok"], True,
+                     "admitted after the reload")
+        check(refused(d.sock), "the new bound holds")
+        check_eq(first[0].ask({"op": "status"})["status"]
+                 ["clients_refused"], 4, "refusals counted")
+        for c in first + more:
+            c.close()
+        check_eq(d.stop(), 0, "exit")
+
+
+@test("600 clients holding 60 KiB partial lines: memory bounded by "
+      "max_clients")
+def _():
+    n, bound = 600, 64
+    d = Daemon()
+    d.write_config(daemon="  max_clients: %d\n" % bound)
+    socks = []
+    with d:
+        asker = d.conn()
+        check_eq(asker.ask({"op": "status"})["ok"], True, "asker admitted")
+        base = peak_rss_kib(d.proc.pid)
+        part = b'{"op":"status","pad":"' + b"p" * (60 * 1024)
+        try:
+            for _ in range(n):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(10)
+                s.connect(d.sock)
+                socks.append(s)
+                try:
+                    s.sendall(part)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            time.sleep(1)       # let the daemon read what was sent
+            peak = peak_rss_kib(d.proc.pid)
+            st = asker.ask({"op": "status"})["status"]
+            check_eq(st["clients"], bound, "clients admitted")
+            check_eq(st["clients_refused"], n - (bound - 1), "refused")
+        finally:
+            for s in socks:
+                s.close()
+            asker.close()
+        diag("VmHWM %d KiB at start, %d KiB with %d clients" % (
+            base, peak, n))
+        # 64 clients x 80 KiB of input is 5 MiB (about 13 MiB under ASan);
+        # all 600 admitted took 120 MiB under ASan
+        check(peak - base < 40 * 1024, "peak grew by %d KiB" % (peak - base))
+        check_eq(d.stop(), 0, "exit")
+
+
 # ------------------------------------------------------------ lifecycle
 
 @test("SIGTERM with jobs queued and in flight, then restart: each once")
