@@ -1,5 +1,8 @@
 /* ringfetch: the client of a running ringfetchd. Speaks only the control
  * socket's line protocol: submit, status, watch, cancel.
+ * Standard output carries the daemon's answer lines as they came, one JSON
+ * object a line, so it pipes into jq; what is said to a person (errors,
+ * submit --wait's summary) goes to standard error.
  * Exit status: 0 done, 1 the daemon refused a request or a waited job
  * failed, 2 usage, 3 the daemon is not there or the connection broke. */
 #include <errno.h>
@@ -36,6 +39,7 @@ struct conn {
 	int fd;
 	const char *path;
 	struct buf in;		/* bytes received, not yet split in lines */
+	bool heard;		/* a byte has come from the daemon */
 	bool eof;
 };
 
@@ -49,11 +53,14 @@ static void usage(FILE *f)
 "       ringfetch [--socket PATH] cancel JOB | --id ID\n"
 "\n"
 "  submit   submit the URLs (or, without any, one a line from stdin; blank\n"
-"           lines and # comments skipped); prints one acknowledgement line\n"
-"           per URL; --wait also prints each job's result record\n"
-"  status   the daemon's counters as JSON\n"
+"           lines and # comments skipped); prints one answer line per URL;\n"
+"           --wait also prints each job's record and a summary on stderr\n"
+"  status   the daemon's counters: {\"ok\":true,\"status\":{...}}\n"
 "  watch    print every result record as jobs finish, until interrupted\n"
 "  cancel   cancel a queued or running job by number, or every job with ID\n"
+"\n"
+"Standard output holds the daemon's answers as sent, one JSON object a line\n"
+"(records as {\"result\":{...}}), for jq; see ringfetch(1).\n"
 "\n"
 "  --socket PATH   control socket (default: daemon.socket of the config,\n"
 "                  else " DEFAULT_SOCKET ")\n"
@@ -170,8 +177,14 @@ static void conn_open(struct conn *c, const char *path)
 
 static void conn_lost(const struct conn *c)
 {
-	fprintf(stderr, "ringfetch: the daemon at %s closed the connection "
-		"before answering everything\n", c->path);
+	if (!c->heard)
+		fprintf(stderr, "ringfetch: the daemon at %s closed the "
+			"connection without answering (too many clients? see "
+			"daemon.max_clients and clients_refused in status)\n",
+			c->path);
+	else
+		fprintf(stderr, "ringfetch: the daemon at %s closed the "
+			"connection before answering everything\n", c->path);
 	exit(EX_CONN);
 }
 
@@ -205,6 +218,7 @@ static bool fill(struct conn *c, bool block)
 	}
 	c->in.len += (size_t)n;
 	c->in.p[c->in.len] = '\0';
+	c->heard = true;
 	return true;
 }
 
@@ -242,11 +256,19 @@ static bool is_result(const char *l)
 	return !strncmp(l, "{\"result\":", 10);
 }
 
-/* Print a {"result":{...}} line as the record inside it. */
-static void print_result(const char *l, size_t len)
+/* Whether a {"result":{...}} line holds a record with "ok":true. */
+static bool record_ok(const char *l, size_t len)
 {
-	if (len >= 11)
-		printf("%.*s\n", (int)(len - 11), l + 10);
+	struct json_doc doc = { 0 };
+	const struct json_val *ok;
+	bool yes = false;
+
+	if (json_parse(l, len, &doc, NULL, 0) == 0) {
+		ok = json_get(json_get(doc.root, "result"), "ok");
+		yes = ok && ok->type == JSON_BOOL && ok->b;
+	}
+	json_doc_free(&doc);
+	return yes;
 }
 
 static bool response_ok(const char *l)
@@ -254,88 +276,47 @@ static bool response_ok(const char *l)
 	return !strncmp(l, "{\"ok\":true", 10);
 }
 
-static void print_indent(int depth)
+/* Print one answer line as the daemon sent it. */
+static void print_line(const char *l, size_t len)
 {
+	fwrite(l, 1, len, stdout);
 	putchar('\n');
-	for (int i = 0; i < depth; i++)
-		fputs("  ", stdout);
 }
 
-/* Re-indent one line of JSON (already valid) two spaces a level. */
-static void print_pretty(const char *s, size_t n)
+/* A refused request: its answer on stdout like any other, and the class
+ * and detail on stderr for a person. */
+static void print_refused(const char *what, const char *l, size_t len)
 {
-	bool in_str = false, esc = false;
-	int depth = 0;
+	struct json_doc doc = { 0 };
+	const char *cls = NULL, *detail = NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (in_str) {
-			putchar(ch);
-			if (esc)
-				esc = false;
-			else if (ch == '\\')
-				esc = true;
-			else if (ch == '"')
-				in_str = false;
-			continue;
-		}
-		switch (ch) {
-		case '"':
-			in_str = true;
-			putchar(ch);
-			break;
-		case '{':
-		case '[':
-			putchar(ch);
-			if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']'))
-				break;
-			print_indent(++depth);
-			break;
-		case '}':
-		case ']':
-			if (i && s[i - 1] != '{' && s[i - 1] != '[')
-				print_indent(--depth);
-			putchar(ch);
-			break;
-		case ',':
-			putchar(ch);
-			print_indent(depth);
-			break;
-		case ':':
-			fputs(": ", stdout);
-			break;
-		default:
-			if (ch != ' ' && ch != '\t')
-				putchar(ch);
-		}
+	print_line(l, len);
+	if (json_parse(l, len, &doc, NULL, 0) == 0) {
+		cls = json_as_str(json_get(doc.root, "error"));
+		detail = json_as_str(json_get(doc.root, "detail"));
 	}
-	putchar('\n');
+	if (cls)
+		fprintf(stderr, "ringfetch: %s: %s: %s\n", what, cls,
+			detail ? detail : "");
+	else
+		fprintf(stderr, "ringfetch: %s: unexpected answer: %.*s\n",
+			what, (int)len, l);
+	json_doc_free(&doc);
 }
 
 static int cmd_status(struct conn *c)
 {
 	static const char req[] = "{\"op\":\"status\"}\n";
-	struct json_doc doc = { 0 };
-	const struct json_val *st;
 	size_t len;
 	char *l;
 
 	send_all(c, req, sizeof(req) - 1);
 	l = read_line(c, &len);
 	if (!response_ok(l)) {
-		fprintf(stderr, "ringfetch: %s\n", l);
+		print_refused("status", l, len);
 		return EX_REFUSED;
 	}
-	/* print the inner object: find it through the parser's view */
-	if (json_parse(l, len, &doc, NULL, 0) < 0 ||
-	    !(st = json_get(doc.root, "status"))) {
-		fprintf(stderr, "ringfetch: unexpected answer: %s\n", l);
-		return EX_CONN;
-	}
-	json_doc_free(&doc);
-	l = strstr(l, "\"status\":") + 9;
-	print_pretty(l, strlen(l) - 1);
+	print_line(l, len);
 	return EX_OK;
 }
 
@@ -345,19 +326,18 @@ static int cmd_watch(struct conn *c)
 	size_t len;
 	char *l;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	send_all(c, req, sizeof(req) - 1);
 	l = read_line(c, &len);
 	if (!response_ok(l)) {
-		fprintf(stderr, "ringfetch: %s\n", l);
+		print_refused("watch", l, len);
 		return EX_REFUSED;
 	}
-	take_line(c, len);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* the {"ok":true} too: a reader knows when the watch has begun */
 	for (;;) {
-		l = read_line(c, &len);
-		if (is_result(l))
-			print_result(l, len);
+		print_line(l, len);
 		take_line(c, len);
+		l = read_line(c, &len);
 	}
 }
 
@@ -390,10 +370,10 @@ static int cmd_cancel(struct conn *c, const struct opts *o)
 	while (is_result(l = read_line(c, &len)))
 		take_line(c, len);
 	if (!response_ok(l)) {
-		fprintf(stderr, "ringfetch: %s\n", l);
+		print_refused("cancel", l, len);
 		return EX_REFUSED;
 	}
-	printf("%s\n", l);
+	print_line(l, len);
 	return EX_OK;
 }
 
@@ -407,7 +387,8 @@ struct submit {
 	int next_arg;
 	bool input_done;	/* every URL is in req */
 	bool shut;		/* write side shut after the last request */
-	uint64_t sent, acked, accepted, results;
+	uint64_t sent, acked, accepted;	/* URLs asked for; answers; ok ones */
+	uint64_t results, results_ok;	/* records received; of which ok */
 	int rc;
 };
 
@@ -484,13 +465,14 @@ static void submit_answers(struct submit *s)
 	char *l;
 
 	while ((l = peek_line(s->c, &len))) {
+		print_line(l, len);
 		if (is_result(l)) {
-			print_result(l, len);
 			s->results++;
-			if (!strstr(l, "\"ok\":true,\"status\""))
+			if (record_ok(l, len))
+				s->results_ok++;
+			else
 				s->rc = EX_REFUSED;
 		} else {
-			printf("%s\n", l);
 			s->acked++;
 			if (response_ok(l))
 				s->accepted++;
@@ -499,6 +481,25 @@ static void submit_answers(struct submit *s)
 		}
 		take_line(s->c, len);
 	}
+}
+
+/* The summary on stderr: always with --wait, else when some URL was
+ * refused (the answers on stdout say which and why). */
+static void submit_summary(const struct submit *s)
+{
+	unsigned long long refused = s->acked - s->accepted;
+
+	if (!s->o->wait && !refused)
+		return;
+	fprintf(stderr, "ringfetch: %llu submitted", (unsigned long long)s->sent);
+	if (refused)
+		fprintf(stderr, ", %llu refused", refused);
+	if (s->o->wait)
+		fprintf(stderr, ", %llu done: %llu ok, %llu failed",
+			(unsigned long long)s->results,
+			(unsigned long long)s->results_ok,
+			(unsigned long long)(s->results - s->results_ok));
+	fputc('\n', stderr);
 }
 
 static bool submit_done(const struct submit *s)
@@ -550,6 +551,8 @@ static int cmd_submit(struct conn *c, const struct opts *o)
 		}
 	}
 	fflush(stdout);
+	if (submit_done(&s))
+		submit_summary(&s);
 	buf_fini(&s.req);
 	buf_fini(&s.stdin_buf);
 	return s.rc;

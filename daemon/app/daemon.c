@@ -175,6 +175,7 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "queue_waits", c->st.queue_waits);
 	put_num(b, "watch_dropped", c->st.watch_dropped);
 	put_num(b, "clients_dropped", c->st.dropped);
+	put_num(b, "clients_refused", c->st.refused);
 	put_num(b, "reloads", d->reloads);
 	put_num(b, "uptime_s", (loop_now_ms(&d->e.loop) - d->t_start_ms) / 1000);
 	buf_puts(b, "\"failed_by\":{");

@@ -28,6 +28,7 @@ void config_init(struct config *c)
 	c->daemon.socket = config_strdup("/run/ringfetch/ringfetch.sock");
 	c->daemon.socket_mode = 0660;
 	c->daemon.shutdown_grace_ms = 10 * 1000;
+	c->daemon.max_clients = 256;
 	c->daemon.state_dir = config_strdup("");
 	c->queue.capacity = 10000;
 	c->queue.spill_file = config_strdup("");

@@ -32,6 +32,7 @@ struct config {
 		char *socket;			/* owned path */
 		unsigned socket_mode;		/* e.g. 0660 */
 		uint64_t shutdown_grace_ms;
+		uint32_t max_clients;		/* control clients at once, >= 1 */
 		char *state_dir;		/* owned; "" = $STATE_DIRECTORY or /var/lib/ringfetch */
 	} daemon;
 	struct {

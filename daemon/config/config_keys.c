@@ -41,6 +41,7 @@ const struct config_key config_keys[] = {
 	KEY("daemon", "socket_mode", CK_MODE, daemon.socket_mode, 0, 0777),
 	KEY("daemon", "shutdown_grace", CK_DUR, daemon.shutdown_grace_ms,
 	    0, DUR_MAX),
+	KEY("daemon", "max_clients", CK_U32, daemon.max_clients, 1, 65536),
 	STR("daemon", "state_dir", CK_STR, daemon.state_dir, CHK_ANY),
 	KEY("queue", "capacity", CK_U32, queue.capacity, 1, 10000000),
 	STR("queue", "spill_file", CK_STR, queue.spill_file, CHK_ANY),

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,67 @@
 #include "http/url.h"
 
 #define FEED_TURN 64	/* lines parsed per loop turn */
+#define FIFO_QUIET_MS 1000	/* wait this long for a FIFO before saying so */
 
 static void on_read(struct io_op *op, int res, unsigned flags);
 static void on_room(struct sched_room_wait *w);
 static void feed_hook(struct loop_hook *h);
+
+/* Block until the FIFO fd (opened O_NONBLOCK) has input or its writer has
+ * come and gone. An open without O_NONBLOCK would block as well, but
+ * silently: past a second, say what the start is waiting for. */
+static void wait_fifo_writer(int fd, const char *name)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int timeout_ms = FIFO_QUIET_MS;
+
+	for (;;) {
+		int n = poll(&p, 1, timeout_ms);
+
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return;	/* a failure shows at the first read */
+		if (n == 0) {
+			log_warn("%s: waiting for a writer on this FIFO",
+				 name);
+			timeout_ms = -1;
+		}
+	}
+}
+
+/* Open one URL file for blocking reads without blocking in open(2) (a
+ * FIFO without a writer would). Returns the fd or -errno. */
+static int open_url_file(const char *name)
+{
+	struct stat st;
+	int fd, fl;
+
+	if (strcmp(name, "-") == 0) {
+		fd = dup(0);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		goto out_close;
+	/* A directory opens fine and fails only at the first read:
+	 * refuse it here, before anything is fetched. */
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto out_close;
+	}
+	if (S_ISFIFO(st.st_mode))
+		wait_fifo_writer(fd, name);
+	/* reads go through the ring and expect to wait for their bytes */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		goto out_close;
+	return fd;
+out_close:
+	fl = -errno;
+	close(fd);
+	return fl;
+}
 
 int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	       char **names, size_t n, char *err, size_t errlen)
@@ -35,25 +93,13 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int fd = strcmp(names[i], "-") == 0 ? dup(0) :
-			open(names[i], O_RDONLY | O_CLOEXEC);
+		int fd = open_url_file(names[i]);
 
-		struct stat st;
-
-		/* A directory opens fine and fails only at the first read:
-		 * refuse it here, before anything is fetched. */
-		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-			close(fd);
-			fd = -1;
-			errno = EISDIR;
-		}
 		if (fd < 0) {
-			int rc = -errno;
-
-			snprintf(err, errlen, "%s: %s", names[i], strerror(errno));
+			snprintf(err, errlen, "%s: %s", names[i], strerror(-fd));
 			b->n = i;
 			batch_close(b);
-			return rc;
+			return fd;
 		}
 		b->fds[i] = fd;
 	}
@@ -119,6 +165,20 @@ static void next_file(struct batch *b)
 	b->fds[b->cur] = -1;
 	b->cur++;
 	b->eof = false;
+	b->skip_rest = false;
+	b->skipped = 0;
+}
+
+/* A line past BATCH_JUNK_LINE: no URL file holds one (this is a binary
+ * file, or /dev/zero, which would be read for ever). Stop reading it, and
+ * end the crawl as a failed read does, for its later lines get no record. */
+static void give_up_file(struct batch *b)
+{
+	log_error("%s: a line longer than %d MiB: not a URL file; reading it "
+		  "stops here (its later lines get no record)",
+		  b->names[b->cur], BATCH_JUNK_LINE / (1024 * 1024));
+	b->error = -EFBIG;
+	b->eof = true;
 }
 
 /* Submit buffered lines while there is room; read more when drained. At
@@ -146,14 +206,26 @@ static void feed(struct batch *b)
 			if (!b->skip_rest)
 				submit_line(b, b->buf + pos, n);
 			b->skip_rest = false;
+			b->skipped = 0;
 			pos += n + 1;
 			continue;
 		}
-		if (b->eof && b->len > pos) {
+		if (b->skip_rest) {
+			/* the over-long line goes on: drop what came of it */
+			b->skipped += b->len - pos;
+			pos = b->len;
+			if (b->skipped > BATCH_JUNK_LINE)
+				give_up_file(b);
+		} else if (pos == 0 && b->len == sizeof(b->buf)) {
+			/* A line longer than the buffer: one record for its
+			 * head, however long the rest, which is dropped. */
+			submit_line(b, b->buf, b->len);
+			b->skip_rest = true;
+			b->skipped = b->len;
+			pos = b->len;
+		} else if (b->eof && b->len > pos) {
 			/* the last line had no newline */
-			if (!b->skip_rest)
-				submit_line(b, b->buf + pos, b->len - pos);
-			b->skip_rest = false;
+			submit_line(b, b->buf + pos, b->len - pos);
 			pos = b->len;
 		}
 		if (b->eof) {
@@ -161,12 +233,6 @@ static void feed(struct batch *b)
 			if (b->cur == b->n)
 				b->done = true;
 			continue;
-		}
-		if (pos == 0 && b->len == sizeof(b->buf)) {
-			/* a line longer than the buffer: record its head */
-			submit_line(b, b->buf, b->len);
-			b->skip_rest = true;
-			pos = b->len;
 		}
 		break;
 	}

@@ -12,6 +12,9 @@
 #include "event/loop.h"
 
 #define BATCH_BUF (64 * 1024)	/* a longer line becomes an invalid_url record */
+/* A line this long is no URL, nor a JSON line: the file is junk (a binary
+ * file, /dev/zero) and reading it stops there, with a log line. */
+#define BATCH_JUNK_LINE (1024 * 1024)
 
 struct batch {
 	struct sched *s;
@@ -25,17 +28,22 @@ struct batch {
 	bool reading;		/* a read SQE is in flight */
 	bool eof;		/* files[cur] hit EOF */
 	bool skip_rest;		/* discarding the tail of an over-long line */
+	size_t skipped;		/* bytes of that line so far (skip_rest) */
 	bool done;		/* every file read and every line submitted */
 	int error;		/* -errno of a failed read (or -ENOMEM: a
-				 * line could not be accepted), 0 if none */
+				 * line could not be accepted; -EFBIG: a
+				 * junk line), 0 if none */
 	uint64_t lines;		/* jobs submitted */
 	size_t pos;		/* buf[pos..len) not yet consumed */
 	size_t len;		/* bytes in buf */
 	char buf[BATCH_BUF];
 };
 
-/* Open every file (a name "-" is stdin) before anything is fetched. Returns
- * 0, or -errno with "FILE: reason" in err (nothing is left open). */
+/* Open every file (a name "-" is stdin) before anything is fetched. Opens
+ * never block: a FIFO is opened at once and then waited on until its
+ * writer has written or gone, with a log line when that takes more than a
+ * second. Returns 0, or -errno with "FILE: reason" in err (nothing is left
+ * open). */
 int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	       char **names, size_t n, char *err, size_t errlen);
 

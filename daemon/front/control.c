@@ -548,9 +548,26 @@ static void client_new(struct control *ctl, int fd)
 	arm_recv(c);
 }
 
+/* Past daemon.max_clients a connection is closed unanswered: SPEC's error
+ * classes have none for it, and an answer would cost the memory the bound
+ * is there to save. Logged once per run of refusals, not per connection. */
 static void on_conn(struct listener *ls, int fd)
 {
-	client_new(container_of(ls, struct control, ls), fd);
+	struct control *ctl = container_of(ls, struct control, ls);
+	uint32_t max = ctl->sched->cfg->daemon.max_clients;
+
+	if (ctl->n_clients - ctl->n_dead >= max) {
+		close(fd);
+		ctl->st.refused++;
+		if (!ctl->refusing)
+			log_warn("control: %u clients connected "
+				 "(daemon.max_clients): closing new "
+				 "connections until one leaves", max);
+		ctl->refusing = true;
+		return;
+	}
+	ctl->refusing = false;
+	client_new(ctl, fd);
 }
 
 /* Resume paused clients, oldest first, while room lasts (or all of them

@@ -5,7 +5,10 @@
  * Every client has bounded buffers: a request line stops at 64 KiB, and
  * output past a ceiling drops the client (a watcher is counted in
  * watch_dropped), so a client that stops reading never holds memory or the
- * loop. A client whose submit finds the queue full is paused: its line
+ * loop. At most daemon.max_clients are connected at once (read at each
+ * accept, so a reload applies it); a connection beyond is closed at once,
+ * unanswered, and counted in refused: memory for clients is bounded by
+ * max_clients times a client's buffers. A client whose submit finds the queue full is paused: its line
  * stays buffered and nothing more is read from it, so its writes block as
  * TCP would. The scheduler's room signal resumes paused clients, oldest
  * first, while the queue has room; once the daemon stops taking work, a
@@ -58,6 +61,7 @@ struct control_stats {
 	uint64_t queue_waits;		/* times a client waited for room */
 	uint64_t watch_dropped;		/* watchers dropped: output full */
 	uint64_t dropped;		/* other clients dropped: output full */
+	uint64_t refused;		/* closed at accept: max_clients */
 };
 
 struct control {
@@ -73,6 +77,7 @@ struct control {
 	uint32_t n_clients, n_watchers;
 	uint32_t n_dead;		/* closed, waiting for their SQEs */
 	uint32_t n_paused;		/* in the blocked list */
+	bool refusing;			/* the last connection was refused */
 	struct buf rec;			/* scratch: one {"result":...} line */
 	struct buf resp;		/* scratch: one response line */
 	struct control_stats st;

@@ -11,13 +11,18 @@
 #include <string.h>
 
 /* Special-use ranges (RFC 6890 registries): loopback, private, link-local,
- * CGNAT, documentation, benchmarking, multicast, reserved, ULA... */
+ * CGNAT, documentation, benchmarking, multicast, reserved, ULA... ::/96
+ * holds the unspecified address, ::1 and the IPv4-compatible addresses
+ * (::a.b.c.d, deprecated by RFC 4291 2.5.5.1), which must not reach
+ * 127.0.0.1 and the like past this list. IPv4-mapped addresses
+ * (::ffff:0:0/96) need no entry: the IPv4 ranges above are stored mapped,
+ * so ::ffff:a.b.c.d is judged as a.b.c.d. */
 static const char *const private_ranges[] = {
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
 	"169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",
 	"192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
 	"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
+	"::/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
 	"2001::/23", "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10",
 	"fec0::/10", "ff00::/8",
 };

@@ -473,6 +473,100 @@ def _():
         check(all(len(v) == 1 for v in ids.values()), "one record each")
 
 
+def refused(path, timeout=10):
+    """Connect, ask for status: True when the daemon closes the connection
+    without a byte of answer (refused), False when it answers."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    try:
+        s.sendall(b'{"op":"status"}\n')
+        return s.recv(65536) == b""
+    except (BrokenPipeError, ConnectionResetError):
+        return True
+    finally:
+        s.close()
+
+
+@test("daemon.max_clients: extra clients are closed unanswered and "
+      "counted, the first ones still work, a reload raises the bound")
+def _():
+    d = Daemon()
+    d.write_config(daemon="  max_clients: 4\n")
+    with d:
+        first = [d.conn() for _ in range(4)]
+        for c in first:
+            check_eq(c.ask({"op": "status"})["ok"], True, "admitted")
+        for i in range(3):
+            check(refused(d.sock), "client %d beyond the bound refused" % i)
+        p = client(d, "status")
+        check_eq(p.rc, 3, "ringfetch refused: exit 3")
+        check("daemon.max_clients" in p.stderr, "hints why: " + p.stderr)
+        for c in first:
+            check_eq(c.ask({"op": "status"})["ok"], True, "still served")
+        st = first[0].ask({"op": "status"})["status"]
+        check_eq(st["clients_refused"], 4, "refusals counted")
+        check_eq(st["clients"], 4, "clients")
+        check_eq(d.log().count("daemon.max_clients"), 1, "logged once")
+        first.pop().close()
+        wait_until(lambda: first[0].ask({"op": "status"})["status"]
+                   ["clients"] == 3, 10, what="a client leaves")
+        check(not refused(d.sock), "room again after one left")
+        d.write_config(daemon="  max_clients: 6\n")
+        d.kill_sig(signal.SIGHUP)
+        wait_until(lambda: first[0].ask({"op": "status"})["status"]
+                   ["reloads"] == 1, 10, what="reload")
+        more = [d.conn() for _ in range(3)]
+        for c in more:
+            check_eq(c.ask({"op": "status"})["ok"], True,
+                     "admitted after the reload")
+        check(refused(d.sock), "the new bound holds")
+        check_eq(first[0].ask({"op": "status"})["status"]
+                 ["clients_refused"], 5, "refusals counted")
+        for c in first + more:
+            c.close()
+        check_eq(d.stop(), 0, "exit")
+
+
+@test("600 clients holding 60 KiB partial lines: memory bounded by "
+      "max_clients")
+def _():
+    n, bound = 600, 64
+    d = Daemon()
+    d.write_config(daemon="  max_clients: %d\n" % bound)
+    socks = []
+    with d:
+        asker = d.conn()
+        check_eq(asker.ask({"op": "status"})["ok"], True, "asker admitted")
+        base = peak_rss_kib(d.proc.pid)
+        part = b'{"op":"status","pad":"' + b"p" * (60 * 1024)
+        try:
+            for _ in range(n):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(10)
+                s.connect(d.sock)
+                socks.append(s)
+                try:
+                    s.sendall(part)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            time.sleep(1)       # let the daemon read what was sent
+            peak = peak_rss_kib(d.proc.pid)
+            st = asker.ask({"op": "status"})["status"]
+            check_eq(st["clients"], bound, "clients admitted")
+            check_eq(st["clients_refused"], n - (bound - 1), "refused")
+        finally:
+            for s in socks:
+                s.close()
+            asker.close()
+        diag("VmHWM %d KiB at start, %d KiB with %d clients" % (
+            base, peak, n))
+        # 64 clients x 80 KiB of input is 5 MiB (about 13 MiB under ASan);
+        # all 600 admitted took 120 MiB under ASan
+        check(peak - base < 40 * 1024, "peak grew by %d KiB" % (peak - base))
+        check_eq(d.stop(), 0, "exit")
+
+
 # ------------------------------------------------------------ lifecycle
 
 @test("SIGTERM with jobs queued and in flight, then restart: each once")
@@ -737,7 +831,7 @@ def _():
         check_eq(p.rc, 0, "submit exit: " + p.stderr)
         lines = [json.loads(x) for x in p.stdout.splitlines()]
         check_eq(len(lines), 4, "2 acks + 2 records")
-        check_eq(sum(1 for x in lines if x.get("url")), 2, "records")
+        check_eq(sum(1 for x in lines if "result" in x), 2, "records")
         p = run_rf(["submit", srv.url("/ok"), "--socket", d.sock],
                    binary=rf_bin("ringfetch"))
         check_eq(p.rc, 0, "--socket after the command")
@@ -748,8 +842,8 @@ def _():
         check_eq(len(p.stdout.splitlines()), 4, "stdin URLs")
         p = client(d, "status")
         check_eq(p.rc, 0, "status exit")
-        st = json.loads(p.stdout)
-        check(p.stdout.count("\n") > 5, "pretty printed")
+        st = json.loads(p.stdout)["status"]
+        check_eq(p.stdout.count("\n"), 1, "one line")
         check_eq(st["done"], 5, "status via client")
         p = client(d, "cancel", "12345")
         check_eq(p.rc, 1, "cancel unknown")
@@ -773,13 +867,132 @@ def _():
             wait_until(lambda: d.status()["watchers"] == 1, 10,
                        what="watcher")
             client(d, "submit", "--id", "ww", srv.url("/ok"))
-            r, _, _ = select.select([w.stdout], [], [], 10)
-            check(r, "a record arrives")
-            rec = json.loads(w.stdout.readline())
+            got = read_lines(w.stdout, 2, 10)
+            check_eq(json.loads(got[0]), {"ok": True}, "the watch's answer")
+            rec = json.loads(got[1])["result"]
             check_eq(rec["id"], "ww", "watched record")
         finally:
             _stop_proc(w, 2)
         check_eq(d.stop(), 0, "exit")
+
+
+def read_lines(f, n, timeout):
+    """n lines from the pipe f (unbuffered reads, bounded wait)."""
+    buf, end = b"", time.monotonic() + timeout
+    while buf.count(b"\n") < n:
+        r, _, _ = select.select([f], [], [], max(0, end - time.monotonic()))
+        check(r, "%d lines within %ss; have %r" % (n, timeout, buf[:300]))
+        chunk = os.read(f.fileno(), 65536)
+        check(chunk, "output ended; have %r" % buf[:300])
+        buf += chunk
+    return buf.decode().splitlines()[:n]
+
+
+def json_lines(text, what):
+    """Every line of text parsed as one JSON object."""
+    out = []
+    for i, ln in enumerate(text.splitlines()):
+        try:
+            o = json.loads(ln)
+        except ValueError:
+            raise AssertionError("%s: line %d is not JSON: %r" % (
+                what, i + 1, ln[:200]))
+        check(isinstance(o, dict), "%s: line %d is an object" % (what, i + 1))
+        out.append(o)
+    return out
+
+
+@test("ringfetch prints the daemon's answers one JSON object a line, and "
+      "submit --wait ends with a summary on stderr")
+def _():
+    with Server() as srv, Daemon("limits:\n  concurrency: 1\n"
+                                 "  per_host: 1\n") as d:
+        p = client(d, "submit", srv.url("/ok"), srv.url("/size/2"))
+        acks = json_lines(p.stdout, "submit")
+        check_eq([a["ok"] for a in acks], [True, True], "two acks")
+        check_eq(p.stderr, "", "nothing on stderr")
+        p = client(d, "submit", "--wait", srv.url("/ok"),
+                   srv.url("/status/500"), "ftp://x/")
+        check_eq(p.rc, 1, "a failure: exit 1")
+        lines = json_lines(p.stdout, "submit --wait")
+        check_eq(len(lines), 5, "3 answers and 2 records")
+        recs = [x["result"] for x in lines if "result" in x]
+        check_eq(sorted(r["ok"] for r in recs), [False, True], "records")
+        check_eq(p.stderr.strip().splitlines()[-1],
+                 "ringfetch: 3 submitted, 1 refused, 2 done: 1 ok, "
+                 "1 failed", "summary")
+        p = client(d, "submit", "--wait", srv.url("/ok"))
+        check_eq(p.rc, 0, "exit 0")
+        check_eq(p.stderr, "ringfetch: 1 submitted, 1 done: 1 ok, 0 failed\n",
+                 "summary alone on stderr")
+        p = client(d, "status")
+        check_eq(p.stdout.count("\n"), 1, "status is one line")
+        st = json_lines(p.stdout, "status")[0]
+        check_eq(st["ok"], True, "status answer")
+        check_eq(st["status"]["done"], 5, "done")
+        slow = client(d, "submit", "--id", "slow", srv.url("/delay/5000"),
+                      srv.url("/delay/5000"))
+        check_eq(slow.rc, 0, "slow submitted")
+        p = client(d, "cancel", "--id", "slow")
+        check_eq(json_lines(p.stdout, "cancel"), [{"ok": True,
+                                                   "cancelled": 2}], "cancel")
+        p = client(d, "cancel", "99999")
+        check_eq(p.rc, 1, "unknown job: exit 1")
+        ans = json_lines(p.stdout, "cancel unknown")
+        check_eq([a.get("error") for a in ans], ["unknown_job"], "answer")
+        check("unknown_job" in p.stderr, "and said on stderr")
+        w = subprocess.Popen([rf_bin("ringfetch"), "watch", "--socket",
+                              d.sock], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, preexec_fn=_pdeathsig)
+        try:
+            wait_until(lambda: d.status()["watchers"] == 1, 10,
+                       what="watcher")
+            client(d, "submit", srv.url("/ok"), srv.url("/size/9"))
+            got = json_lines("\n".join(read_lines(w.stdout, 3, 10)),
+                             "watch")
+            check_eq(got[0], {"ok": True}, "the watch's answer first")
+            check(all("result" in x for x in got[1:]), "then records")
+        finally:
+            _stop_proc(w, 2)
+        check_eq(d.stop(), 0, "exit")
+
+
+def man_status_fields():
+    """The fields of ringfetch.1's STATUS FIELDS section (.TP / .B name)."""
+    with open(os.path.join(repo_root(), "man", "ringfetch.1")) as f:
+        page = f.read().replace("\\-", "-")
+    sec = page.split(".SH STATUS FIELDS", 1)
+    check(len(sec) == 2, "ringfetch.1 has a STATUS FIELDS section")
+    body = sec[1].split("\n.SH ", 1)[0]
+    lines = body.splitlines()
+    return {lines[i + 1].split()[1] for i, ln in enumerate(lines[:-1])
+            if ln == ".TP" and lines[i + 1].startswith(".B ")}
+
+
+def readme_status_fields():
+    """The first column of README's status field table."""
+    with open(os.path.join(repo_root(), "README.md")) as f:
+        text = f.read()
+    sec = text.split("| status field |", 1)
+    check(len(sec) == 2, "README has the status field table")
+    fields = set()
+    for ln in sec[1].splitlines()[2:]:
+        if not ln.startswith("| `"):
+            break
+        fields.update(ln.split("|")[1].split("`")[1::2])
+    return fields
+
+
+@test("ringfetch.1 and the README document every status field, no more")
+def _():
+    with Daemon() as d:
+        printed = set(d.status())
+        check_eq(d.stop(), 0, "exit")
+    check(len(printed) >= 20, "status fields: %d" % len(printed))
+    for name, doc in (("ringfetch.1", man_status_fields()),
+                      ("README.md", readme_status_fields())):
+        check_eq(sorted(printed - doc), [], "printed, not in " + name)
+        check_eq(sorted(doc - printed), [], "in %s, not printed" % name)
 
 
 # ------------------------------------------------------------ systemd

@@ -92,6 +92,30 @@ static int test_private(void)
 	return ok;
 }
 
+/* IPv6 forms that carry an IPv4 address: IPv4-mapped (::ffff:0:0/96) is
+ * judged as the IPv4 address it maps; IPv4-compatible (::/96, deprecated
+ * by RFC 4291) is special-use as a whole, so ::127.0.0.1 cannot reach
+ * loopback past "private". */
+static int test_private_v4_in_v6(void)
+{
+	char *deny[] = { "private" };
+	struct netguard g;
+	int ok = 1;
+
+	ok &= TAP_CHECK(guard(&g, deny, 1, NULL, 0) == 0);
+	ok &= TAP_CHECK(blocks(&g, "::127.0.0.1"));
+	ok &= TAP_CHECK(blocks(&g, "::10.0.0.1"));
+	ok &= TAP_CHECK(blocks(&g, "::8.8.8.8"));
+	ok &= TAP_CHECK(blocks(&g, "::0.0.0.2"));
+	ok &= TAP_CHECK(blocks(&g, "::ffff:10.1.2.3"));
+	ok &= TAP_CHECK(blocks(&g, "::ffff:169.254.169.254"));
+	ok &= TAP_CHECK(blocks(&g, "::ffff:192.168.0.1"));
+	ok &= TAP_CHECK(!blocks(&g, "::ffff:8.8.8.8"));
+	ok &= TAP_CHECK(!blocks(&g, "::1:0:0:1"));
+	netguard_fini(&g);
+	return ok;
+}
+
 static int test_empty_and_bad(void)
 {
 	char *bad[] = { "10.0.0.0/8", "nonsense" };
@@ -109,6 +133,7 @@ int main(void)
 {
 	TAP_RUN(test_deny_and_allow);
 	TAP_RUN(test_private);
+	TAP_RUN(test_private_v4_in_v6);
 	TAP_RUN(test_empty_and_bad);
 	return tap_done();
 }
