@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "app/crawl.h"
+#include "front/jobspec.h"
 #include "base/fsutil.h"
 #include "engine/job.h"
 #include "base/json.h"
@@ -35,54 +36,30 @@ static bool accepting(void *arg)
 	return d->state == DS_RUNNING;
 }
 
-static void free_headers(struct config_header *h, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(h[i].name);
-		free(h[i].value);
-	}
-	free(h);
-}
-
-/* Copy a checked JSON object of strings into j's owned headers. */
+/* Give j the headers of a checked JSON object of strings. */
 static void set_headers(struct job *j, const struct json_val *obj)
 {
-	struct config_header *h;
-	size_t n = 0;
-
-	if (!obj || obj->type != JSON_OBJECT || !obj->len)
+	if (!obj || obj->type != JSON_OBJECT)
 		return;
-	h = calloc(obj->len, sizeof(*h));
-	if (!h)
-		goto out_nomem;
-	for (const struct json_val *v = json_first(obj); v; v = json_next(v)) {
-		if (!json_as_str(v))
-			continue;
-		h[n].name = strdup(v->key);
-		h[n].value = strdup(v->str);
-		n++;
-		if (!h[n - 1].name || !h[n - 1].value) {
-			free_headers(h, n);
-			goto out_nomem;
+	for (const struct json_val *v = json_first(obj); v; v = json_next(v))
+		if (json_as_str(v) && sched_job_header(j, v->key, v->str) < 0) {
+			log_error("job %llu: out of memory for its headers; "
+				  "sent without some", (unsigned long long)j->num);
+			return;
 		}
-	}
-	j->headers = h;
-	j->n_headers = n;
-	return;
-out_nomem:
-	log_error("job %llu: out of memory for its headers; sent without",
-		  (unsigned long long)j->num);
 }
 
 static struct job *submit(void *arg, const char *url, size_t len,
-			  const char *id, const struct json_val *headers)
+			  const char *id, const struct json_val *req)
 {
 	struct daemon *d = arg;
 	struct job *j = sched_submit_job(&d->e.sched, url, len, id, 0);
 
 	if (!j)
 		return NULL;
-	set_headers(j, headers);
+	if (req && jobspec_apply(j, req) < 0)
+		log_error("job %llu: out of memory for its headers; sent "
+			  "without some", (unsigned long long)j->num);
 	return j;
 }
 
@@ -92,7 +69,6 @@ static void on_finish(struct sched_observer *o, const struct job *j)
 
 	if (d->ctl_ok)
 		control_on_finish(&d->ctl, j);
-	free_headers(j->headers, j->n_headers);
 }
 
 static uint32_t cancel(void *arg, uint64_t num, const char *id)
@@ -121,9 +97,6 @@ static void spill_job(struct daemon *d, struct job *j)
 			  (unsigned long long)j->num, j->url_text);
 	else
 		d->spilled++;
-	free_headers(j->headers, j->n_headers);
-	j->headers = NULL;
-	j->n_headers = 0;
 	sched_drop(&d->e.sched, j);
 }
 

@@ -51,9 +51,11 @@ struct job {
 	uint64_t retry_after_ms;/* from the last response, 0 if none */
 
 	/* ---- daemon mode (daemon.c, control.c); zero in batch mode ---- */
-	struct config_header *headers;	/* owned by daemon.c: request headers
-					 * of this job, or NULL */
+	struct config_header *headers;	/* owned: the submitter's request
+					 * headers (sched_job_header), freed
+					 * with the job; or NULL */
 	size_t n_headers;
+	bool conditional;	/* sends validators: a 304 is its success */
 	struct client *waiter;	/* control.c client owed the record, or NULL */
 
 	/* ---- latest attempt ---- */

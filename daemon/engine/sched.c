@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "http/backoff.h"
@@ -150,12 +151,54 @@ bool sched_idle(const struct sched *s)
 	return s->live == 0 && s->conns.open == s->conns.idle;
 }
 
+/* src (NULL: "") into dst[cap], cut to fit: once per field per attempt,
+ * where snprintf's format parsing showed in profiles. */
+static void put_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strnlen(src, cap - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+#define PUT_TEXT(field, src) put_text(field, sizeof(field), src)
+
 static void job_free(struct job *j)
 {
+	for (size_t i = 0; i < j->n_headers; i++) {
+		free(j->headers[i].name);
+		free(j->headers[i].value);
+	}
+	free(j->headers);
 	url_fini(&j->url);
 	free(j->url_text);
 	free(j->id);
 	free(j);
+}
+
+int sched_job_header(struct job *j, const char *name, const char *value)
+{
+	struct config_header *h = realloc(j->headers,
+					  (j->n_headers + 1) * sizeof(*h));
+	struct config_header *e;
+
+	if (!h)
+		return -ENOMEM;
+	j->headers = h;
+	e = &h[j->n_headers];
+	e->name = strdup(name);
+	e->value = strdup(value ? value : "");
+	if (!e->name || !e->value) {
+		free(e->name);
+		free(e->value);
+		return -ENOMEM;
+	}
+	j->n_headers++;
+	/* validators make a 304 the answer asked for, whoever set them */
+	if (!strcasecmp(name, "If-None-Match") ||
+	    !strcasecmp(name, "If-Modified-Since"))
+		j->conditional = true;
+	return 0;
 }
 
 static void untrack(struct sched *s, struct job *j)
@@ -258,6 +301,22 @@ uint64_t sched_submit(struct sched *s, const char *url, size_t len,
 	}
 	job_queue(s, j);
 	return j->num;
+}
+
+uint64_t sched_reject(struct sched *s, const char *text, size_t len,
+		      const char *id, const char *detail)
+{
+	struct job *j = job_new(text, len, id);
+	uint64_t num;
+
+	if (!j)
+		return 0;
+	job_accept(s, j, 0);
+	num = j->num;
+	j->err = RF_INVALID_URL;
+	put_text(j->detail, sizeof(j->detail), detail);
+	finish(s, j);
+	return num;
 }
 
 static void reset_attempt(struct job *j, uint64_t now)
@@ -549,7 +608,10 @@ static void attempt_done(struct sched *s, struct job *j,
 		redirect(s, j, location);
 		return;
 	}
-	if (j->status >= 200 && j->status < 300) {
+	/* a 304 to our validators: the page is unchanged, and that is what
+	 * a re-crawl asked to learn */
+	if ((j->status >= 200 && j->status < 300) ||
+	    (j->status == 304 && j->conditional)) {
 		finish(s, j);
 		return;
 	}
@@ -571,17 +633,6 @@ static void attempt_done(struct sched *s, struct job *j,
 	finish(s, j);
 }
 
-/* src (NULL: "") into dst[cap], cut to fit: once per field per attempt,
- * where snprintf's format parsing showed in profiles. */
-static void put_text(char *dst, size_t cap, const char *src)
-{
-	size_t n = src ? strnlen(src, cap - 1) : 0;
-
-	memcpy(dst, src ? src : "", n);
-	dst[n] = '\0';
-}
-
-#define PUT_TEXT(field, src) put_text(field, sizeof(field), src)
 
 /* The attempt's measurements become j's record fields. */
 static void take_result(struct job *j, const struct conn_result *r)

@@ -135,6 +135,10 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 /* Free everything; every job must be finished and every conn closed. */
 void sched_fini(struct sched *s);
 
+/* Add a request header name: value (copied) to j, before it starts.
+ * Returns 0 or -ENOMEM (nothing added). */
+int sched_job_header(struct job *j, const char *name, const char *value);
+
 /* Fill snap with s's figures now. Never fails. */
 void sched_snapshot(const struct sched *s, struct sched_snapshot *snap);
 
@@ -159,6 +163,13 @@ void sched_unwait_room(struct sched_room_wait *w);
  * when the next one was fetched before. */
 struct job *sched_first(const struct sched *s);
 struct job *sched_next(const struct sched *s, const struct job *j);
+
+/* Accept text (len bytes, as read; the record's url) with an optional id
+ * only to end it at once in an invalid_url record with detail: a line
+ * that is not a job at all (a URL-file line that is bad JSON). Returns the
+ * job number, or 0 when out of memory (nothing accepted). */
+uint64_t sched_reject(struct sched *s, const char *text, size_t len,
+		      const char *id, const char *detail);
 
 /* Accept one URL (len bytes, as read) with an optional submitter id.
  * Always accepts: an unparseable URL ends at once in an invalid_url record.

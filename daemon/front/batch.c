@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/json.h"
+#include "engine/job.h"
 #include "engine/sched.h"
+#include "front/jobspec.h"
 #include "http/url.h"
 
 #define FEED_TURN 64	/* lines parsed per loop turn */
@@ -134,6 +137,48 @@ static bool is_space(char c)
 }
 
 /* One line (without its newline): skip blanks and comments, submit. */
+/* A line that is a JSON object: url, and optionally id, headers, etag and
+ * last_modified (so a result log is a URL file, and crawling it again asks
+ * only for what changed). Anything else that starts with '{' is one
+ * invalid_url record saying why. Returns the job number, 0 on OOM. */
+static uint64_t submit_json_line(struct batch *b, const char *p, size_t n)
+{
+	struct json_doc doc = { 0 };
+	const struct json_val *u = NULL;
+	char why[192];
+	uint64_t num = 0;
+	struct job *j;
+
+	if (json_parse(p, n, &doc, why, sizeof(why)) < 0) {
+		num = sched_reject(b->s, p, n, NULL, why);
+		goto out;
+	}
+	if (doc.root->type == JSON_OBJECT)
+		u = json_get(doc.root, "url");
+	if (!u || !json_as_str(u) || strlen(u->str) != u->len) {
+		num = sched_reject(b->s, p, n, NULL, "a JSON line needs \"url\" "
+				   "(a string)");
+		goto out;
+	}
+	if (jobspec_check(doc.root, why, sizeof(why)) < 0) {
+		num = sched_reject(b->s, u->str, u->len, NULL, why);
+		goto out;
+	}
+	j = sched_submit_job(b->s, u->str, u->len, jobspec_id(doc.root), 0);
+	if (!j) {
+		/* the URL does not parse: its own invalid_url record */
+		num = sched_submit(b->s, u->str, u->len, jobspec_id(doc.root));
+		goto out;
+	}
+	num = j->num;
+	if (jobspec_apply(j, doc.root) < 0)
+		log_error("job %llu: out of memory for its headers; sent "
+			  "without some", (unsigned long long)num);
+out:
+	json_doc_free(&doc);
+	return num;
+}
+
 static void submit_line(struct batch *b, const char *p, size_t n)
 {
 	while (n && is_space(*p)) {
@@ -146,7 +191,8 @@ static void submit_line(struct batch *b, const char *p, size_t n)
 		return;
 	if (n > URL_MAX + 1)
 		n = URL_MAX + 1;	/* still too long: an invalid_url record */
-	if (!sched_submit(b->s, p, n, NULL)) {
+	if (*p == '{' ? !submit_json_line(b, p, n) :
+	    !sched_submit(b->s, p, n, NULL)) {
 		/* Nothing was accepted for this line: end the crawl as a
 		 * failed read does, so no line is skipped silently. */
 		log_error("%s: out of memory after %llu URLs; reading stops",

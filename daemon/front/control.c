@@ -22,6 +22,7 @@
 #include "base/fsutil.h"
 #include "engine/job.h"
 #include "base/json.h"
+#include "front/jobspec.h"
 #include "base/log.h"
 #include "http/url.h"
 
@@ -246,6 +247,7 @@ static int check_submit(struct client *c, const struct json_val *root,
 			const char **id, bool *wait, bool *nowait)
 {
 	const struct json_val *v;
+	char why[160];
 
 	v = json_get(root, "id");
 	if (v && v->type != JSON_NULL && !(*id = json_as_str(v))) {
@@ -268,26 +270,9 @@ static int check_submit(struct client *c, const struct json_val *root,
 		return -1;
 	}
 	*nowait = v && v->type == JSON_BOOL && v->b;
-	v = json_get(root, "headers");
-	if (!v || v->type == JSON_NULL)
-		return 0;
-	if (v->type != JSON_OBJECT || v->len > 64) {
-		reply_err(c, "invalid_json",
-			  "\"headers\" must be an object of at most 64 strings");
+	if (jobspec_check(root, why, sizeof(why)) < 0) {
+		reply_err(c, "invalid_json", "%s", why);
 		return -1;
-	}
-	for (const struct json_val *h = json_first(v); h; h = json_next(h)) {
-		const char *s = json_as_str(h);
-
-		if (!s || !h->key_len || strlen(h->key) != h->key_len ||
-		    strcspn(h->key, "\r\n: \t") != h->key_len ||
-		    strlen(s) != h->len || strpbrk(s, "\r\n")) {
-			reply_err(c, "invalid_json",
-				  "\"headers\": bad header %.64s (names are "
-				  "tokens, values strings without CR or LF)",
-				  h->key);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -326,8 +311,7 @@ static int submit(struct client *c, const char *url, size_t len,
 			  "(%u) jobs", ctl->sched->cfg->queue.capacity);
 		return 0;
 	}
-	j = ctl->ops->submit(ctl->arg, url, len, id,
-			     root ? json_get(root, "headers") : NULL);
+	j = ctl->ops->submit(ctl->arg, url, len, id, root);
 	if (!j) {
 		reply_err(c, "queue_full", "out of memory");
 		return 0;

@@ -36,11 +36,12 @@ struct control_ops {
 	/* Whether submits are taken (false once the daemon stops). */
 	bool (*accepting)(void *arg);
 	/* Accept url (len bytes, which control has checked parse) with an
-	 * optional id and headers (a JSON object of strings, or NULL); the
-	 * queue has room. Returns the job (owned by sched; control may set
-	 * its waiter) or NULL when out of memory (nothing accepted). */
+	 * optional id; req is the submit's JSON object (its optional fields
+	 * checked by jobspec_check), or NULL. The queue has room. Returns
+	 * the job (owned by sched; control may set its waiter) or NULL when
+	 * out of memory (nothing accepted). */
 	struct job *(*submit)(void *arg, const char *url, size_t len,
-			      const char *id, const struct json_val *headers);
+			      const char *id, const struct json_val *req);
 	/* Cancel job num (id NULL) or every job with id. Returns how many. */
 	uint32_t (*cancel)(void *arg, uint64_t num, const char *id);
 	/* Append the status object to b. Returns 0 or -errno. */
