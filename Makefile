@@ -1,14 +1,22 @@
 # ringfetch — one non-recursive Makefile.
 #   make            release build in build/rel/
 #   make check      install deps, build with ASan+UBSan, run every test
-#   make demo       crawl a local demo server and print the summary
+#   make demo       install deps, build, crawl a local demo server
 #   make fuzz       libFuzzer search on every fuzz target (needs clang)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1 for full command lines, WERROR=1 to fail on warnings.
+#
+# demo and check must work as the first command on a machine without the
+# build packages, so nothing below may need them while make reads this
+# file: pkg-config runs the first time a recipe needs its flags, and those
+# targets install first and then build in a fresh $(MAKE), which looks
+# for llhttp's sources only once they are there.
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
 PREFIX ?= /usr/local
 DESTDIR ?=
+# What "installs the build packages" (tests point it at a stand-in).
+INSTALL_DEPS ?= sh scripts/install-deps.sh
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
@@ -17,11 +25,13 @@ WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-LLHTTP_DIR := /usr/share/llhttp
-LLHTTP_INC := /usr/share/include/llhttp
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
 PKGS := liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Recursive on purpose, and run once on first use (the value then replaces
+# the expression), not when make reads this file: see the top.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS) 2>/dev/null))$(PKG_LIBS)
 CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -iquote build -D_GNU_SOURCE
 # build/version.h changes only when VERSION does, so exactly the files that
 # include it are rebuilt then (their .d files name it) and none otherwise.
@@ -93,16 +103,21 @@ all: build/rel/ringfetchd build/rel/ringfetch
 asan: build/asan/ringfetchd build/asan/ringfetch $(UNIT_BINS_ASAN) $(FUZZ_BINS_ASAN)
 
 deps:
-	@sh scripts/install-deps.sh
+	@$(INSTALL_DEPS)
 
-check: deps
-	$(MAKE) asan
+# Install, then build in a new make: this one read the Makefile before the
+# packages were there (see the top).
+check:
+	@$(INSTALL_DEPS)
+	@$(MAKE) --no-print-directory asan
 	@sh tests/run.sh build/asan
 
 check-only: asan
 	@sh tests/run.sh build/asan
 
-demo: deps all
+demo:
+	@$(INSTALL_DEPS)
+	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh build/rel/ringfetchd
 
 bench: all
