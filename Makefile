@@ -1,5 +1,5 @@
 # ringfetch — one non-recursive Makefile.
-#   make            release build in build/rel/
+#   make            release build in build/rel/ (ringfetchd and ringfetch)
 #   make check      install deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, crawl a local demo server
 #   make fuzz       libFuzzer search on every fuzz target (needs clang)
@@ -11,6 +11,9 @@
 # file: pkg-config runs the first time a recipe needs its flags, and those
 # targets install first and then build in a fresh $(MAKE), which looks
 # for llhttp's sources only once they are there.
+
+# The first target below is a library (the variant macro); the goal is not.
+.DEFAULT_GOAL := all
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
 PREFIX ?= /usr/local

@@ -10,6 +10,7 @@ empty outputs; stand-ins for scripts/install-deps.sh (it "installs" by making
 pkg-config and llhttp's files visible), scripts/demo.sh and tests/run.sh log
 that they ran. The log then shows the order."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,6 +175,23 @@ def _():
     check_order(read_log(log), "run-tests", err)
     with open(log) as f:
         check_in("run-tests build/asan", f.read(), "the tests ran on build/asan")
+
+
+@test("plain make (no goal) builds ringfetchd and ringfetch")
+def _():
+    work = scratch_dir("goal")
+    tree = os.path.join(work, "tree")
+    copy_tree(tree)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MAKE") and k != "MFLAGS"}
+    p = subprocess.run(["make", "-n"], cwd=tree, env=env, timeout=60,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = p.stdout.decode(errors="replace")
+    check_eq(p.returncode, 0, "make -n\n" + p.stderr.decode()[-2000:])
+    check("build/rel/ringfetchd" in out,
+          "make -n builds build/rel/ringfetchd:\n" + out[-2000:])
+    check(re.search(r"build/rel/ringfetch\b(?!d)", out),
+          "make -n builds build/rel/ringfetch:\n" + out[-2000:])
 
 
 main()
