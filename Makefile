@@ -15,7 +15,10 @@
 # The first target below is a library (the variant macro); the goal is not.
 .DEFAULT_GOAL := all
 
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
+# The release; the commit it was built from is reported apart
+# (ringfetchd --version, status, ringfetch_build_info).
+VERSION := 0.2.0
+COMMIT := $(shell git describe --always --dirty --exclude='*' 2>/dev/null || echo unknown)
 PREFIX ?= /usr/local
 DESTDIR ?=
 # What "installs the build packages" (tests point it at a stand-in).
@@ -36,10 +39,11 @@ PKGS := liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS) 2>/dev/null))$(PKG_LIBS)
 CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -iquote build -D_GNU_SOURCE
-# build/version.h changes only when VERSION does, so exactly the files that
-# include it are rebuilt then (their .d files name it) and none otherwise.
-$(shell mkdir -p build && printf '#define RF_VERSION "%s"\n' '$(VERSION)' \
-	> build/version.h.tmp && { cmp -s build/version.h.tmp build/version.h \
+# build/version.h changes only when VERSION or COMMIT does, so exactly the
+# files that include it are rebuilt then (their .d files name it) and none
+# otherwise.
+$(shell mkdir -p build && printf '#define RF_VERSION "%s"\n#define RF_COMMIT "%s"\n' \
+	'$(VERSION)' '$(COMMIT)' > build/version.h.tmp && { cmp -s build/version.h.tmp build/version.h \
 	|| mv build/version.h.tmp build/version.h; }; rm -f build/version.h.tmp)
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) -lm

@@ -12,7 +12,7 @@
 #include "app/daemon.h"
 #include "base/log.h"
 #include "net/tls.h"
-#include "version.h"	/* generated: RF_VERSION */
+#include "version.h"	/* generated: RF_VERSION, RF_COMMIT */
 
 struct opts {
 	const char *config_file;
@@ -166,7 +166,7 @@ static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 		case OPT_SUMMARY: o->crawl.summary_json = optarg; break;
 		case 'q': o->crawl.quiet = true; break;
 		case OPT_VERSION:
-			printf("ringfetchd %s\n", RF_VERSION);
+			printf("ringfetchd %s (%s)\n", RF_VERSION, RF_COMMIT);
 			exit(EXIT_ALL_OK);
 		case 'h':
 			usage(stdout);

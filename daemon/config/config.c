@@ -13,6 +13,8 @@
 #include "base/units.h"
 #include "version.h"	/* generated: RF_VERSION */
 
+#define DEFAULT_USER_AGENT "ringfetch/" RF_VERSION
+
 
 /* A config file is a few KiB; this bounds what a mistake (-c /dev/zero,
  * a log file) can make us read. */
@@ -49,7 +51,7 @@ void config_init(struct config *c)
 	memcpy(c->retry.statuses, default_statuses, sizeof(default_statuses));
 	c->retry.n_statuses = sizeof(default_statuses) /
 			      sizeof(default_statuses[0]);
-	c->http.user_agent = config_strdup("ringfetch/" RF_VERSION);
+	c->http.user_agent = config_strdup(DEFAULT_USER_AGENT);
 	c->http.max_redirects = 10;
 	c->http.max_body = 64ULL << 20;
 	c->http.keepalive_idle_ms = 30 * 1000;
@@ -475,11 +477,22 @@ int config_set(struct config *c, const char *key, const char *yaml_value,
 	return rc;
 }
 
+/* Whether k is http.user_agent at its default (see config_print()). */
+static bool default_user_agent(const struct config_key *k,
+			       const struct config *c)
+{
+	return strcmp(k->section, "http") == 0 &&
+	       strcmp(k->name, "user_agent") == 0 && c->http.user_agent &&
+	       strcmp(c->http.user_agent, DEFAULT_USER_AGENT) == 0;
+}
+
 int config_print(const struct config *c, FILE *f)
 {
 	const char *section = "";
 
 	for (size_t i = 0; i < config_n_keys; i++) {
+		if (default_user_agent(&config_keys[i], c))
+			continue;
 		if (strcmp(section, config_keys[i].section) != 0) {
 			section = config_keys[i].section;
 			fprintf(f, "%s:\n", section);

@@ -62,7 +62,7 @@ def _():
 def _():
     p = run_rf(["--version"])
     check_eq(p.rc, 0, "exit status")
-    check(re.fullmatch(r"ringfetchd \S+\n", p.stdout),
+    check(re.fullmatch(r"ringfetchd \S+ \(\S+\)\n", p.stdout),
           "version line: %r" % p.stdout)
 
 
