@@ -12,6 +12,7 @@
 
 #include "app/engine.h"
 #include "base/log.h"
+#include "engine/job.h"
 #include "front/batch.h"
 #include "front/progress.h"
 #include "front/summary.h"
@@ -67,9 +68,37 @@ static void on_grace(struct timer *t)
 	sched_cancel_all(&r->e.sched, true, r->why);
 }
 
-/* The first SIGINT/SIGTERM stops reading URLs, ends the queued jobs with
- * cancelled records and gives the running ones daemon.shutdown_grace; a
- * second cancels them at once. Every line read still gets its record. */
+/* Whether j is a line that no attempt has touched yet. A job waiting to
+ * retry, or queued again for a redirect's next hop, has been fetched: it
+ * ends cancelled, with its record, and is not counted here. */
+static bool never_started(const struct job *j)
+{
+	return j->state == JS_QUEUED && j->attempts == 0 && j->redirects == 0;
+}
+
+/* SPEC: on an interrupt the lines not yet started get no record (so a
+ * later --resume or a re-run fetches them) and are counted as not_started;
+ * the rest of what waits has been tried, and ends cancelled. Returns how
+ * many were dropped. */
+static uint64_t drop_unstarted(struct run *r)
+{
+	struct sched *s = &r->e.sched;
+	uint64_t n = 0;
+
+	for (struct job *j = sched_first(s), *next; j; j = next) {
+		next = sched_next(s, j);
+		if (never_started(j)) {
+			sched_drop(s, j);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The first SIGINT/SIGTERM stops reading URLs, drops the queued jobs that
+ * never started (no record), cancels those waiting to retry and gives the
+ * running ones daemon.shutdown_grace; a second signal cancels them at
+ * once. Every job that was tried still gets its record. */
 static void on_signal(struct io_op *op, int res, unsigned flags)
 {
 	struct run *r = container_of(op, struct run, op_sig);
@@ -90,13 +119,16 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 	r->summary.signo = (int)r->si.ssi_signo;
 	snprintf(r->why, sizeof(r->why), "crawl interrupted by signal %u",
 		 r->si.ssi_signo);
-	log_warn("signal %u: stopping after %llu URLs read; %u queued jobs are "
-		 "cancelled, %u running get up to %llu ms "
-		 "(daemon.shutdown_grace; a second signal cuts them off)",
-		 r->si.ssi_signo, (unsigned long long)r->batch.lines,
-		 s->waiting, s->in_flight,
-		 (unsigned long long)r->e.cfg->daemon.shutdown_grace_ms);
 	batch_stop(&r->batch);
+	r->summary.not_started = drop_unstarted(r);
+	log_warn("signal %u: stopping after %llu URLs read; %llu not started "
+		 "(no record), %u waiting to retry are cancelled, %u running "
+		 "get up to %llu ms (daemon.shutdown_grace; a second signal "
+		 "cuts them off)",
+		 r->si.ssi_signo, (unsigned long long)r->batch.lines,
+		 (unsigned long long)r->summary.not_started, s->waiting,
+		 s->in_flight,
+		 (unsigned long long)r->e.cfg->daemon.shutdown_grace_ms);
 	sched_cancel_all(s, false, r->why);
 	loop_timer_arm(&r->e.loop, &r->t_grace, loop_now_ms(&r->e.loop) +
 		       r->e.cfg->daemon.shutdown_grace_ms, on_grace);
@@ -207,11 +239,15 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		engine_stop(&r.e);
 		engine_drain(&r.e, NULL, NULL, 2000);
 		report(&r, o, elapsed_ms);
-		rc = r.e.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+		rc = summary_failed(&r.summary, &r.e.sched.st) ?
+			     EXIT_SOME_FAILED : EXIT_ALL_OK;
 		/* A URL file that failed mid-read left lines without
-		 * records, and an interrupted crawl lines unread. */
-		if (r.batch.error || r.interrupted)
+		 * records; an interrupted crawl says which signal, as a
+		 * shell does (130 after SIGINT, 143 after SIGTERM). */
+		if (r.batch.error)
 			rc = EXIT_FATAL;
+		else if (r.interrupted)
+			rc = EXIT_SIGNAL + r.summary.signo;
 	}
 	batch_close(&r.batch);
 	if (engine_fini(&r.e) < 0)

@@ -1,5 +1,6 @@
 /* ringfetchd: argv, mode (daemon, batch, check-config, print-config), exit
- * codes: 0 every job ok, 1 some failed, 2 usage or configuration, 3 fatal. */
+ * codes: 0 every job ok, 1 some failed, 2 usage or configuration, 3 fatal,
+ * 128 + signal number for an interrupted crawl. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -48,7 +49,8 @@ static void usage(FILE *f)
 "line is drawn on stderr when it is a terminal.\n"
 "\n"
 "Exit status: 0 every job ok, 1 some jobs failed, 2 usage or configuration\n"
-"error (nothing fetched), 3 fatal runtime error.\n");
+"error (nothing fetched), 3 fatal runtime error, 130/143 interrupted by\n"
+"SIGINT/SIGTERM.\n");
 }
 
 /* What the command line set, in order, for the daemon's reloads; reachable

@@ -244,6 +244,17 @@ def host_of(url):
     return m.group(1)
 
 
+HOST_FAILURES = ("dns", "connect", "connect_timeout", "tls_handshake",
+                 "tls_verify", "timeout", "deadline", "reset", "protocol")
+
+
+def host_failed(rec):
+    """Whether a record is a failure of its host's (not a 404, an invalid
+    URL, a cancel): what "top failing hosts" counts."""
+    return rec["error"] in HOST_FAILURES or (
+        rec["error"] == "http_status" and (rec["status"] or 0) >= 500)
+
+
 @test("the summary (text and --summary-json) agrees with the records")
 def _():
     with Server(ports=3) as srv:
@@ -278,7 +289,8 @@ def _():
               0.1 + 0.01 * s["requests_per_s"], "requests_per_s")
         fails = collections.Counter(
             host_of(x["final_url"] or x["url"]) for x in recs
-            if not x["ok"] and x["error"] != "invalid_url")
+            if host_failed(x))
+        check_eq(len(fails), 2, "the 503 host and the dead one: %r" % fails)
         top = sorted(fails.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         check_eq([(h["host"], h["failed"]) for h in s["top_failing_hosts"]],
                  top, "top failing hosts")
@@ -294,7 +306,7 @@ def _():
 @test("top failing hosts stay bounded: many hosts, the heavy one first")
 def _():
     with Server() as srv:
-        heavy = [srv.url("/status/404?%d" % i) for i in range(30)]
+        heavy = [srv.url("/status/503?%d" % i) for i in range(30)]
         ports = set()
         while len(ports) < 70:
             ports.add(closed_port())
@@ -310,6 +322,28 @@ def _():
         check_eq(top[0]["host"], "127.0.0.1:%d" % srv.port, "heavy first")
         check(top[0]["failed"] >= len(heavy), "counts are upper bounds")
         check_in("approximate", r.stderr, "text says so")
+
+
+@test("the summary's figures stay in one column with a long class name")
+def _():
+    with Server() as srv:
+        r = run_batch([srv.url("/redirect-loop"), srv.url("/ok")],
+                      args=["--set", "http.max_redirects=2"])
+        check_eq(r.rc, 1, "exit status")
+        lines = r.stderr.splitlines()
+        start = [i for i, ln in enumerate(lines)
+                 if ln.startswith("ringfetchd: crawl finished")]
+        check(start, "summary on stderr:\n" + r.stderr)
+        body = []
+        for ln in lines[start[-1] + 1:]:
+            if ln.strip().startswith("top failing hosts"):
+                break
+            body.append(ln)
+        check(any("too_many_redirects" in ln for ln in body),
+              "the class is listed:\n" + "\n".join(body))
+        # no label has a digit: the first one starts the figure
+        cols = {re.search(r"\d", ln).start() for ln in body}
+        check_eq(len(cols), 1, "one column of figures:\n" + "\n".join(body))
 
 
 @test("-q prints no summary, --summary-json is still written")
