@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -270,21 +271,29 @@ static void json_hosts(struct buf *b, const struct summary *sm)
 		   sm->approximate ? "false" : "true");
 }
 
-static int write_file(const char *path, const struct buf *b)
+/* The file was opened at the crawl's start (so a bad path is found before
+ * anything is fetched) and may hold an older summary: replace it all. */
+static int write_file(int fd, const struct buf *b)
 {
-	FILE *f = fopen(path, "w");
-	int rc = 0;
+	size_t off = 0;
 
-	if (!f)
-		return -errno;
-	if (fwrite(b->p, 1, b->len, f) != b->len)
-		rc = -EIO;
-	if (fclose(f) != 0 && !rc)
-		rc = -errno;
-	return rc;
+	if (ftruncate(fd, 0) < 0 && errno != EINVAL)
+		return -errno;	/* EINVAL: not a regular file (a pipe) */
+	while (off < b->len) {
+		ssize_t n = pwrite(fd, b->p + off, b->len - off, (off_t)off);
+
+		if (n < 0 && errno == ESPIPE)
+			n = write(fd, b->p + off, b->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
 }
 
-int summary_write_json(const char *path, const struct summary *sm,
+int summary_write_json(int fd, const struct summary *sm,
 		       const struct sched_stats *st, uint64_t elapsed_ms)
 {
 	struct buf b;
@@ -308,7 +317,7 @@ int summary_write_json(const char *path, const struct summary *sm,
 		   rate(sm, st, elapsed_ms), ratio(sm, st));
 	json_hosts(&b, sm);
 	buf_puts(&b, "}\n");
-	rc = write_file(path, &b);
+	rc = write_file(fd, &b);
 	buf_fini(&b);
 	return rc;
 }

@@ -56,10 +56,10 @@ uint64_t summary_failed(const struct summary *sm, const struct sched_stats *st);
 void summary_print(FILE *f, const struct summary *sm,
 		   const struct sched_stats *st, uint64_t elapsed_ms);
 
-/* Write the same as one JSON object (and a newline) to path, replacing it;
- * total counts records, so ok + failed + cancelled = total.
- * Returns 0 or -errno. */
-int summary_write_json(const char *path, const struct summary *sm,
+/* Write the same as one JSON object (and a newline) to fd (borrowed: an
+ * open file, replaced from its start); total counts records, so ok +
+ * failed + cancelled = total. Returns 0 or -errno. */
+int summary_write_json(int fd, const struct summary *sm,
 		       const struct sched_stats *st, uint64_t elapsed_ms);
 
 #endif

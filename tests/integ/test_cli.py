@@ -5,6 +5,7 @@ the progress line under a pseudo-terminal, and the man pages."""
 import collections
 import errno
 import fcntl
+import json
 import os
 import pty
 import re
@@ -193,7 +194,7 @@ def _():
 
 # ---------------------------------------------------------------- exit codes
 
-@test("exit status: 0 all ok, 1 some failed, 2 usage, 3 fatal")
+@test("exit status: 0 all ok, 1 some failed, 2 usage (a bad output path too)")
 def _():
     with Server() as srv:
         r = run_batch([srv.url("/ok"), srv.url("/size/10")], args=FAST)
@@ -207,9 +208,46 @@ def _():
         blocker = write(os.path.join(work, "plain-file"), "x")
         urls = write(os.path.join(work, "urls.txt"), srv.url("/ok") + "\n")
         p = run_rf(["--batch", urls, "--out", os.path.join(blocker, "out")])
-        check_eq(p.rc, 3, "output dir under a regular file (%s)" % p.stderr)
+        check_eq(p.rc, 2, "output dir under a regular file (%s)" % p.stderr)
         check_in("plain-file", p.stderr, "names the path")
         check_eq(srv.stats()["requests_total"], 2 + 2, "nothing fetched")
+
+
+@test("an output path that cannot be written exits 2 before anything is "
+      "fetched: --summary-json, --out, metrics.textfile")
+def _():
+    with Server() as srv:
+        work = scratch_dir("outpaths")
+        blocker = write(os.path.join(work, "plain-file"), "x")
+        urls = write(os.path.join(work, "urls.txt"), srv.url("/ok") + "\n")
+        out = os.path.join(work, "out")
+        bad = os.path.join(blocker, "x", "summary.json")
+        cases = [
+            (["--summary-json", bad], "--summary-json " + bad),
+            (["--summary-json", work], "--summary-json " + work),
+            (["--out", os.path.join(blocker, "out")], blocker),
+            (["--set", "metrics.textfile=" +
+              os.path.join(blocker, "m.prom")], blocker),
+        ]
+        for args, named in cases:
+            o = out if "--out" not in args else None
+            p = run_rf(["--batch", urls] + (["--out", o] if o else []) + args)
+            check_eq(p.rc, 2, "exit status for %r (%s)" % (args, p.stderr))
+            check_in(named, p.stderr, "the message names the path")
+            check_eq(len(p.stderr.strip().splitlines()), 1,
+                     "one line: %r" % p.stderr)
+            check_eq(srv.stats()["requests_total"], 0,
+                     "nothing fetched for %r" % args)
+            check(not os.path.exists(os.path.join(out, "results.jsonl")) or
+                  os.path.getsize(os.path.join(out, "results.jsonl")) == 0,
+                  "no records for %r" % args)
+        # a good path is still written at the end, replacing what was there
+        summ = write(os.path.join(work, "summary.json"), "x" * 10000)
+        p = run_rf(["--batch", urls, "--out", out, "--summary-json", summ])
+        check_eq(p.rc, 0, "exit status (%s)" % p.stderr)
+        with open(summ) as f:
+            s = json.load(f)
+        check_eq((s["total"], s["ok"]), (1, 1), "summary written")
 
 
 # ---------------------------------------------------------------- summary
