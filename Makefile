@@ -133,12 +133,19 @@ bench: all
 fuzz:
 	@bash scripts/fuzz.sh
 
-# Binaries and man pages under PREFIX; the config, unit files and logrotate
-# snippet where the system looks for them (SYSCONFDIR, UNITDIR).
+# Binaries, man pages, unit files and the sysusers.d file under PREFIX
+# (systemd reads /usr/local/lib/systemd/system and /usr/local/lib/sysusers.d
+# too), the config under SYSCONFDIR. The logrotate snippet is an example
+# under DOCDIR, not enabled: the built-in rotation is the default and the
+# two must not both run (systemd/ringfetch.logrotate says how to switch).
+# Installing into the running system (no DESTDIR) creates the ringfetch
+# group at once, as a package's postinst would.
 # INSTALL_BUILD picks the build to install (tests: make -o all install).
 SYSCONFDIR ?= /etc
-UNITDIR ?= /lib/systemd/system
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/ringfetch
 INSTALL_BUILD ?= build/rel
 install: all
 	install -D -m 0755 $(INSTALL_BUILD)/ringfetchd $(DESTDIR)$(PREFIX)/bin/ringfetchd
@@ -156,7 +163,11 @@ install: all
 		systemd/ringfetchd.service > build/ringfetchd.service
 	install -D -m 0644 build/ringfetchd.service $(DESTDIR)$(UNITDIR)/ringfetchd.service
 	install -D -m 0644 systemd/ringfetchd.socket $(DESTDIR)$(UNITDIR)/ringfetchd.socket
-	install -D -m 0644 systemd/ringfetch.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ringfetch
+	install -D -m 0644 systemd/ringfetch.sysusers $(DESTDIR)$(SYSUSERSDIR)/ringfetch.conf
+	install -D -m 0644 systemd/ringfetch.logrotate $(DESTDIR)$(DOCDIR)/examples/logrotate
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/ringfetch.conf; \
+	fi
 
 clean:
 	rm -rf build ringfetchd ringfetch
