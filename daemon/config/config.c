@@ -148,8 +148,17 @@ static size_t edit_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
+/* Whether name, dist edits away from a key, is a typo of it worth naming:
+ * within SUGGEST_DIST_MAX edits and at most a third of its letters, so
+ * that "foo" (two edits from "log") gets no suggestion but "per_hots"
+ * does. */
+static bool close_enough(const char *name, size_t dist)
+{
+	return dist <= SUGGEST_DIST_MAX && dist * 3 <= strlen(name);
+}
+
 /* The closest key name in section (a section name when section is NULL),
- * if it is within SUGGEST_DIST_MAX edits, else NULL. */
+ * if it is close_enough(), else NULL. */
 static const char *suggest(const char *section, const char *name)
 {
 	size_t best = SUGGEST_DIST_MAX + 1, dist;
@@ -160,7 +169,7 @@ static const char *suggest(const char *section, const char *name)
 			continue;
 		cand = section ? config_keys[i].name : config_keys[i].section;
 		dist = edit_distance(name, cand);
-		if (dist < best) {
+		if (dist < best && close_enough(name, dist)) {
 			best = dist;
 			found = cand;
 		}
@@ -426,7 +435,7 @@ static int set_lookup(const char *key, char *section, size_t n,
 		for (size_t i = 0; i < config_n_keys && !hint; i++) {
 			snprintf(full, sizeof(full), "%s.%s",
 				 config_keys[i].section, config_keys[i].name);
-			if (edit_distance(key, full) <= SUGGEST_DIST_MAX)
+			if (close_enough(key, edit_distance(key, full)))
 				hint = full;
 		}
 		return unknown_key(ctx, NULL, key, hint);

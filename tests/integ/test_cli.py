@@ -122,6 +122,10 @@ BAD_CONFIGS = [
     ("limits:\n  concurrency: 8\n   per_host: 2\n",
      "3:12: YAML syntax error: mapping values are not allowed in this "
      "context"),
+    ("limits:\n\tconcurrency: 8\n",
+     "2:1: YAML syntax error: tabs are not allowed for indentation; "
+     "indent with spaces"),
+    ("foo:\n  bar: 1\n", "1:1: foo: unknown key"),
 ]
 
 
@@ -157,6 +161,9 @@ def _():
              "like 250ms, 5s, 2m, 1h\n"),
             (["--set", "nokey"], None,
              "ringfetchd: --set nokey: expected KEY=VALUE\n"),
+            # "log" is two edits from "foo": too far to be a typo of it
+            (["--set", "foo=1"], None,
+             "ringfetchd: --set foo: unknown key\n"),
             ([], "limits:\n  per_hots: 3\n", None),
         ]
         for args, config, msg in cases:
