@@ -11,10 +11,12 @@ import pty
 import re
 import select
 import shutil
+import socket
 import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -389,6 +391,61 @@ def _():
         # no label has a digit: the first one starts the figure
         cols = {re.search(r"\d", ln).start() for ln in body}
         check_eq(len(cols), 1, "one column of figures:\n" + "\n".join(body))
+
+
+def serve_header_lines(stop):
+    """A loopback server answering GET /N with N header lines (Connection:
+    close included): -> (port, thread)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    ls.settimeout(0.2)
+
+    def run():
+        with ls:
+            while not stop.is_set():
+                try:
+                    c, _ = ls.accept()
+                except socket.timeout:
+                    continue
+                with c:
+                    c.settimeout(5)
+                    req = b""
+                    while b"\r\n\r\n" not in req:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        req += chunk
+                    n = int(req.split(b" ")[1].strip(b"/") or b"1")
+                    head = [b"HTTP/1.1 200 OK", b"Connection: close",
+                            b"Content-Length: 2"]
+                    head += [b"X-Filler-%d: x" % i for i in range(n - 2)]
+                    c.sendall(b"\r\n".join(head) + b"\r\n\r\nok")
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return ls.getsockname()[1], t
+
+
+@test("the 200-line response-header limit holds and is documented")
+def _():
+    stop = threading.Event()
+    port, t = serve_header_lines(stop)
+    try:
+        base = "http://127.0.0.1:%d/" % port
+        r = run_batch([base + "200", base + "201"],
+                      args=["--set", "retry.attempts=1", "--per-host", "1"])
+    finally:
+        stop.set()
+        t.join(5)
+    recs = r.by_url()
+    check(recs[base + "200"]["ok"], "200 lines pass: %r" % recs[base + "200"])
+    bad = recs[base + "201"]
+    check_eq(bad["error"], "protocol", "201 lines fail")
+    check_in("over 200 lines", bad["error_detail"], "the detail says why")
+    with open(os.path.join(repo_root(), "README.md")) as f:
+        check_in("200 header lines", f.read(), "README names the limit")
+    with open(os.path.join(MAN_DIR, "ringfetchd.8")) as f:
+        check_in("200 header lines", f.read(), "ringfetchd.8 names it")
 
 
 @test("-q prints no summary, --summary-json is still written")
