@@ -43,7 +43,7 @@ static uint64_t scan_file(const char *path, uint64_t *records)
 	char *buf;
 	size_t len = 0;
 	uint64_t max = 0;
-	bool skip = false;	/* inside a line longer than the buffer */
+	bool skip = false; /* inside a line longer than the buffer */
 	ssize_t n;
 
 	*records = 0;
@@ -112,9 +112,9 @@ static bool newest_rotated(const char *dir, char *out, size_t len)
 
 static bool newer(const struct stat *a, const struct stat *b)
 {
-	return a->st_mtim.tv_sec != b->st_mtim.tv_sec ?
-		       a->st_mtim.tv_sec > b->st_mtim.tv_sec :
-		       a->st_mtim.tv_nsec > b->st_mtim.tv_nsec;
+	return a->st_mtim.tv_sec != b->st_mtim.tv_sec
+		   ? a->st_mtim.tv_sec > b->st_mtim.tv_sec
+		   : a->st_mtim.tv_nsec > b->st_mtim.tv_nsec;
 }
 
 uint64_t jobnum_load(const char *dir)
