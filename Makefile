@@ -1,14 +1,28 @@
 # ringfetch — one non-recursive Makefile.
-#   make            release build in build/rel/
+#   make            release build in build/rel/ (ringfetchd and ringfetch)
 #   make check      install deps, build with ASan+UBSan, run every test
-#   make demo       crawl a local demo server and print the summary
+#   make demo       install deps, build, crawl a local demo server
 #   make fuzz       libFuzzer search on every fuzz target (needs clang)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1 for full command lines, WERROR=1 to fail on warnings.
+#
+# demo and check must work as the first command on a machine without the
+# build packages, so nothing below may need them while make reads this
+# file: pkg-config runs the first time a recipe needs its flags, and those
+# targets install first and then build in a fresh $(MAKE), which looks
+# for llhttp's sources only once they are there.
 
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1)
+# The first target below is a library (the variant macro); the goal is not.
+.DEFAULT_GOAL := all
+
+# The release; the commit it was built from is reported apart
+# (ringfetchd --version, status, ringfetch_build_info).
+VERSION := 0.2.0
+COMMIT := $(shell git describe --always --dirty --exclude='*' 2>/dev/null || echo unknown)
 PREFIX ?= /usr/local
 DESTDIR ?=
+# What "installs the build packages" (tests point it at a stand-in).
+INSTALL_DEPS ?= sh scripts/install-deps.sh
 
 CC ?= gcc
 CFLAGS ?= -O2 -g
@@ -17,16 +31,19 @@ WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-LLHTTP_DIR := /usr/share/llhttp
-LLHTTP_INC := /usr/share/include/llhttp
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
 PKGS := liburing wolfssl yaml-0.1 libcares libsystemd zlib libzstd libbrotlidec
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Recursive on purpose, and run once on first use (the value then replaces
+# the expression), not when make reads this file: see the top.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(PKGS) 2>/dev/null))$(PKG_LIBS)
 CPPFLAGS += -I$(LLHTTP_INC) -iquote daemon -iquote build -D_GNU_SOURCE
-# build/version.h changes only when VERSION does, so exactly the files that
-# include it are rebuilt then (their .d files name it) and none otherwise.
-$(shell mkdir -p build && printf '#define RF_VERSION "%s"\n' '$(VERSION)' \
-	> build/version.h.tmp && { cmp -s build/version.h.tmp build/version.h \
+# build/version.h changes only when VERSION or COMMIT does, so exactly the
+# files that include it are rebuilt then (their .d files name it) and none
+# otherwise.
+$(shell mkdir -p build && printf '#define RF_VERSION "%s"\n#define RF_COMMIT "%s"\n' \
+	'$(VERSION)' '$(COMMIT)' > build/version.h.tmp && { cmp -s build/version.h.tmp build/version.h \
 	|| mv build/version.h.tmp build/version.h; }; rm -f build/version.h.tmp)
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) -lm
@@ -93,10 +110,13 @@ all: build/rel/ringfetchd build/rel/ringfetch
 asan: build/asan/ringfetchd build/asan/ringfetch $(UNIT_BINS_ASAN) $(FUZZ_BINS_ASAN)
 
 deps:
-	@sh scripts/install-deps.sh
+	@$(INSTALL_DEPS)
 
-check: deps walls
-	$(MAKE) asan
+# Install, then build in a new make: this one read the Makefile before the
+# packages were there (see the top).
+check: walls
+	@$(INSTALL_DEPS)
+	@$(MAKE) --no-print-directory asan
 	@sh tests/run.sh build/asan
 
 check-only: walls asan
@@ -107,7 +127,9 @@ walls:
 	@mkdir -p build
 	@sh scripts/walls.sh
 
-demo: deps all
+demo:
+	@$(INSTALL_DEPS)
+	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh build/rel/ringfetchd
 
 bench: all
@@ -116,12 +138,19 @@ bench: all
 fuzz:
 	@bash scripts/fuzz.sh
 
-# Binaries and man pages under PREFIX; the config, unit files and logrotate
-# snippet where the system looks for them (SYSCONFDIR, UNITDIR).
+# Binaries, man pages, unit files and the sysusers.d file under PREFIX
+# (systemd reads /usr/local/lib/systemd/system and /usr/local/lib/sysusers.d
+# too), the config under SYSCONFDIR. The logrotate snippet is an example
+# under DOCDIR, not enabled: the built-in rotation is the default and the
+# two must not both run (systemd/ringfetch.logrotate says how to switch).
+# Installing into the running system (no DESTDIR) creates the ringfetch
+# group at once, as a package's postinst would.
 # INSTALL_BUILD picks the build to install (tests: make -o all install).
 SYSCONFDIR ?= /etc
-UNITDIR ?= /lib/systemd/system
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/ringfetch
 INSTALL_BUILD ?= build/rel
 install: all
 	install -D -m 0755 $(INSTALL_BUILD)/ringfetchd $(DESTDIR)$(PREFIX)/bin/ringfetchd
@@ -139,7 +168,11 @@ install: all
 		systemd/ringfetchd.service > build/ringfetchd.service
 	install -D -m 0644 build/ringfetchd.service $(DESTDIR)$(UNITDIR)/ringfetchd.service
 	install -D -m 0644 systemd/ringfetchd.socket $(DESTDIR)$(UNITDIR)/ringfetchd.socket
-	install -D -m 0644 systemd/ringfetch.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ringfetch
+	install -D -m 0644 systemd/ringfetch.sysusers $(DESTDIR)$(SYSUSERSDIR)/ringfetch.conf
+	install -D -m 0644 systemd/ringfetch.logrotate $(DESTDIR)$(DOCDIR)/examples/logrotate
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/ringfetch.conf; \
+	fi
 
 clean:
 	rm -rf build ringfetchd ringfetch

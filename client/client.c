@@ -120,7 +120,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(EX_OK);
 		} else if (!strcmp(a, "--version")) {
-			printf("ringfetch %s\n", RF_VERSION);
+			printf("ringfetch %s (%s)\n", RF_VERSION, RF_COMMIT);
 			exit(EX_OK);
 		} else {
 			fprintf(stderr, "ringfetch: unknown option %s\n", a);

@@ -3,6 +3,8 @@
 #include "app/crawl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,9 @@
 #include <unistd.h>
 
 #include "app/engine.h"
+#include "base/fsutil.h"
 #include "base/log.h"
+#include "engine/job.h"
 #include "front/batch.h"
 #include "front/progress.h"
 #include "front/summary.h"
@@ -26,6 +30,7 @@ struct run {
 	struct io_op op_sig;
 	struct signalfd_siginfo si;
 	int sigfd;
+	int summary_fd;			/* --summary-json, opened at start; -1 */
 	bool interrupted;		/* by SIGINT/SIGTERM */
 	struct timer t_grace;		/* then: daemon.shutdown_grace */
 	char why[64];			/* the cancelled records' detail */
@@ -67,9 +72,37 @@ static void on_grace(struct timer *t)
 	sched_cancel_all(&r->e.sched, true, r->why);
 }
 
-/* The first SIGINT/SIGTERM stops reading URLs, ends the queued jobs with
- * cancelled records and gives the running ones daemon.shutdown_grace; a
- * second cancels them at once. Every line read still gets its record. */
+/* Whether j is a line that no attempt has touched yet. A job waiting to
+ * retry, or queued again for a redirect's next hop, has been fetched: it
+ * ends cancelled, with its record, and is not counted here. */
+static bool never_started(const struct job *j)
+{
+	return j->state == JS_QUEUED && j->attempts == 0 && j->redirects == 0;
+}
+
+/* SPEC: on an interrupt the lines not yet started get no record (so a
+ * later --resume or a re-run fetches them) and are counted as not_started;
+ * the rest of what waits has been tried, and ends cancelled. Returns how
+ * many were dropped. */
+static uint64_t drop_unstarted(struct run *r)
+{
+	struct sched *s = &r->e.sched;
+	uint64_t n = 0;
+
+	for (struct job *j = sched_first(s), *next; j; j = next) {
+		next = sched_next(s, j);
+		if (never_started(j)) {
+			sched_drop(s, j);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The first SIGINT/SIGTERM stops reading URLs, drops the queued jobs that
+ * never started (no record), cancels those waiting to retry and gives the
+ * running ones daemon.shutdown_grace; a second signal cancels them at
+ * once. Every job that was tried still gets its record. */
 static void on_signal(struct io_op *op, int res, unsigned flags)
 {
 	struct run *r = container_of(op, struct run, op_sig);
@@ -90,13 +123,16 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 	r->summary.signo = (int)r->si.ssi_signo;
 	snprintf(r->why, sizeof(r->why), "crawl interrupted by signal %u",
 		 r->si.ssi_signo);
-	log_warn("signal %u: stopping after %llu URLs read; %u queued jobs are "
-		 "cancelled, %u running get up to %llu ms "
-		 "(daemon.shutdown_grace; a second signal cuts them off)",
-		 r->si.ssi_signo, (unsigned long long)r->batch.lines,
-		 s->waiting, s->in_flight,
-		 (unsigned long long)r->e.cfg->daemon.shutdown_grace_ms);
 	batch_stop(&r->batch);
+	r->summary.not_started = drop_unstarted(r);
+	log_warn("signal %u: stopping after %llu URLs read; %llu not started "
+		 "(no record), %u waiting to retry are cancelled, %u running "
+		 "get up to %llu ms (daemon.shutdown_grace; a second signal "
+		 "cuts them off)",
+		 r->si.ssi_signo, (unsigned long long)r->batch.lines,
+		 (unsigned long long)r->summary.not_started, s->waiting,
+		 s->in_flight,
+		 (unsigned long long)r->e.cfg->daemon.shutdown_grace_ms);
 	sched_cancel_all(s, false, r->why);
 	loop_timer_arm(&r->e.loop, &r->t_grace, loop_now_ms(&r->e.loop) +
 		       r->e.cfg->daemon.shutdown_grace_ms, on_grace);
@@ -132,21 +168,76 @@ static void watch_signals(struct run *r)
 }
 
 /* The account of the crawl on stderr (unless quiet) and in --summary-json;
- * the progress line is already gone, so the summary starts on a clean line. */
-static void report(struct run *r, const struct crawl_opts *o,
-		   uint64_t elapsed_ms)
+ * the progress line is already gone, so the summary starts on a clean line.
+ * Returns 0, or -errno when the JSON could not be written (logged). */
+static int report(struct run *r, const struct crawl_opts *o,
+		  uint64_t elapsed_ms)
 {
 	const struct sched_stats *st = &r->e.sched.st;
 	int rc;
 
 	if (!o->quiet)
 		summary_print(stderr, &r->summary, st, elapsed_ms);
-	if (!o->summary_json)
-		return;
-	rc = summary_write_json(o->summary_json, &r->summary, st, elapsed_ms);
+	if (r->summary_fd < 0)
+		return 0;
+	rc = summary_write_json(r->summary_fd, &r->summary, st, elapsed_ms);
+	if (close(r->summary_fd) < 0 && !rc)
+		rc = -errno;
+	r->summary_fd = -1;
 	if (rc < 0)
 		log_error("%s: cannot write the summary: %s", o->summary_json,
 			  strerror(-rc));
+	return rc;
+}
+
+/* Whether the directory that holds path (or path itself, when dir is set)
+ * can take new files; else a sentence in err. */
+static bool writable_dir(const char *path, bool dir, char *err, size_t len)
+{
+	char copy[4096];
+	const char *d = path;
+
+	if (!dir) {
+		snprintf(copy, sizeof(copy), "%s", path);
+		d = dirname(copy);
+	}
+	if (access(d, W_OK | X_OK) == 0)
+		return true;
+	snprintf(err, len, "%s: cannot write there: %s", d, strerror(errno));
+	return false;
+}
+
+/* Every path the crawl writes, tried before anything is fetched, so that a
+ * mistake in one is found at once (exit 2) rather than after the crawl:
+ * the output directory is made, the --summary-json file opened (and
+ * written at the end through that descriptor), metrics.textfile's
+ * directory checked. Returns 0, or -1 with a sentence in err. */
+static int check_outputs(struct run *r, const struct config *c,
+			 const struct crawl_opts *o, const char *dir,
+			 char *err, size_t len)
+{
+	int rc = fs_mkdir_p(dir);
+
+	if (rc < 0) {
+		snprintf(err, len, "%s: cannot create the output directory: %s",
+			 dir, strerror(-rc));
+		return -1;
+	}
+	if (!writable_dir(dir, true, err, len))
+		return -1;
+	if (c->metrics.textfile && c->metrics.textfile[0] &&
+	    !writable_dir(c->metrics.textfile, false, err, len))
+		return -1;
+	if (!o->summary_json)
+		return 0;
+	r->summary_fd = open(o->summary_json, O_WRONLY | O_CREAT | O_CLOEXEC,
+			     0666);
+	if (r->summary_fd < 0) {
+		snprintf(err, len, "--summary-json %s: %s", o->summary_json,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* Engine, URL files and signals up. Returns 0 or the exit status. */
@@ -155,6 +246,10 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 	const char *dir = c->output.dir[0] ? c->output.dir : "./ringfetch-out";
 	char err[512];
 
+	if (check_outputs(r, c, o, dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s (nothing was fetched)\n", err);
+		return EXIT_USAGE;
+	}
 	if (engine_init(&r->e, c, dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
@@ -190,9 +285,13 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	}
 	memset(&r, 0, sizeof(r));
 	r.sigfd = -1;
+	r.summary_fd = -1;
 	rc = start(&r, c, o);
-	if (rc)
+	if (rc) {
+		if (r.summary_fd >= 0)
+			close(r.summary_fd);
 		return rc;
+	}
 	t0 = loop_update_clock(&r.e.loop);
 	progress_start(&r.progress, &r.e.loop, &r.e.sched, &r.batch, o->quiet);
 	rc = loop_run(&r.e.loop);
@@ -206,17 +305,25 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	} else {
 		engine_stop(&r.e);
 		engine_drain(&r.e, NULL, NULL, 2000);
-		report(&r, o, elapsed_ms);
-		rc = r.e.sched.st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+		bool lost = report(&r, o, elapsed_ms) < 0;
+
+		rc = summary_failed(&r.summary, &r.e.sched.st) ?
+			     EXIT_SOME_FAILED : EXIT_ALL_OK;
 		/* A URL file that failed mid-read left lines without
-		 * records, and an interrupted crawl lines unread. */
-		if (r.batch.error || r.interrupted)
+		 * records, a summary that could not be written is lost;
+		 * an interrupted crawl says which signal, as a shell does
+		 * (130 after SIGINT, 143 after SIGTERM). */
+		if (r.batch.error || lost)
 			rc = EXIT_FATAL;
+		else if (r.interrupted)
+			rc = EXIT_SIGNAL + r.summary.signo;
 	}
 	batch_close(&r.batch);
 	if (engine_fini(&r.e) < 0)
 		rc = EXIT_FATAL;
 	if (r.sigfd >= 0)
 		close(r.sigfd);
+	if (r.summary_fd >= 0)
+		close(r.summary_fd);	/* the loop failed before report() */
 	return rc;
 }

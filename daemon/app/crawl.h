@@ -1,5 +1,6 @@
 /* The batch crawl: URL files in, one record per URL out, then exit with
- * SPEC's status (0 all ok, 1 some failed, 2 usage, 3 fatal). */
+ * SPEC's status (0 all ok, 1 some failed, 2 usage, 3 fatal, 128 + the
+ * signal's number after SIGINT or SIGTERM). */
 #ifndef RF_CRAWL_H
 #define RF_CRAWL_H
 
@@ -8,7 +9,8 @@
 
 #include "config/config.h"
 
-enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3 };
+enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_FATAL = 3,
+       EXIT_SIGNAL = 128 };
 
 struct crawl_opts {
 	char **files;			/* borrowed; none: cfg batch.urls */

@@ -159,9 +159,10 @@ static int status(void *arg, struct buf *b)
 			   (unsigned long long)st->failed_by[e]);
 		first = 0;
 	}
-	buf_printf(b, "},\"state\":\"%s\",\"version\":\"%s\"}",
+	buf_printf(b, "},\"state\":\"%s\",\"version\":\"%s\","
+		   "\"commit\":\"%s\"}",
 		   d->state == DS_RUNNING ? "running" : "stopping",
-		   RF_VERSION);
+		   RF_VERSION, RF_COMMIT);
 	if (b->len == start)
 		return -ENOBUFS;
 	return 0;

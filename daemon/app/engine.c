@@ -12,6 +12,7 @@
 #include "engine/job.h"
 #include "front/metrics.h"
 #include "output/bodies.h"
+#include "output/jobnum.h"
 
 enum {
 	UP_LOOP = 1u << 0,
@@ -46,6 +47,7 @@ static bool results_hold(void *arg)
 int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 		char *err, size_t errlen)
 {
+	uint64_t last_job;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -55,6 +57,8 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	/* before results_open() touches results.jsonl */
+	last_job = jobnum_load(e->out_dir);
 	rc = loop_init(&e->loop, RING_ENTRIES, err, errlen);
 	if (rc < 0)
 		goto out_fail;
@@ -67,6 +71,11 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 	if (rc < 0)
 		goto out_fail;
 	e->up |= UP_SCHED;
+	/* SPEC: job numbers never repeat within an output directory */
+	e->sched.next_job_num = last_job + 1;
+	if (last_job)
+		log_info("%s: job numbers go on from %llu", e->out_dir,
+			 (unsigned long long)last_job + 1);
 	e->rec.finished = write_record;
 	sched_observe(&e->sched, &e->rec);
 	e->sched.held = results_hold;
@@ -141,6 +150,16 @@ int engine_fini(struct engine *e)
 		if (rc < 0)
 			log_error("%s/results.jsonl: records were lost: a write "
 				  "failed: %s", e->out_dir, strerror(-rc));
+	}
+	/* After the last record: a mark older than results.jsonl means a
+	 * run that did not end, and the next one reads the records. */
+	if ((e->up & UP_SCHED) && e->sched.next_job_num > 1) {
+		int mrc = jobnum_save(e->out_dir, e->sched.next_job_num - 1);
+
+		if (mrc < 0)
+			log_warn("%s/.jobnum: %s: the next run reads the "
+				 "records to number on", e->out_dir,
+				 strerror(-mrc));
 	}
 	if (e->up & UP_SCHED)
 		sched_fini(&e->sched);

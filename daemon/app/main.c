@@ -1,5 +1,6 @@
 /* ringfetchd: argv, mode (daemon, batch, check-config, print-config), exit
- * codes: 0 every job ok, 1 some failed, 2 usage or configuration, 3 fatal. */
+ * codes: 0 every job ok, 1 some failed, 2 usage or configuration, 3 fatal,
+ * 128 + signal number for an interrupted crawl. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -12,7 +13,7 @@
 #include "app/daemon.h"
 #include "base/log.h"
 #include "net/tls.h"
-#include "version.h"	/* generated: RF_VERSION */
+#include "version.h"	/* generated: RF_VERSION, RF_COMMIT */
 
 struct opts {
 	const char *config_file;
@@ -48,7 +49,8 @@ static void usage(FILE *f)
 "line is drawn on stderr when it is a terminal.\n"
 "\n"
 "Exit status: 0 every job ok, 1 some jobs failed, 2 usage or configuration\n"
-"error (nothing fetched), 3 fatal runtime error.\n");
+"error (nothing fetched), 3 fatal runtime error, 130/143 interrupted by\n"
+"SIGINT/SIGTERM.\n");
 }
 
 /* What the command line set, in order, for the daemon's reloads; reachable
@@ -174,7 +176,7 @@ static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 		case OPT_SUMMARY: o->crawl.summary_json = optarg; break;
 		case 'q': o->crawl.quiet = true; break;
 		case OPT_VERSION:
-			printf("ringfetchd %s\n", RF_VERSION);
+			printf("ringfetchd %s (%s)\n", RF_VERSION, RF_COMMIT);
 			exit(EXIT_ALL_OK);
 		case 'h':
 			usage(stdout);

@@ -13,6 +13,8 @@
 #include "base/units.h"
 #include "version.h"	/* generated: RF_VERSION */
 
+#define DEFAULT_USER_AGENT "ringfetch/" RF_VERSION
+
 
 /* A config file is a few KiB; this bounds what a mistake (-c /dev/zero,
  * a log file) can make us read. */
@@ -50,7 +52,7 @@ void config_init(struct config *c)
 	memcpy(c->retry.statuses, default_statuses, sizeof(default_statuses));
 	c->retry.n_statuses = sizeof(default_statuses) /
 			      sizeof(default_statuses[0]);
-	c->http.user_agent = config_strdup("ringfetch/" RF_VERSION);
+	c->http.user_agent = config_strdup(DEFAULT_USER_AGENT);
 	c->http.max_redirects = 10;
 	c->http.max_body = 64ULL << 20;
 	c->http.keepalive_idle_ms = 30 * 1000;
@@ -149,8 +151,17 @@ static size_t edit_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
+/* Whether name, dist edits away from a key, is a typo of it worth naming:
+ * within SUGGEST_DIST_MAX edits and at most a third of its letters, so
+ * that "foo" (two edits from "log") gets no suggestion but "per_hots"
+ * does. */
+static bool close_enough(const char *name, size_t dist)
+{
+	return dist <= SUGGEST_DIST_MAX && dist * 3 <= strlen(name);
+}
+
 /* The closest key name in section (a section name when section is NULL),
- * if it is within SUGGEST_DIST_MAX edits, else NULL. */
+ * if it is close_enough(), else NULL. */
 static const char *suggest(const char *section, const char *name)
 {
 	size_t best = SUGGEST_DIST_MAX + 1, dist;
@@ -161,7 +172,7 @@ static const char *suggest(const char *section, const char *name)
 			continue;
 		cand = section ? config_keys[i].name : config_keys[i].section;
 		dist = edit_distance(name, cand);
-		if (dist < best) {
+		if (dist < best && close_enough(name, dist)) {
 			best = dist;
 			found = cand;
 		}
@@ -444,7 +455,7 @@ static int set_lookup(const char *key, char *section, size_t n,
 		for (size_t i = 0; i < config_n_keys && !hint; i++) {
 			snprintf(full, sizeof(full), "%s.%s",
 				 config_keys[i].section, config_keys[i].name);
-			if (edit_distance(key, full) <= SUGGEST_DIST_MAX)
+			if (close_enough(key, edit_distance(key, full)))
 				hint = full;
 		}
 		return unknown_key(ctx, NULL, key, hint);
@@ -487,11 +498,22 @@ int config_set(struct config *c, const char *key, const char *yaml_value,
 	return commit(c, &tmp, &ctx, &doc, rc);
 }
 
+/* Whether k is http.user_agent at its default (see config_print()). */
+static bool default_user_agent(const struct config_key *k,
+			       const struct config *c)
+{
+	return strcmp(k->section, "http") == 0 &&
+	       strcmp(k->name, "user_agent") == 0 && c->http.user_agent &&
+	       strcmp(c->http.user_agent, DEFAULT_USER_AGENT) == 0;
+}
+
 int config_print(const struct config *c, FILE *f)
 {
 	const char *section = "";
 
 	for (size_t i = 0; i < config_n_keys; i++) {
+		if (default_user_agent(&config_keys[i], c))
+			continue;
 		if (strcmp(section, config_keys[i].section) != 0) {
 			section = config_keys[i].section;
 			fprintf(f, "%s:\n", section);

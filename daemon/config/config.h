@@ -150,7 +150,9 @@ int config_validate(const struct config *c, char *err, size_t errlen);
 
 /* Print every key as YAML, in config/ringfetch.yaml's order, durations and
  * sizes in their shortest exact units; config_load_file() reads it back to
- * an equal struct. Returns 0 or -EIO when f fails. */
+ * an equal struct. http.user_agent is left out while it is the built-in
+ * default, which names the version: a saved configuration does not pin
+ * the version that saved it. Returns 0 or -EIO when f fails. */
 int config_print(const struct config *c, FILE *f);
 
 #endif

@@ -160,6 +160,25 @@ static int cy_event(struct cy_builder *b, const yaml_event_t *ev)
 	}
 }
 
+/* Whether the error at byte index at lies in the leading white space of
+ * its line and that white space holds a tab: YAML forbids tabs there, and
+ * libyaml says so only as "found character that cannot start any token". */
+static bool tab_indent(const char *data, size_t len, size_t at)
+{
+	size_t start = at < len ? at : len;
+	bool tab = false;
+
+	while (start > 0 && data[start - 1] != '\n')
+		start--;
+	for (size_t i = start; i < len && (data[i] == ' ' || data[i] == '\t');
+	     i++) {
+		tab |= data[i] == '\t';
+		if (i >= at)
+			return tab;
+	}
+	return false;
+}
+
 /* Turn libyaml's error state into one line and a position. */
 static void cy_syntax_error(struct cy_builder *b, const yaml_parser_t *p,
 			    const char *data, size_t len)
@@ -181,6 +200,12 @@ static void cy_syntax_error(struct cy_builder *b, const yaml_parser_t *p,
 				m.column++;
 			}
 		}
+	}
+	if (p->error != YAML_READER_ERROR &&
+	    tab_indent(data, len, m.index)) {
+		cy_error(b, &m, "YAML syntax error: tabs are not allowed for "
+			 "indentation; indent with spaces");
+		return;
 	}
 	k = snprintf(msg, sizeof(msg), "YAML syntax error: %s",
 		     p->problem ? p->problem : "unknown error");

@@ -129,7 +129,7 @@ uint32_t host_cap(const struct host_table *t, const struct host *h)
 void host_observe(struct host_table *t, struct host *h, int status,
 		  uint64_t ttfb_ms)
 {
-	uint32_t was;
+	uint32_t was, now;
 
 	if (!t->adaptive)
 		return;
@@ -138,16 +138,17 @@ void host_observe(struct host_table *t, struct host *h, int status,
 			      loop_now_ms(t->loop))) {
 	case ADAPT_CUT:
 		t->adapt_cuts++;
+		now = adapt_limit(&h->adapt, t->per_host);
 		if (status == 429 || status == 503)
-			log_info("%s:%u answered %d: now up to %u requests "
+			log_info("%s:%u answered %d: now up to %u request%s "
 				 "at once (limits.adaptive)", h->name, h->port,
-				 status, adapt_limit(&h->adapt, t->per_host));
+				 status, now, now == 1 ? "" : "s");
 		else
 			log_info("%s:%u slows down (first byte after %.0f ms, "
-				 "was %.0f ms): now up to %u requests at once "
+				 "was %.0f ms): now up to %u request%s at once "
 				 "(limits.adaptive)", h->name, h->port,
-				 h->adapt.lat_ms, h->adapt.base_ms,
-				 adapt_limit(&h->adapt, t->per_host));
+				 h->adapt.lat_ms, h->adapt.base_ms, now,
+				 now == 1 ? "" : "s");
 		host_update_ready(t, h);
 		break;
 	case ADAPT_GREW:

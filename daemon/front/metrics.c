@@ -245,8 +245,9 @@ int metrics_render(struct metrics *m, struct buf *out)
 	pf(&p, "ringfetch_uptime_seconds ");
 	put_seconds(&p, loop_now_ms(m->loop) - m->t_start_ms);
 	head(&p, "ringfetch_build_info", "gauge",
-	     "Always 1; the version is in the label.");
-	pf(&p, "ringfetch_build_info{version=\"%s\"} 1\n", RF_VERSION);
+	     "Always 1; the version and the commit are in the labels.");
+	pf(&p, "ringfetch_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+	   RF_VERSION, RF_COMMIT);
 	return p.err;
 }
 

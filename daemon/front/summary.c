@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -27,6 +28,34 @@ static struct summary_host *least_failed(struct summary *sm)
 	return min;
 }
 
+/* Whether j failed for its host's sake: the host (or the way to it) did
+ * not answer, answered badly, or answered 5xx. A 404, a redirect loop, a
+ * body over http.max_body or a rule of ours is not the host failing. */
+static bool host_failure(const struct job *j)
+{
+	switch (j->err) {
+	case RF_DNS:
+	case RF_CONNECT:
+	case RF_CONNECT_TIMEOUT:
+	case RF_TLS_HANDSHAKE:
+	case RF_TLS_VERIFY:
+	case RF_TIMEOUT:
+	case RF_DEADLINE:
+	case RF_RESET:
+	case RF_PROTOCOL:
+		return true;
+	case RF_HTTP_STATUS:
+		return j->status >= 500;
+	default:
+		return false;
+	}
+}
+
+uint64_t summary_failed(const struct summary *sm, const struct sched_stats *st)
+{
+	return st->failed - sm->cancelled;
+}
+
 void summary_note(struct summary *sm, const struct job *j)
 {
 	const struct url *u = &j->url;
@@ -34,7 +63,9 @@ void summary_note(struct summary *sm, const struct job *j)
 	char name[sizeof(h->name)];
 	uint32_t hash;
 
-	if (j->err == RF_OK || !u->href || !u->host[0])
+	if (j->err == RF_CANCELLED)
+		sm->cancelled++;
+	if (!host_failure(j) || !u->href || !u->host[0])
 		return;
 	snprintf(name, sizeof(name), u->ipv6 ? "[%s]:%u" : "%s:%u", u->host,
 		 (unsigned)u->port);
@@ -84,16 +115,32 @@ static unsigned top_hosts(const struct summary *sm, unsigned *top)
 	return n;
 }
 
-static double rate(const struct sched_stats *st, uint64_t elapsed_ms)
+/* Jobs that were fetched to an end: ok or failed, not cancelled. */
+static uint64_t fetched(const struct summary *sm, const struct sched_stats *st)
 {
-	return elapsed_ms ? (double)st->done * 1000.0 / (double)elapsed_ms : 0;
+	return st->ok + summary_failed(sm, st);
+}
+
+static double rate(const struct summary *sm, const struct sched_stats *st,
+		   uint64_t elapsed_ms)
+{
+	return elapsed_ms ? (double)fetched(sm, st) * 1000.0 /
+				    (double)elapsed_ms : 0;
 }
 
 /* An empty crawl failed nothing: 1, so that scripts comparing the ratio
  * with a threshold see no failure. */
-static double ratio(const struct sched_stats *st)
+static double ratio(const struct summary *sm, const struct sched_stats *st)
 {
-	return st->done ? (double)st->ok / (double)st->done : 1.0;
+	uint64_t n = fetched(sm, st);
+
+	return n ? (double)st->ok / (double)n : 1.0;
+}
+
+/* The classes counted as failures: every one but cancelled. */
+static bool failure_class(const struct sched_stats *st, int e)
+{
+	return e != RF_CANCELLED && st->failed_by[e];
 }
 
 static const char *human_bytes(uint64_t n, char *out, size_t len)
@@ -129,34 +176,57 @@ static void print_hosts(FILE *f, const struct summary *sm)
 			ULL(sm->hosts[top[i]].failed));
 }
 
+/* The width of the label column: the labels below, or a class name
+ * (indented two more) when one is longer, so that the figures stay in one
+ * column whatever the classes. */
+static int label_width(const struct sched_stats *st)
+{
+	int w = (int)strlen("success ratio");
+
+	for (int e = 1; e < RF_ERR_COUNT; e++) {
+		int n = (int)strlen(rf_err_name((enum rf_err)e)) + 2;
+
+		if (failure_class(st, e) && n > w)
+			w = n;
+	}
+	return w + 2;
+}
+
 void summary_print(FILE *f, const struct summary *sm,
 		   const struct sched_stats *st, uint64_t elapsed_ms)
 {
+	int w = label_width(st);
 	char hb[32];
 
-	if (sm && sm->signo)
-		fprintf(f, "ringfetchd: crawl interrupted by signal %d; URLs "
-			"not yet read have no record\n", sm->signo);
+	if (sm->signo)
+		fprintf(f, "ringfetchd: crawl interrupted by signal %d; lines "
+			"not started have no record\n", sm->signo);
 	else
 		fprintf(f, "ringfetchd: crawl finished\n");
-	fprintf(f, "  %-15s %llu\n", "total", ULL(st->done));
-	fprintf(f, "  %-15s %llu\n", "ok", ULL(st->ok));
-	fprintf(f, "  %-15s %llu\n", "failed", ULL(st->failed));
+	fprintf(f, "  %-*s %llu\n", w, "total", ULL(st->done));
+	fprintf(f, "  %-*s %llu\n", w, "ok", ULL(st->ok));
+	fprintf(f, "  %-*s %llu\n", w, "failed", ULL(summary_failed(sm, st)));
 	for (int e = 1; e < RF_ERR_COUNT; e++)
-		if (st->failed_by[e])
-			fprintf(f, "    %-13s %llu\n",
+		if (failure_class(st, e))
+			fprintf(f, "    %-*s %llu\n", w - 2,
 				rf_err_name((enum rf_err)e),
 				ULL(st->failed_by[e]));
-	fprintf(f, "  %-15s %llu (%llu more attempts)\n", "retried",
+	if (sm->signo || sm->cancelled) {
+		fprintf(f, "  %-*s %llu\n", w, "cancelled", ULL(sm->cancelled));
+		fprintf(f, "  %-*s %llu\n", w, "not started",
+			ULL(sm->not_started));
+	}
+	fprintf(f, "  %-*s %llu (%llu more attempts)\n", w, "retried",
 		ULL(st->retried), ULL(st->retries));
-	fprintf(f, "  %-15s %llu\n", "redirects", ULL(st->redirects));
-	fprintf(f, "  %-15s %llu (%s)\n", "bytes", ULL(st->bytes),
+	fprintf(f, "  %-*s %llu\n", w, "redirects", ULL(st->redirects));
+	fprintf(f, "  %-*s %llu (%s)\n", w, "bytes", ULL(st->bytes),
 		human_bytes(st->bytes, hb, sizeof(hb)));
-	fprintf(f, "  %-15s %.3f s\n", "elapsed", (double)elapsed_ms / 1000.0);
-	fprintf(f, "  %-15s %.1f\n", "requests/s", rate(st, elapsed_ms));
-	fprintf(f, "  %-15s %.4f\n", "success ratio", ratio(st));
-	if (sm)
-		print_hosts(f, sm);
+	fprintf(f, "  %-*s %.3f s\n", w, "elapsed",
+		(double)elapsed_ms / 1000.0);
+	fprintf(f, "  %-*s %.1f\n", w, "requests/s",
+		rate(sm, st, elapsed_ms));
+	fprintf(f, "  %-*s %.4f\n", w, "success ratio", ratio(sm, st));
+	print_hosts(f, sm);
 }
 
 static void json_failed_by(struct buf *b, const struct sched_stats *st)
@@ -165,7 +235,7 @@ static void json_failed_by(struct buf *b, const struct sched_stats *st)
 
 	buf_puts(b, "\"failed_by_class\":{");
 	for (int e = 1; e < RF_ERR_COUNT; e++) {
-		if (!st->failed_by[e])
+		if (!failure_class(st, e))
 			continue;
 		if (!first)
 			buf_putc(b, ',');
@@ -178,7 +248,7 @@ static void json_failed_by(struct buf *b, const struct sched_stats *st)
 
 static void json_hosts(struct buf *b, const struct summary *sm)
 {
-	unsigned top[SUMMARY_TOP], n = sm ? top_hosts(sm, top) : 0;
+	unsigned top[SUMMARY_TOP], n = top_hosts(sm, top);
 
 	buf_puts(b, "\"top_failing_hosts\":[");
 	for (unsigned i = 0; i < n; i++) {
@@ -188,24 +258,32 @@ static void json_hosts(struct buf *b, const struct summary *sm)
 			   ULL(sm->hosts[top[i]].failed));
 	}
 	buf_printf(b, "],\"top_failing_hosts_exact\":%s",
-		   sm && sm->approximate ? "false" : "true");
+		   sm->approximate ? "false" : "true");
 }
 
-static int write_file(const char *path, const struct buf *b)
+/* The file was opened at the crawl's start (so a bad path is found before
+ * anything is fetched) and may hold an older summary: replace it all. */
+static int write_file(int fd, const struct buf *b)
 {
-	FILE *f = fopen(path, "w");
-	int rc = 0;
+	size_t off = 0;
 
-	if (!f)
-		return -errno;
-	if (fwrite(b->p, 1, b->len, f) != b->len)
-		rc = -EIO;
-	if (fclose(f) != 0 && !rc)
-		rc = -errno;
-	return rc;
+	if (ftruncate(fd, 0) < 0 && errno != EINVAL)
+		return -errno;	/* EINVAL: not a regular file (a pipe) */
+	while (off < b->len) {
+		ssize_t n = pwrite(fd, b->p + off, b->len - off, (off_t)off);
+
+		if (n < 0 && errno == ESPIPE)
+			n = write(fd, b->p + off, b->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
 }
 
-int summary_write_json(const char *path, const struct summary *sm,
+int summary_write_json(int fd, const struct summary *sm,
 		       const struct sched_stats *st, uint64_t elapsed_ms)
 {
 	struct buf b;
@@ -213,8 +291,12 @@ int summary_write_json(const char *path, const struct summary *sm,
 
 	buf_init(&b, 1 << 20);
 	buf_printf(&b, "{\"total\":%llu,\"ok\":%llu,\"failed\":%llu,"
+		   "\"cancelled\":%llu,\"not_started\":%llu,"
 		   "\"interrupted\":%s,", ULL(st->done), ULL(st->ok),
-		   ULL(st->failed), sm && sm->signo ? "true" : "false");
+		   ULL(summary_failed(sm, st)), ULL(sm->cancelled),
+		   ULL(sm->not_started), sm->signo ? "true" : "false");
+	if (sm->signo)
+		buf_printf(&b, "\"signal\":%d,", sm->signo);
 	json_failed_by(&b, st);
 	buf_printf(&b,
 		   "\"retried\":%llu,\"retries\":%llu,\"redirects\":%llu,"
@@ -222,10 +304,10 @@ int summary_write_json(const char *path, const struct summary *sm,
 		   "\"success_ratio\":%.4f,",
 		   ULL(st->retried), ULL(st->retries), ULL(st->redirects),
 		   ULL(st->bytes), (double)elapsed_ms / 1000.0,
-		   rate(st, elapsed_ms), ratio(st));
+		   rate(sm, st, elapsed_ms), ratio(sm, st));
 	json_hosts(&b, sm);
 	buf_puts(&b, "}\n");
-	rc = write_file(path, &b);
+	rc = write_file(fd, &b);
 	buf_fini(&b);
 	return rc;
 }

@@ -1,5 +1,8 @@
 /* The end-of-crawl account: the scheduler's counters plus the hosts that
- * failed most, as text on stderr and as --summary-json. */
+ * failed most, as text on stderr and as --summary-json. Jobs cancelled by an
+ * interrupt, and lines it left unstarted, are counted apart from failures:
+ * "failed", the rate and the success ratio are about jobs that were
+ * fetched. */
 #ifndef RF_SUMMARY_H
 #define RF_SUMMARY_H
 
@@ -18,7 +21,7 @@ struct job;
 struct summary_host {
 	char name[URL_HOST_MAX + 9]; /* "name:port", "[v6]:port"; "" = free */
 	uint32_t hash;		     /* of name */
-	uint64_t failed;	     /* jobs that ended failed on this host */
+	uint64_t failed;	     /* jobs that failed for the host's sake */
 };
 
 /* Failures by host in a fixed table, so a crawl of a million failing hosts
@@ -32,24 +35,31 @@ struct summary {
 	unsigned n_hosts; /* slots in use, <= SUMMARY_HOSTS */
 	bool approximate; /* a host was evicted */
 	int signo;	  /* the signal that interrupted the crawl, or 0 */
+	uint64_t cancelled;   /* jobs that ended cancelled (in st->failed) */
+	uint64_t not_started; /* lines dropped by the interrupt, no record;
+			       * set by the crawl */
 };
 
 /* Empty sm. Never fails. */
 void summary_init(struct summary *sm);
 
-/* Count j's failure against its host (the one of its final URL); an ok
- * job, or one with no host (invalid_url), is ignored. Meant for
- * sched.on_finish. Never allocates. */
+/* Count j: a cancelled job apart, and a failure that is the host's (no
+ * answer, a broken one, or a 5xx: not a 404, an invalid URL or a robots
+ * rule) against its host, the one of its final URL. Meant for a sched
+ * observer. Never allocates. */
 void summary_note(struct summary *sm, const struct job *j);
 
-/* Print the human summary of st (and sm's top failing hosts, when sm is not
- * NULL) over elapsed_ms to f. */
+/* Jobs that ended failed, cancelled ones not included. */
+uint64_t summary_failed(const struct summary *sm, const struct sched_stats *st);
+
+/* Print the human summary of st and sm over elapsed_ms to f. */
 void summary_print(FILE *f, const struct summary *sm,
 		   const struct sched_stats *st, uint64_t elapsed_ms);
 
-/* Write the same as one JSON object (and a newline) to path, replacing it.
- * Returns 0 or -errno. */
-int summary_write_json(const char *path, const struct summary *sm,
+/* Write the same as one JSON object (and a newline) to fd (borrowed: an
+ * open file, replaced from its start); total counts records, so ok +
+ * failed + cancelled = total. Returns 0 or -errno. */
+int summary_write_json(int fd, const struct summary *sm,
 		       const struct sched_stats *st, uint64_t elapsed_ms);
 
 #endif

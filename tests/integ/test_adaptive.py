@@ -76,6 +76,17 @@ def _():
                  "one cut for the burst of 503s")
 
 
+@test("a cut to one request is logged in the singular")
+def _():
+    with Server() as srv:
+        urls = [srv.url("/status/503?n=%d" % i) for i in range(2)]
+        r = run_batch(urls, NO_RETRY + ["--per-host", "2"], timeout=60)
+        check_eq(r.rc, 1, "exit status\n" + r.describe())
+        check_in("answered 503: now up to 1 request at once", r.stderr,
+                 "the cut is logged")
+        check("1 requests" not in r.stderr, "no '1 requests':\n" + r.stderr)
+
+
 @test("limits.adaptive=false: a 503 changes nothing")
 def _():
     with Server() as srv:

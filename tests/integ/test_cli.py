@@ -5,15 +5,18 @@ the progress line under a pseudo-terminal, and the man pages."""
 import collections
 import errno
 import fcntl
+import json
 import os
 import pty
 import re
 import select
 import shutil
+import socket
 import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -62,7 +65,7 @@ def _():
 def _():
     p = run_rf(["--version"])
     check_eq(p.rc, 0, "exit status")
-    check(re.fullmatch(r"ringfetchd \S+\n", p.stdout),
+    check(re.fullmatch(r"ringfetchd \S+ \(\S+\)\n", p.stdout),
           "version line: %r" % p.stdout)
 
 
@@ -121,6 +124,10 @@ BAD_CONFIGS = [
     ("limits:\n  concurrency: 8\n   per_host: 2\n",
      "3:12: YAML syntax error: mapping values are not allowed in this "
      "context"),
+    ("limits:\n\tconcurrency: 8\n",
+     "2:1: YAML syntax error: tabs are not allowed for indentation; "
+     "indent with spaces"),
+    ("foo:\n  bar: 1\n", "1:1: foo: unknown key"),
 ]
 
 
@@ -156,6 +163,9 @@ def _():
              "like 250ms, 5s, 2m, 1h\n"),
             (["--set", "nokey"], None,
              "ringfetchd: --set nokey: expected KEY=VALUE\n"),
+            # "log" is two edits from "foo": too far to be a typo of it
+            (["--set", "foo=1"], None,
+             "ringfetchd: --set foo: unknown key\n"),
             ([], "limits:\n  per_hots: 3\n", None),
         ]
         for args, config, msg in cases:
@@ -193,7 +203,7 @@ def _():
 
 # ---------------------------------------------------------------- exit codes
 
-@test("exit status: 0 all ok, 1 some failed, 2 usage, 3 fatal")
+@test("exit status: 0 all ok, 1 some failed, 2 usage (a bad output path too)")
 def _():
     with Server() as srv:
         r = run_batch([srv.url("/ok"), srv.url("/size/10")], args=FAST)
@@ -207,9 +217,46 @@ def _():
         blocker = write(os.path.join(work, "plain-file"), "x")
         urls = write(os.path.join(work, "urls.txt"), srv.url("/ok") + "\n")
         p = run_rf(["--batch", urls, "--out", os.path.join(blocker, "out")])
-        check_eq(p.rc, 3, "output dir under a regular file (%s)" % p.stderr)
+        check_eq(p.rc, 2, "output dir under a regular file (%s)" % p.stderr)
         check_in("plain-file", p.stderr, "names the path")
         check_eq(srv.stats()["requests_total"], 2 + 2, "nothing fetched")
+
+
+@test("an output path that cannot be written exits 2 before anything is "
+      "fetched: --summary-json, --out, metrics.textfile")
+def _():
+    with Server() as srv:
+        work = scratch_dir("outpaths")
+        blocker = write(os.path.join(work, "plain-file"), "x")
+        urls = write(os.path.join(work, "urls.txt"), srv.url("/ok") + "\n")
+        out = os.path.join(work, "out")
+        bad = os.path.join(blocker, "x", "summary.json")
+        cases = [
+            (["--summary-json", bad], "--summary-json " + bad),
+            (["--summary-json", work], "--summary-json " + work),
+            (["--out", os.path.join(blocker, "out")], blocker),
+            (["--set", "metrics.textfile=" +
+              os.path.join(blocker, "m.prom")], blocker),
+        ]
+        for args, named in cases:
+            o = out if "--out" not in args else None
+            p = run_rf(["--batch", urls] + (["--out", o] if o else []) + args)
+            check_eq(p.rc, 2, "exit status for %r (%s)" % (args, p.stderr))
+            check_in(named, p.stderr, "the message names the path")
+            check_eq(len(p.stderr.strip().splitlines()), 1,
+                     "one line: %r" % p.stderr)
+            check_eq(srv.stats()["requests_total"], 0,
+                     "nothing fetched for %r" % args)
+            check(not os.path.exists(os.path.join(out, "results.jsonl")) or
+                  os.path.getsize(os.path.join(out, "results.jsonl")) == 0,
+                  "no records for %r" % args)
+        # a good path is still written at the end, replacing what was there
+        summ = write(os.path.join(work, "summary.json"), "x" * 10000)
+        p = run_rf(["--batch", urls, "--out", out, "--summary-json", summ])
+        check_eq(p.rc, 0, "exit status (%s)" % p.stderr)
+        with open(summ) as f:
+            s = json.load(f)
+        check_eq((s["total"], s["ok"]), (1, 1), "summary written")
 
 
 # ---------------------------------------------------------------- summary
@@ -242,6 +289,17 @@ def summary_text(stderr):
 def host_of(url):
     m = re.match(r"https?://([^/]+)", url)
     return m.group(1)
+
+
+HOST_FAILURES = ("dns", "connect", "connect_timeout", "tls_handshake",
+                 "tls_verify", "timeout", "deadline", "reset", "protocol")
+
+
+def host_failed(rec):
+    """Whether a record is a failure of its host's (not a 404, an invalid
+    URL, a cancel): what "top failing hosts" counts."""
+    return rec["error"] in HOST_FAILURES or (
+        rec["error"] == "http_status" and (rec["status"] or 0) >= 500)
 
 
 @test("the summary (text and --summary-json) agrees with the records")
@@ -278,7 +336,8 @@ def _():
               0.1 + 0.01 * s["requests_per_s"], "requests_per_s")
         fails = collections.Counter(
             host_of(x["final_url"] or x["url"]) for x in recs
-            if not x["ok"] and x["error"] != "invalid_url")
+            if host_failed(x))
+        check_eq(len(fails), 2, "the 503 host and the dead one: %r" % fails)
         top = sorted(fails.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         check_eq([(h["host"], h["failed"]) for h in s["top_failing_hosts"]],
                  top, "top failing hosts")
@@ -294,7 +353,7 @@ def _():
 @test("top failing hosts stay bounded: many hosts, the heavy one first")
 def _():
     with Server() as srv:
-        heavy = [srv.url("/status/404?%d" % i) for i in range(30)]
+        heavy = [srv.url("/status/503?%d" % i) for i in range(30)]
         ports = set()
         while len(ports) < 70:
             ports.add(closed_port())
@@ -310,6 +369,83 @@ def _():
         check_eq(top[0]["host"], "127.0.0.1:%d" % srv.port, "heavy first")
         check(top[0]["failed"] >= len(heavy), "counts are upper bounds")
         check_in("approximate", r.stderr, "text says so")
+
+
+@test("the summary's figures stay in one column with a long class name")
+def _():
+    with Server() as srv:
+        r = run_batch([srv.url("/redirect-loop"), srv.url("/ok")],
+                      args=["--set", "http.max_redirects=2"])
+        check_eq(r.rc, 1, "exit status")
+        lines = r.stderr.splitlines()
+        start = [i for i, ln in enumerate(lines)
+                 if ln.startswith("ringfetchd: crawl finished")]
+        check(start, "summary on stderr:\n" + r.stderr)
+        body = []
+        for ln in lines[start[-1] + 1:]:
+            if ln.strip().startswith("top failing hosts"):
+                break
+            body.append(ln)
+        check(any("too_many_redirects" in ln for ln in body),
+              "the class is listed:\n" + "\n".join(body))
+        # no label has a digit: the first one starts the figure
+        cols = {re.search(r"\d", ln).start() for ln in body}
+        check_eq(len(cols), 1, "one column of figures:\n" + "\n".join(body))
+
+
+def serve_header_lines(stop):
+    """A loopback server answering GET /N with N header lines (Connection:
+    close included): -> (port, thread)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    ls.settimeout(0.2)
+
+    def run():
+        with ls:
+            while not stop.is_set():
+                try:
+                    c, _ = ls.accept()
+                except socket.timeout:
+                    continue
+                with c:
+                    c.settimeout(5)
+                    req = b""
+                    while b"\r\n\r\n" not in req:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        req += chunk
+                    n = int(req.split(b" ")[1].strip(b"/") or b"1")
+                    head = [b"HTTP/1.1 200 OK", b"Connection: close",
+                            b"Content-Length: 2"]
+                    head += [b"X-Filler-%d: x" % i for i in range(n - 2)]
+                    c.sendall(b"\r\n".join(head) + b"\r\n\r\nok")
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return ls.getsockname()[1], t
+
+
+@test("the 200-line response-header limit holds and is documented")
+def _():
+    stop = threading.Event()
+    port, t = serve_header_lines(stop)
+    try:
+        base = "http://127.0.0.1:%d/" % port
+        r = run_batch([base + "200", base + "201"],
+                      args=["--set", "retry.attempts=1", "--per-host", "1"])
+    finally:
+        stop.set()
+        t.join(5)
+    recs = r.by_url()
+    check(recs[base + "200"]["ok"], "200 lines pass: %r" % recs[base + "200"])
+    bad = recs[base + "201"]
+    check_eq(bad["error"], "protocol", "201 lines fail")
+    check_in("over 200 lines", bad["error_detail"], "the detail says why")
+    with open(os.path.join(repo_root(), "README.md")) as f:
+        check_in("200 header lines", f.read(), "README names the limit")
+    with open(os.path.join(MAN_DIR, "ringfetchd.8")) as f:
+        check_in("200 header lines", f.read(), "ringfetchd.8 names it")
 
 
 @test("-q prints no summary, --summary-json is still written")

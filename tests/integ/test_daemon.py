@@ -9,6 +9,7 @@ from harness import _pdeathsig, _stop_proc, read_records, sanitizer_errors
 
 import errno
 import json
+import re
 import select
 import shutil
 import signal
@@ -1059,30 +1060,65 @@ def _():
                         "ringfetchd.service", "ringfetchd.socket"],
                        cwd=work, capture_output=True, text=True, timeout=60)
     check_eq(p.returncode, 0, "verify: " + p.stdout + p.stderr)
+    with open(os.path.join(root, "systemd", "ringfetchd.socket")) as f:
+        sock = f.read()
+    check_in("SocketMode=0660", sock, "the socket is for owner and group")
+    check_in("SocketGroup=ringfetch", sock, "the group is ringfetch")
+    # the group the socket names is one that ringfetch.sysusers creates
+    if shutil.which("systemd-sysusers"):
+        os.makedirs(os.path.join(work, "etc"))  # an empty root to fill
+        p = subprocess.run(
+            ["systemd-sysusers", "--root=" + work,
+             os.path.join(root, "systemd", "ringfetch.sysusers")],
+            capture_output=True, text=True, timeout=60)
+        check_eq(p.returncode, 0, "systemd-sysusers: " + p.stderr)
+        with open(os.path.join(work, "etc", "group")) as f:
+            check(any(ln.startswith("ringfetch:") for ln in f),
+                  "ringfetch.sysusers creates the ringfetch group")
     p = subprocess.run(["systemd-analyze", "syscall-filter", "@system-service"],
                        capture_output=True, text=True, timeout=60)
     check("io_uring_enter" in p.stdout or "@aio" in p.stdout,
           "the filter allows io_uring")
 
 
+def make_install(*args):
+    """make install into a fresh DESTDIR with args -> the DESTDIR."""
+    dest = scratch_dir("destdir")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MAKE") and k != "MFLAGS"}
+    p = subprocess.run(["make", "-s", "-o", "all", "install",
+                        "DESTDIR=" + dest,
+                        "INSTALL_BUILD=" + os.path.dirname(rf_bin())] +
+                       list(args), cwd=repo_root(), capture_output=True,
+                       text=True, timeout=120, env=env)
+    check_eq(p.returncode, 0, "make install: " + p.stderr[-2000:])
+    return dest
+
+
 @test("make install into a temporary DESTDIR")
 def _():
-    dest = scratch_dir("destdir")
-    p = subprocess.run(["make", "-s", "-o", "all", "install",
-                        "DESTDIR=" + dest, "PREFIX=/usr",
-                        "INSTALL_BUILD=" + os.path.dirname(rf_bin())],
-                       cwd=repo_root(), capture_output=True, text=True,
-                       timeout=120)
-    check_eq(p.returncode, 0, "make install: " + p.stderr[-2000:])
+    dest = make_install("PREFIX=/usr")
     for f in ("usr/bin/ringfetchd", "usr/bin/ringfetch",
               "etc/ringfetch/ringfetch.yaml",
-              "lib/systemd/system/ringfetchd.service",
-              "lib/systemd/system/ringfetchd.socket",
-              "etc/logrotate.d/ringfetch"):
+              "usr/lib/systemd/system/ringfetchd.service",
+              "usr/lib/systemd/system/ringfetchd.socket",
+              "usr/lib/sysusers.d/ringfetch.conf",
+              "usr/share/doc/ringfetch/examples/logrotate"):
         check(os.path.exists(os.path.join(dest, f)), "installed " + f)
+    # built-in rotation is the default: the logrotate snippet is an
+    # example, never enabled beside it
+    check(not os.path.exists(os.path.join(dest, "etc/logrotate.d")),
+          "nothing in /etc/logrotate.d")
+    with open(os.path.join(dest, "usr/lib/sysusers.d/ringfetch.conf")) as f:
+        check(re.search(r"^g ringfetch ", f.read(), re.M),
+              "sysusers.d creates the ringfetch group")
+    with open(os.path.join(dest, "usr/lib/systemd/system/"
+                           "ringfetchd.socket")) as f:
+        check_in("SocketGroup=ringfetch", f.read(), "socket group")
     check(os.access(os.path.join(dest, "usr/bin/ringfetch"), os.X_OK),
           "executable")
-    with open(os.path.join(dest, "lib/systemd/system/ringfetchd.service")) as f:
+    with open(os.path.join(dest,
+                           "usr/lib/systemd/system/ringfetchd.service")) as f:
         unit = f.read()
     check("ExecStart=/usr/bin/ringfetchd -c /etc/ringfetch/ringfetch.yaml"
           in unit, "ExecStart filled in")
@@ -1091,8 +1127,35 @@ def _():
         if sec in ("1", "5", "8"):
             check(os.path.exists(os.path.join(dest, "usr/share/man",
                                               "man" + sec, m)), "man " + m)
-    with open(os.path.join(dest, "etc/logrotate.d/ringfetch")) as f:
-        check("HUP" in f.read(), "logrotate sends SIGHUP")
+    with open(os.path.join(dest,
+                           "usr/share/doc/ringfetch/examples/logrotate")) as f:
+        text = f.read()
+    check("HUP" in text, "logrotate sends SIGHUP")
+    check("rotate_size: 0" in text,
+          "the snippet says how to turn the built-in rotation off")
+
+
+@test("make install PREFIX=/usr/local puts units where systemd reads them, "
+      "unless UNITDIR is set")
+def _():
+    dest = make_install("PREFIX=/usr/local")
+    for f in ("usr/local/bin/ringfetchd",
+              "usr/local/lib/systemd/system/ringfetchd.service",
+              "usr/local/lib/systemd/system/ringfetchd.socket",
+              "usr/local/lib/sysusers.d/ringfetch.conf"):
+        check(os.path.exists(os.path.join(dest, f)), "installed " + f)
+    check(not os.path.exists(os.path.join(dest, "lib")), "nothing in /lib")
+    with open(os.path.join(dest, "usr/local/lib/systemd/system/"
+                           "ringfetchd.service")) as f:
+        check_in("ExecStart=/usr/local/bin/ringfetchd ", f.read(),
+                 "ExecStart under PREFIX")
+    dest = make_install("PREFIX=/usr/local", "UNITDIR=/etc/systemd/system")
+    check(os.path.exists(os.path.join(dest,
+                                      "etc/systemd/system/ringfetchd.socket")),
+          "UNITDIR wins")
+    check(not os.path.exists(os.path.join(dest,
+                                          "usr/local/lib/systemd")),
+          "and only it")
 
 
 

@@ -243,6 +243,14 @@ static const struct {
 	{ "limits:\n  bogus: 1\n", "2:3: limits.bogus: unknown key" },
 	{ "timeouts:\n  conect: 1s\n",
 	  "2:3: timeouts.conect: unknown key (did you mean connect?)" },
+	/* two edits from "log" but only three letters: no suggestion */
+	{ "foo:\n  x: 1\n", "1:1: foo: unknown key" },
+	{ "lgo:\n  level: warn\n",
+	  "1:1: lgo: unknown key (did you mean log?)" },
+	/* a tab in indentation, which libyaml reports obscurely */
+	{ "limits:\n  concurrency: 8\n \t per_host: 2\n",
+	  "3:2: YAML syntax error: tabs are not allowed for indentation; "
+	  "indent with spaces" },
 	/* wrong types */
 	{ "limits:\n  per_host: 8x\n",
 	  "2:13: limits.per_host: expected an integer" },
@@ -343,8 +351,8 @@ static const struct {
 	{ "limits: {}\n---\nlog: {}\n",
 	  "2:1: only one YAML document is allowed" },
 	{ "limits:\n\tper_host: 1\n",
-	  "2:1: YAML syntax error: found character that cannot start any "
-	  "token (while scanning for the next token at 2:1)" },
+	  "2:1: YAML syntax error: tabs are not allowed for indentation; "
+	  "indent with spaces" },
 	{ "limits:\n  per_host: [1\n",
 	  "3:1: YAML syntax error: did not find expected ',' or ']' (while "
 	  "parsing a flow sequence at 2:13)" },
@@ -464,6 +472,7 @@ static int test_set_errors(void)
 		  "(did you mean limits.per_host?)" },
 		{ "limts", "{}", "limts: unknown key (did you mean limits?)" },
 		{ "nope.nothing", "1", "nope.nothing: unknown key" },
+		{ "foo", "1", "foo: unknown key" },
 		{ "limits.per_host", "eight",
 		  "limits.per_host: expected an integer" },
 		{ "limits.per_host", "",
