@@ -65,6 +65,8 @@ void summary_note(struct summary *sm, const struct job *j)
 
 	if (j->err == RF_CANCELLED)
 		sm->cancelled++;
+	if (j->err == RF_OK && j->status == 304)
+		sm->not_modified++;
 	if (!host_failure(j) || !u->href || !u->host[0])
 		return;
 	snprintf(name, sizeof(name), u->ipv6 ? "[%s]:%u" : "%s:%u", u->host,
@@ -205,6 +207,9 @@ void summary_print(FILE *f, const struct summary *sm,
 		fprintf(f, "ringfetchd: crawl finished\n");
 	fprintf(f, "  %-*s %llu\n", w, "total", ULL(st->done));
 	fprintf(f, "  %-*s %llu\n", w, "ok", ULL(st->ok));
+	if (sm->not_modified)
+		fprintf(f, "    %-*s %llu\n", w - 2, "not modified",
+			ULL(sm->not_modified));
 	fprintf(f, "  %-*s %llu\n", w, "failed", ULL(summary_failed(sm, st)));
 	for (int e = 1; e < RF_ERR_COUNT; e++)
 		if (failure_class(st, e))
@@ -292,9 +297,10 @@ int summary_write_json(int fd, const struct summary *sm,
 	buf_init(&b, 1 << 20);
 	buf_printf(&b, "{\"total\":%llu,\"ok\":%llu,\"failed\":%llu,"
 		   "\"cancelled\":%llu,\"not_started\":%llu,"
-		   "\"interrupted\":%s,", ULL(st->done), ULL(st->ok),
-		   ULL(summary_failed(sm, st)), ULL(sm->cancelled),
-		   ULL(sm->not_started), sm->signo ? "true" : "false");
+		   "\"not_modified\":%llu,\"interrupted\":%s,", ULL(st->done),
+		   ULL(st->ok), ULL(summary_failed(sm, st)), ULL(sm->cancelled),
+		   ULL(sm->not_started), ULL(sm->not_modified),
+		   sm->signo ? "true" : "false");
 	if (sm->signo)
 		buf_printf(&b, "\"signal\":%d,", sm->signo);
 	json_failed_by(&b, st);

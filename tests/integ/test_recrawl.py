@@ -38,8 +38,13 @@ def _():
             check(x["etag"] and x["etag"].startswith('"v'), "etag kept")
             check(x["last_modified"], "last_modified kept")
         log = os.path.join(first.out, "results.jsonl")
-        r, again = batch_file(open(log).read().splitlines())
+        sj = os.path.join(scratch_dir("sj"), "summary.json")
+        r, again = batch_file(open(log).read().splitlines(),
+                              args=["--summary-json", sj])
         check_eq(r.rc, 0, "exit status")
+        summary = json.load(open(sj))
+        check_eq(summary["not_modified"], 20, "summary counts unchanged pages")
+        check_eq(summary["ok"], 20, "and they are ok")
         check_eq(len(again), 20, "one record a line")
         for x in again:
             check(x["ok"], "a 304 is ok: %r" % x)
