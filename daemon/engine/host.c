@@ -225,11 +225,13 @@ static void on_token(struct timer *tm)
 	host_update_ready(h->table, h);
 }
 
-/* When h may start again under its Crawl-delay (0: now). */
+/* When h may start again under its Crawl-delay (0: now). One ms more
+ * than the delay: the cached clock is truncated to ms and lags the real
+ * start a little, and the site asked for at least the delay. */
 static uint64_t delay_until(const struct host *h)
 {
 	return h->delay_ms && h->last_start_ms ?
-	       h->last_start_ms + h->delay_ms : 0;
+	       h->last_start_ms + h->delay_ms + 1 : 0;
 }
 
 /* Keep h out of the ready ring until at_ms, when on_token() lets it in. */
