@@ -141,6 +141,9 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "connections_idle", snap.conns.idle);
 	put_num(b, "hosts_active", snap.hosts);
 	put_num(b, "adaptive_cuts", snap.adaptive_cuts);
+	put_num(b, "robots_fetches", snap.robots_fetches);
+	put_num(b, "robots_hosts_cached", snap.robots_cached);
+	put_num(b, "robots_denied", st->failed_by[RF_ROBOTS]);
 	put_num(b, "queue_capacity", snap.queue_capacity);
 	put_num(b, "clients", c->n_clients - c->n_dead);
 	put_num(b, "watchers", c->n_watchers);

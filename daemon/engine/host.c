@@ -9,6 +9,7 @@
 #include <assert.h>
 
 #include "engine/job.h"
+#include "engine/robots_cache.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "net/conn.h"
@@ -44,6 +45,8 @@ void host_table_fini(struct host_table *t)
 			struct host *n = h->hnext;
 
 			loop_timer_cancel(t->loop, &h->rate_timer);
+			if (h->robots)
+				robots_entry_put(h->robots);
 			free(h);
 			h = n;
 		}
@@ -163,7 +166,8 @@ void host_observe(struct host_table *t, struct host *h, int status,
 void host_update_ready(struct host_table *t, struct host *h)
 {
 	if (host_has_queued(h) && h->active < host_cap(t, h) &&
-	    !h->rate_wait && !h->tls_probe)
+	    !h->rate_wait && !h->tls_probe &&
+	    (!h->robots_wait || h->robots_job))
 		ready_add(t, h);
 	else
 		ready_remove(h);
@@ -180,6 +184,8 @@ void host_put(struct host_table *t, struct host *h)
 	assert(h->active == 0 && list_empty(&h->idle));
 	ready_remove(h);
 	loop_timer_cancel(t->loop, &h->rate_timer);
+	if (h->robots)
+		robots_entry_put(h->robots);
 	k = host_hash(h->name, h->port, h->https) & (t->nbuckets - 1);
 	for (pp = &t->buckets[k]; *pp; pp = &(*pp)->hnext) {
 		if (*pp == h) {
@@ -207,6 +213,8 @@ void host_unqueue(struct host_table *t, struct host *h, struct job *j)
 	assert(list_linked(&j->qnode));
 	list_remove(&j->qnode);
 	h->q_len--;
+	if (h->robots_job == j)
+		h->robots_job = NULL;
 	host_update_ready(t, h);
 }
 
@@ -218,30 +226,50 @@ static void on_token(struct timer *tm)
 	host_update_ready(h->table, h);
 }
 
+/* When h may start again under its Crawl-delay (0: now). One ms more
+ * than the delay: the cached clock is truncated to ms and lags the real
+ * start a little, and the site asked for at least the delay. */
+static uint64_t delay_until(const struct host *h)
+{
+	return h->delay_ms && h->last_start_ms ?
+	       h->last_start_ms + h->delay_ms + 1 : 0;
+}
+
+/* Keep h out of the ready ring until at_ms, when on_token() lets it in. */
+static void wait_until(struct host_table *t, struct host *h, uint64_t at_ms)
+{
+	h->rate_wait = true;
+	loop_timer_arm(t->loop, &h->rate_timer, at_ms, on_token);
+	host_update_ready(t, h);
+}
+
 /* Take one start token from h's bucket (capacity 1: starts are spaced
- * 1/rate apart, the politest reading of a rate). False when none is left;
- * h then waits out of the ready ring until on_token(). */
+ * 1/rate apart, the politest reading of a rate), once h's Crawl-delay
+ * since its last start has passed: the slower of the two wins. False when
+ * h must wait; it then waits out of the ready ring until on_token(). */
 static bool take_token(struct host_table *t, struct host *h)
 {
-	uint64_t now = loop_now_ms(t->loop);
-	double wait_ms;
+	uint64_t now = loop_now_ms(t->loop), until = delay_until(h);
 
-	if (t->rate <= 0)
-		return true;
-	h->tokens += (double)(now - h->tokens_ms) * t->rate / 1000.0;
-	if (h->tokens > 1)
-		h->tokens = 1;
-	h->tokens_ms = now;
-	if (h->tokens >= 1) {
-		h->tokens -= 1;
-		return true;
+	if (now < until) {
+		wait_until(t, h, until);
+		return false;
 	}
-	wait_ms = (1 - h->tokens) * 1000.0 / t->rate;
-	h->rate_wait = true;
-	loop_timer_arm(t->loop, &h->rate_timer, now + (uint64_t)wait_ms + 1,
-		       on_token);
-	host_update_ready(t, h);
-	return false;
+	if (t->rate > 0) {
+		h->tokens += (double)(now - h->tokens_ms) * t->rate / 1000.0;
+		if (h->tokens > 1)
+			h->tokens = 1;
+		h->tokens_ms = now;
+		if (h->tokens < 1) {
+			wait_until(t, h, now + (uint64_t)((1 - h->tokens) *
+							  1000.0 / t->rate) + 1);
+			return false;
+		}
+		h->tokens -= 1;
+	}
+	h->prev_start_ms = h->last_start_ms;
+	h->last_start_ms = now;
+	return true;
 }
 
 struct job *host_next_job(struct host_table *t)
@@ -258,7 +286,10 @@ struct job *host_next_job(struct host_table *t)
 		if (take_token(t, h))
 			break;
 	}
-	j = list_entry(list_first(&h->queue), struct job, qnode);
+	/* the robots.txt fetch goes first, wherever it queued */
+	j = h->robots_job ? h->robots_job :
+	    list_entry(list_first(&h->queue), struct job, qnode);
+	h->robots_job = NULL;
 	list_remove(&j->qnode);
 	h->q_len--;
 	h->active++;
@@ -272,6 +303,32 @@ void host_release(struct host_table *t, struct host *h)
 {
 	assert(h->active > 0);
 	h->active--;
+	host_update_ready(t, h);
+}
+
+void host_unstart(struct host_table *t, struct host *h)
+{
+	if (t->rate > 0) {
+		h->tokens += 1;
+		if (h->tokens > 1)
+			h->tokens = 1;
+	}
+	h->last_start_ms = h->prev_start_ms;
+	host_release(t, h);
+}
+
+void host_robots_wait(struct host_table *t, struct host *h, struct job *fetch)
+{
+	assert(list_linked(&fetch->qnode));
+	h->robots_wait = true;
+	h->robots_job = fetch;
+	host_update_ready(t, h);
+}
+
+void host_robots_done(struct host_table *t, struct host *h)
+{
+	h->robots_wait = false;
+	h->robots_job = NULL;
 	host_update_ready(t, h);
 }
 

@@ -15,6 +15,7 @@
 
 struct job;
 struct conn;
+struct robots_entry;
 
 struct host {
 	char name[URL_HOST_MAX + 1];	/* as in struct url */
@@ -38,7 +39,18 @@ struct host {
 					 * session the others will resume */
 	bool tls_no_resume;		/* a probe got no session: don't wait */
 	struct adapt adapt;		/* limits.adaptive: its earned cap */
-	struct timer rate_timer;
+	struct robots_entry *robots;	/* robots.obey: the rules in use (one
+					 * reference, put when h goes), or NULL
+					 * until known */
+	bool robots_wait;		/* its robots.txt is being fetched: no
+					 * job but robots_job may start */
+	struct job *robots_job;		/* that fetch while queued here, else
+					 * NULL */
+	uint64_t delay_ms;		/* Crawl-delay, capped: least time from
+					 * one start to the next; 0 = none */
+	uint64_t last_start_ms;		/* loop clock of the latest start */
+	uint64_t prev_start_ms;		/* the one before, for host_unstart */
+	struct timer rate_timer;	/* refills a token, or ends delay_ms */
 	struct host_table *table;	/* owner, for rate_timer */
 };
 
@@ -84,6 +96,19 @@ struct job *host_next_job(struct host_table *t);
 
 /* Give back a slot taken by host_next_job(); h must hold one. */
 void host_release(struct host_table *t, struct host *h);
+
+/* The job host_next_job() just returned did not start a request after all
+ * (robots.obey held it back or ended it): give back its slot, its rate
+ * token and its place in the Crawl-delay spacing, so the next job of h
+ * is not slowed down by it. Call before anything else starts on h. */
+void host_unstart(struct host_table *t, struct host *h);
+
+/* robots.obey: fetch, queued on h (its host, or any host after a
+ * redirect), fetches h's robots.txt; until host_robots_done() no other job
+ * of h starts (h stays out of the ready ring once fetch has started). */
+void host_robots_wait(struct host_table *t, struct host *h, struct job *fetch);
+/* h's robots.txt is known (or given up on): its jobs may start again. */
+void host_robots_done(struct host_table *t, struct host *h);
 
 /* Whether h has jobs waiting for a slot. */
 static inline bool host_has_queued(const struct host *h)

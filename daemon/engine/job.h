@@ -18,6 +18,7 @@ struct conn;
 struct sched;
 struct client;
 struct config_header;
+struct robots_fetch;
 
 enum job_state {
 	JS_QUEUED = 0,	/* in its host's queue, holding no slot */
@@ -42,6 +43,9 @@ struct job {
 	bool free_retry_used;	/* at most one such retry per job */
 	bool tls_probe;		/* this attempt fetches its host's TLS
 				 * session (host_probe_start) */
+	struct robots_fetch *robots; /* an internal job fetching a host's
+				 * robots.txt (robots_gate.c): no record,
+				 * not counted, not in sched.all; else NULL */
 	struct sched *sched;	/* owner, for the backoff timer */
 	struct list_node all_node; /* in sched.all while live, which daemon.c
 				   * walks to cancel and spill */

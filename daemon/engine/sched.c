@@ -42,27 +42,31 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 		return -ENOMEM;
 	}
 	s->hosts.adaptive = cfg->limits.adaptive;
-	if (netguard_init(&s->guard, cfg, err, errlen) < 0) {
+	if (robots_gate_init(&s->robots, cfg, &s->hosts) < 0) {
 		host_table_fini(&s->hosts);
-		return -EINVAL;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
+	if (netguard_init(&s->guard, cfg, err, errlen) < 0)
+		goto out_robots;
 	if (proxy_parse(&s->proxy, cfg->network.proxy, cfg->network.no_proxy.v,
-			cfg->network.no_proxy.n, err, errlen) < 0) {
-		netguard_fini(&s->guard);
-		host_table_fini(&s->hosts);
-		return -EINVAL;
-	}
+			cfg->network.no_proxy.n, err, errlen) < 0)
+		goto out_guard;
 	s->dns = dns_new(l, cfg, err, errlen);
-	if (!s->dns) {
-		proxy_fini(&s->proxy);
-		netguard_fini(&s->guard);
-		host_table_fini(&s->hosts);
-		return -EINVAL;
-	}
+	if (!s->dns)
+		goto out_proxy;
 	env_init(s);
 	s->pump_hook.fn = pump;
 	loop_add_hook(l, &s->pump_hook);
 	return 0;
+out_proxy:
+	proxy_fini(&s->proxy);
+out_guard:
+	netguard_fini(&s->guard);
+out_robots:
+	host_table_fini(&s->hosts);
+	robots_gate_fini(&s->robots);
+	return -EINVAL;
 }
 
 void sched_fini(struct sched *s)
@@ -72,6 +76,7 @@ void sched_fini(struct sched *s)
 	proxy_fini(&s->proxy);
 	netguard_fini(&s->guard);
 	host_table_fini(&s->hosts);
+	robots_gate_fini(&s->robots);
 }
 
 void sched_snapshot(const struct sched *s, struct sched_snapshot *snap)
@@ -84,6 +89,8 @@ void sched_snapshot(const struct sched *s, struct sched_snapshot *snap)
 	snap->conns = s->conns;
 	snap->hosts = s->hosts.count;
 	snap->adaptive_cuts = s->hosts.adapt_cuts;
+	snap->robots_fetches = s->robots.fetches_total;
+	snap->robots_cached = s->robots.cache.count;
 }
 
 uint32_t sched_room(const struct sched *s)
@@ -208,11 +215,27 @@ static void untrack(struct sched *s, struct job *j)
 	s->live--;
 }
 
+/* The end of a robots.txt fetch: no record; its host's jobs go on. */
+static void robots_fetched(struct sched *s, struct job *j)
+{
+	struct host *origin = robots_gate_done(&s->robots, j,
+					       loop_now_ms(s->loop));
+
+	host_robots_done(&s->hosts, origin);
+	host_put(&s->hosts, origin);
+	host_put(&s->hosts, j->host);
+	job_free(j);
+}
+
 /* The one exit of every job: exactly one record. */
 static void finish(struct sched *s, struct job *j)
 {
 	struct list_node *n;
 
+	if (j->robots) {
+		robots_fetched(s, j);
+		return;
+	}
 	s->st.done++;
 	if (j->err == RF_OK) {
 		s->st.ok++;
@@ -434,11 +457,52 @@ static void attempt(struct sched *s, struct job *j, struct slot sl)
 	}
 }
 
+static void requeue(struct sched *s, struct job *j, bool front)
+{
+	j->state = JS_QUEUED;
+	s->waiting++;
+	host_enqueue(&s->hosts, j->host, j, front);
+	/* a robots.txt fetch back on its host goes before those waiting */
+	if (j->robots && j->host == j->robots->origin)
+		host_robots_wait(&s->hosts, j->host, j);
+}
+
+/* robots.obey: whether j, just taken from its host's queue, may start. If
+ * not, it waits again behind its host's robots.txt fetch, or has ended
+ * with error robots; either way it holds no slot and took no turn. */
+static bool robots_pass(struct sched *s, struct job *j, uint64_t now)
+{
+	struct job *fetch = NULL;
+
+	switch (robots_gate_check(&s->robots, j, now, &fetch)) {
+	case ROBOTS_GO:
+		return true;
+	case ROBOTS_FETCH:
+		host_unstart(&s->hosts, j->host);
+		host_enqueue(&s->hosts, j->host, j, true);
+		requeue(s, fetch, true);
+		return false;
+	case ROBOTS_DENY:
+		host_unstart(&s->hosts, j->host);
+		s->waiting--;
+		finish(s, j);
+		/* a job ended inside the pump: the hooks that ran before it
+		 * this turn (room waiters, a crawl's end) must see it before
+		 * the loop sleeps */
+		s->loop->busy = true;
+		return false;
+	}
+	return false;
+}
+
 static void start(struct sched *s, struct job *j)
 {
 	uint64_t now = loop_now_ms(s->loop);
-	struct slot sl = slot_take(s, j->host);
+	struct slot sl;
 
+	if (s->cfg->robots.obey && !robots_pass(s, j, now))
+		return;
+	sl = slot_take(s, j->host);
 	s->waiting--;
 	j->state = JS_RUNNING;
 	if (!j->t_first_ms) {
@@ -483,13 +547,6 @@ static void pump(struct loop_hook *hook)
 		s->loop->batch_nr = 32;
 }
 
-static void requeue(struct sched *s, struct job *j, bool front)
-{
-	j->state = JS_QUEUED;
-	s->waiting++;
-	host_enqueue(&s->hosts, j->host, j, front);
-}
-
 static void on_backoff_done(struct timer *t)
 {
 	struct job *j = container_of(t, struct job, timer);
@@ -531,14 +588,22 @@ static void retry_later(struct sched *s, struct job *j, const char *retry_after)
 		finish(s, j);
 		return;
 	}
-	if (j->attempts == 1)
-		s->st.retried++;
-	s->st.retries++;
+	if (!j->robots) {	/* a robots.txt fetch is counted apart */
+		s->st.retried += j->attempts == 1;
+		s->st.retries++;
+	}
 	j->state = JS_BACKOFF;
 	j->sched = s;
 	s->waiting++;
 	s->backoff++;
 	loop_timer_arm(s->loop, &j->timer, now + delay, on_backoff_done);
+}
+
+/* Redirects j may follow: a robots.txt fetch follows five (RFC 9309
+ * 2.3.1.2), whatever http.max_redirects says. */
+static uint32_t redirect_limit(const struct sched *s, const struct job *j)
+{
+	return j->robots ? ROBOTS_MAX_REDIRECTS : s->cfg->http.max_redirects;
 }
 
 /* A 3xx with Location: follow it, or end the job. */
@@ -547,7 +612,7 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	struct url next;
 	struct host *h;
 
-	if (j->redirects >= s->cfg->http.max_redirects) {
+	if (j->redirects >= redirect_limit(s, j)) {
 		j->err = RF_TOO_MANY_REDIRECTS;
 		snprintf(j->detail, sizeof(j->detail),
 			 "more than http.max_redirects (%u) redirects",
@@ -579,7 +644,7 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	j->host = h;
 	j->redirects++;
 	j->attempts = 0;
-	s->st.redirects++;
+	s->st.redirects += !j->robots;
 	requeue(s, j, false);
 }
 
@@ -604,7 +669,7 @@ static void attempt_done(struct sched *s, struct job *j,
 		return;
 	}
 	if (http_status_is_redirect(j->status) &&
-	    cfg->http.max_redirects > 0 && location && location[0]) {
+	    redirect_limit(s, j) > 0 && location && location[0]) {
 		redirect(s, j, location);
 		return;
 	}
@@ -617,7 +682,7 @@ static void attempt_done(struct sched *s, struct job *j,
 	}
 	j->err = RF_HTTP_STATUS;
 	snprintf(j->detail, sizeof(j->detail), "HTTP status %d", j->status);
-	if (http_status_is_redirect(j->status) && cfg->http.max_redirects > 0)
+	if (http_status_is_redirect(j->status) && redirect_limit(s, j) > 0)
 		snprintf(j->detail, sizeof(j->detail),
 			 "HTTP status %d without a Location header", j->status);
 	if (status_retryable(cfg, j->status) && attempts_left) {
@@ -681,7 +746,7 @@ static bool on_attempt(struct conn_env *env, void *owner,
 
 	take_result(j, r);
 	j->conn = NULL;
-	if (r->sink) {
+	if (r->sink && !j->robots) {
 		if (r->err == RF_OK)
 			s->body_ops->commit(r->sink, j);
 		else
@@ -716,8 +781,12 @@ static void on_sink_start(struct conn_env *env, void *owner, const char *req,
 {
 	struct sched *s = container_of(env, struct sched, env);
 	const struct sched_body_ops *ops = s->body_ops;
+	struct job *j = owner;
 
-	(void)owner;
+	if (j->robots) {
+		robots_gate_sink(j, out);
+		return;
+	}
 	if (!ops || !s->bodies)
 		return;
 	out->arg = ops->start(s->bodies, req, len);
@@ -745,12 +814,15 @@ static void env_init(struct sched *s)
 	};
 }
 
+static void robots_cut(struct sched *s, bool running);
+
 void sched_close_idle(struct sched *s)
 {
 	const struct sched_conn_ops *ops = conn_ops(s);
 	struct host *h, *next;
 	struct conn *c;
 
+	robots_cut(s, true);
 	for (h = host_first(&s->hosts); h; h = next) {
 		next = host_next(&s->hosts, h);
 		/* closing may free h once its last conn is gone */
@@ -805,7 +877,7 @@ static void unhook(struct sched *s, struct job *j)
 			break;
 		conn_ops(s)->detach(j->conn, &sl, &sink);
 		j->conn = NULL;
-		if (sink)
+		if (sink && !j->robots)
 			s->body_ops->abort(sink);
 		probe_end(s, j);
 		slot_give(s, &sl);
@@ -837,6 +909,24 @@ void sched_cancel_all(struct sched *s, bool running, const char *detail)
 		next = sched_next(s, j);
 		if (running || j->state != JS_RUNNING)
 			sched_cancel(s, j, detail);
+	}
+	robots_cut(s, running);
+}
+
+/* End robots.txt fetches, without a record: those not running, or all.
+ * Their hosts learn nothing and fetch again should a job want to start. */
+static void robots_cut(struct sched *s, bool running)
+{
+	struct list_node *n, *tmp;
+
+	list_for_each_safe(n, tmp, &s->robots.fetches) {
+		struct job *j = list_entry(n, struct robots_fetch, node)->job;
+
+		if (j->state == JS_RUNNING && (!running || !j->conn))
+			continue;
+		unhook(s, j);
+		j->err = RF_CANCELLED;
+		finish(s, j);
 	}
 }
 
@@ -871,4 +961,5 @@ void sched_apply_config(struct sched *s)
 	for (struct host *h = host_first(&s->hosts); h;
 	     h = host_next(&s->hosts, h))
 		host_update_ready(&s->hosts, h);
+	robots_gate_apply_config(&s->robots);
 }

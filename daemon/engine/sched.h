@@ -13,6 +13,7 @@
 #include "base/err.h"
 #include "base/list.h"
 #include "engine/host.h"
+#include "engine/robots_gate.h"
 #include "event/loop.h"
 #include "http/proxy.h"
 #include "net/conn.h"
@@ -91,6 +92,8 @@ struct sched_snapshot {
 	struct conn_counters conns;	/* open, idle, opened, reused */
 	uint32_t hosts;			/* hosts known (any state) */
 	uint64_t adaptive_cuts;		/* limits.adaptive's cuts */
+	uint64_t robots_fetches;	/* robots.txt fetches started */
+	uint32_t robots_cached;		/* hosts with robots.txt rules cached */
 };
 
 struct sched {
@@ -104,6 +107,7 @@ struct sched {
 	const struct sched_conn_ops *conn_ops; /* conn.c's, or a test's */
 	struct conn_env env;		/* what sched's conns see */
 	struct host_table hosts;
+	struct robots_gate robots;	/* robots.obey: rules and fetches */
 	struct netguard guard;		/* network.deny / network.allow */
 	struct proxy proxy;		/* network.proxy / no_proxy */
 	struct loop_hook pump_hook;
@@ -181,7 +185,8 @@ uint64_t sched_submit(struct sched *s, const char *url, size_t len,
 /* Whether nothing is queued, waiting, running or closing. */
 bool sched_idle(const struct sched *s);
 
-/* Close every idle pooled connection (at exit). */
+/* Close every idle pooled connection and end every robots.txt fetch (at
+ * exit). */
 void sched_close_idle(struct sched *s);
 
 /* ---- daemon mode: jobs addressed one by one ---- */
@@ -202,7 +207,8 @@ struct job *sched_submit_job(struct sched *s, const char *url, size_t len,
 int sched_cancel(struct sched *s, struct job *j, const char *detail);
 
 /* sched_cancel() every job that is not running, or every job when
- * running is set (the batch crawl's SIGINT and its grace running out). */
+ * running is set (the batch crawl's SIGINT and its grace running out);
+ * robots.txt fetches in the same states end too, without a record. */
 void sched_cancel_all(struct sched *s, bool running, const char *detail);
 
 /* Take j out of the scheduler without a record (the caller has saved it,
@@ -212,7 +218,8 @@ void sched_cancel_all(struct sched *s, bool running, const char *detail);
 void sched_drop(struct sched *s, struct job *j);
 
 /* Apply a reloaded configuration (same struct, new values): the per-host
- * cap now; other limits and timeouts are read at their next use. */
+ * cap now; other limits and timeouts are read at their next use; a changed
+ * http.user_agent forgets the cached robots.txt rules. */
 void sched_apply_config(struct sched *s);
 
 #endif

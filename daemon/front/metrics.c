@@ -235,6 +235,12 @@ int metrics_render(struct metrics *m, struct buf *out)
 	counter(&p, "ringfetch_adaptive_cuts_total",
 		"Times limits.adaptive cut a host's requests at once (429/503, "
 		"slow answers).", snap.adaptive_cuts);
+	counter(&p, "ringfetch_robots_fetches_total",
+		"robots.txt fetches started (robots.obey), not jobs; the jobs "
+		"robots.txt ended are requests_total with result robots.",
+		snap.robots_fetches);
+	gauge(&p, "ringfetch_robots_hosts_cached",
+	      "Hosts whose robots.txt outcome is cached.", snap.robots_cached);
 	counter(&p, "ringfetch_tls_resumptions_total",
 		"Finished jobs whose final attempt resumed a TLS session.",
 		m->tls_resumptions);

@@ -323,21 +323,25 @@ class Server:
 
     def log(self, i=0, path=None, n=100):
         """Recent requests seen by listener i (oldest first): dicts with
-        port, conn, method, target, headers ([[name, value], ...])."""
+        port, conn, method, target, headers ([[name, value], ...]) and t
+        (when the server read it, seconds, monotonic)."""
         import urllib.parse as up
         q = {"n": str(n)}
         if path:
             q["path"] = path
         return self.control("/__log?" + up.urlencode(q), i)["requests"]
 
-    def robots(self, body, status=200, i=None):
-        """Set /robots.txt (body None and status None: unset -> 404)."""
+    def robots(self, body, status=200, i=None, silent=False):
+        """Set /robots.txt (body None and status None: unset -> 404;
+        silent: read and never answered)."""
         import urllib.parse as up
         q = {}
         if body is not None:
             q["body"] = body
         if status is not None:
             q["status"] = str(status)
+        if silent:
+            q["silent"] = "1"
         if i is None:
             q["all"] = "1"
         self.control("/__robots?" + up.urlencode(q), i or 0)

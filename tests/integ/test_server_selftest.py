@@ -585,6 +585,40 @@ def _():
         check_eq(srv.server_log().strip(), "", "nothing on stderr")
 
 
+@test("silent robots.txt is read and never answered; /__log times requests")
+def _():
+    with Server(ports=2) as srv:
+        srv.robots(None, status=None, i=1, silent=True)
+        c = http.client.HTTPConnection("127.0.0.1", srv.ports[1],
+                                       timeout=0.5)
+        c.request("GET", "/robots.txt")
+        try:
+            c.getresponse()
+            check(False, "a silent robots.txt answered")
+        except socket.timeout:
+            pass
+        c.close()
+        check_eq(srv.stats(1)["per_path_counts"].get("/robots.txt"), 1,
+                 "the request was read")
+        srv.robots(None, status=None, i=1)
+        c = http.client.HTTPConnection("127.0.0.1", srv.ports[1], timeout=5)
+        c.request("GET", "/robots.txt")
+        r = c.getresponse()
+        r.read()
+        check_eq(r.status, 404, "unset again")
+        c.close()
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        for p in ("/ok", "/delay/200", "/ok"):
+            c.request("GET", p)
+            c.getresponse().read()
+        c.close()
+        log = srv.log()
+        check_eq([e["target"] for e in log], ["/ok", "/delay/200", "/ok"],
+                 "log order")
+        check(log[2]["t"] - log[1]["t"] >= 0.2, "t spaces the requests: %r"
+              % [e["t"] for e in log])
+
+
 @test("HTTPS listener (--tls-cert/--tls-key)")
 def _():
     import shutil

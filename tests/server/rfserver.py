@@ -99,7 +99,9 @@ flag ?close=1 to answer with "Connection: close" and close):
   /keepalive-close-idle      200 "ok" (keep-alive), then the server closes
                              the connection if it is still idle 50 ms later
                              (?ms=M)
-  /robots.txt                what /__robots set for this listener, else 404
+  /robots.txt                what /__robots set for this listener, else 404;
+                             after /__robots?silent=1 the request is read
+                             and never answered (the connection stays open)
   anything else              404 "not found"
 A bad argument (e.g. /size/x) gets 400.  A request without Host (HTTP/1.1),
 with a bad request line or header gets 400 and the connection is closed
@@ -120,10 +122,13 @@ Control endpoints (never counted in any statistic; GET):
         bad_requests, port(s)
   /__reset[?all=1]    zero the counters (and flaky keys, request log)
   /__log[?n=N][&path=PREFIX][&all=1]   {"requests":[{"port","conn","method",
-                      "target","headers":[[n,v]..]}...]} last N (default 100,
-                      at most 10000 kept), oldest first
+                      "target","headers":[[n,v]..],"t"}...]} last N (default
+                      100, at most 10000 kept), oldest first; t: when the
+                      request head was read, in seconds of the server's
+                      monotonic clock (for spacing between requests)
   /__robots?body=URLENC[&status=CODE][&all=1]   set /robots.txt content
-                      (status default 200); no body and no status: unset (404)
+                      (status default 200); no body and no status: unset (404);
+                      silent=1: /robots.txt is never answered
 """
 
 import argparse
@@ -563,7 +568,7 @@ class Conn(asyncio.Protocol):
             if self.nreq > s.max_requests_per_connection:
                 s.max_requests_per_connection = self.nreq
         lst.log.append((lst.port, self.id, req.method, req.target,
-                        req.headers))
+                        req.headers, time.monotonic()))
         if req.query and "close=1" in req.query:
             req.force_close = req.q("close") == "1"
         h = ROUTES.get(parts[1] if len(parts) > 1 else "", not_found)
@@ -648,7 +653,8 @@ class Conn(asyncio.Protocol):
             entries = entries[-n:] if n else []
             body = json.dumps({"requests": [
                 {"port": e[0], "conn": e[1], "method": e[2], "target": e[3],
-                 "headers": [list(h) for h in e[4]]} for e in entries]}
+                 "headers": [list(h) for h in e[4]], "t": e[5]}
+                for e in entries]}
             ).encode()
         elif p == "/__robots":
             rb = req.q("body")
@@ -658,6 +664,8 @@ class Conn(asyncio.Protocol):
                 st = 200
             val = None if rb is None and req.q("status") is None else (
                 st, (rb or "").encode())
+            if req.q("silent") == "1":
+                val = "silent"
             for l in (srv.listeners if everything else [self.lst]):
                 l.robots = val
             body = b'{"ok":true}'
@@ -1172,6 +1180,8 @@ def r_keepalive_close_idle(c, req, a):
 def r_robots(c, req, a):
     if req.path != "/robots.txt" or c.lst.robots is None:
         return not_found(c, req, a)
+    if c.lst.robots == "silent":
+        return asyncio.sleep(24 * 3600)  # read, never answered
     st, body = c.lst.robots
     c.respond(req, st, body)
 

@@ -1,5 +1,6 @@
 /* Unit tests for host.c: per-host FIFO, round-robin over hosts with room,
- * the per-host cap, front requeue, the rate bucket, freeing idle hosts. */
+ * the per-host cap, front requeue, the rate bucket, freeing idle hosts,
+ * Crawl-delay spacing, a start given back, the robots.txt fetch first. */
 #include <string.h>
 
 #include "engine/host.h"
@@ -179,6 +180,77 @@ static int test_rate_bucket(void)
 	return ok;
 }
 
+static int test_crawl_delay_spaces_starts(void)
+{
+	struct host_table t;
+	static struct job a[2];
+	struct job *j;
+	int ok = 1;
+	uint64_t t0;
+
+	t0 = loop_update_clock(&lp);
+	host_table_init(&t, &lp, 6, 0);
+	fill(&t, a, 2, 1, "d.test");
+	a[0].host->delay_ms = 60;
+	j = host_next_job(&t);
+	ok &= TAP_CHECK(j && j->num == 1);
+	ok &= TAP_CHECK(host_next_job(&t) == NULL && a[0].host->rate_wait);
+	while (!(j = host_next_job(&t)) && loop_now_ms(&lp) - t0 < 2000)
+		loop_run_once(&lp);
+	ok &= TAP_CHECK(j && j->num == 2);
+	ok &= TAP_CHECK(loop_now_ms(&lp) - t0 >= 60);
+	host_table_fini(&t);
+	return ok;
+}
+
+static int test_unstart_gives_back_the_turn(void)
+{
+	struct host_table t;
+	static struct job a[2];
+	struct job *j;
+	int ok = 1;
+
+	loop_update_clock(&lp);
+	host_table_init(&t, &lp, 1, 1);	/* 1 start/s, one at a time */
+	fill(&t, a, 2, 1, "u.test");
+	a[0].host->delay_ms = 10000;
+	j = host_next_job(&t);
+	ok &= TAP_CHECK(j && j->num == 1 && a[0].host->active == 1);
+	host_unstart(&t, j->host);
+	ok &= TAP_CHECK(a[0].host->active == 0);
+	/* neither the token nor the delay was spent: the next goes at once */
+	j = host_next_job(&t);
+	ok &= TAP_CHECK(j && j->num == 2);
+	host_table_fini(&t);
+	return ok;
+}
+
+static int test_robots_fetch_goes_first(void)
+{
+	struct host_table t;
+	static struct job a[3];
+	struct job *j;
+	struct host *h;
+	int ok = 1;
+
+	host_table_init(&t, &lp, 6, 0);
+	fill(&t, a, 3, 1, "r.test");
+	h = a[0].host;
+	/* job 3 fetches robots.txt, queued behind the others */
+	host_robots_wait(&t, h, &a[2]);
+	j = host_next_job(&t);
+	ok &= TAP_CHECK(j && j->num == 3);
+	/* while it runs, the host's other jobs wait */
+	ok &= TAP_CHECK(host_next_job(&t) == NULL);
+	host_release(&t, h);
+	ok &= TAP_CHECK(host_next_job(&t) == NULL);
+	host_robots_done(&t, h);
+	j = host_next_job(&t);
+	ok &= TAP_CHECK(j && j->num == 1);
+	host_table_fini(&t);
+	return ok;
+}
+
 int main(void)
 {
 	char err[128];
@@ -193,6 +265,9 @@ int main(void)
 	TAP_RUN(test_distinct_keys);
 	TAP_RUN(test_many_hosts_grow);
 	TAP_RUN(test_rate_bucket);
+	TAP_RUN(test_crawl_delay_spaces_starts);
+	TAP_RUN(test_unstart_gives_back_the_turn);
+	TAP_RUN(test_robots_fetch_goes_first);
 	loop_fini(&lp);
 	return tap_done();
 }

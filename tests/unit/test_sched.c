@@ -3,7 +3,8 @@
  * the scheduler's decisions are seen without a socket: one record per job,
  * retry with backoff then success, a redirect followed, a non-retryable
  * error ending at once, the per-host and global caps, and every slot back
- * at the end. */
+ * at the end; with robots.obey, a host's robots.txt fetched once first,
+ * disallowed paths never requested, and the answers of RFC 9309 2.3.1. */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ struct fake {
 	struct conn c;		/* only home and slot are used */
 	struct conn_env *env;
 	struct conn_req req;
+	struct conn_sink sink;	/* as the owner set it up */
 	struct timer t;
 };
 
@@ -34,6 +36,10 @@ static struct {
 	int per_host[2], max_per_host[2];	/* a.test, b.test */
 	int opened;
 	int flaky_tries;		/* attempts of /flaky so far */
+	int robots_status;		/* /robots.txt answers this ... */
+	const char *robots_body;	/* ... with this body */
+	int n_paths;			/* requests made, in order: */
+	char paths[MAX_JOBS][64];
 } fk;
 
 static int host_ix(const struct url *u)
@@ -57,6 +63,8 @@ static void script(const struct url *u, struct conn_result *r)
 	} else if (strcmp(path, "/moved") == 0) {
 		r->status = 301;
 		r->location = "/target";
+	} else if (strcmp(path, "/robots.txt") == 0) {
+		r->status = fk.robots_status;
 	} else if (strcmp(path, "/refused") == 0) {
 		/* blocked_address is not retryable */
 		r->err = RF_BLOCKED_ADDRESS;
@@ -73,6 +81,10 @@ static void fake_fire(struct timer *t)
 
 	memset(&r, 0, sizeof(r));
 	script(f->req.url, &r);
+	if (f->sink.body && STREQ(url_path(f->req.url), "/robots.txt"))
+		f->sink.body(f->sink.arg, fk.robots_body,
+			     strlen(fk.robots_body));
+	r.sink = f->sink.arg;
 	r.content_type = "";
 	r.ip = "127.0.0.1";
 	r.tls_version = r.tls_cipher = "";
@@ -97,6 +109,11 @@ static int fake_open(struct conn_env *env, const struct conn_req *req,
 		return -ENOMEM;
 	f->env = env;
 	f->req = *req;
+	if (env->sink_start)
+		env->sink_start(env, req->owner, "GET", 3, &f->sink);
+	if (fk.n_paths < MAX_JOBS)
+		snprintf(fk.paths[fk.n_paths++], sizeof(fk.paths[0]), "%s",
+			 url_path(req->url));
 	f->c.home = home;
 	f->c.slot = slot;
 	*cp = &f->c;
@@ -160,6 +177,7 @@ static struct rec {
 	int status;
 	uint32_t attempts, redirects;
 	char path[64];
+	char detail[192];
 } recs[MAX_JOBS];
 static int n_recs;
 
@@ -174,6 +192,7 @@ static void on_finish(struct sched_observer *o, const struct job *j)
 	r->attempts = j->attempts;
 	r->redirects = j->redirects;
 	snprintf(r->path, sizeof(r->path), "%s", url_path(&j->url));
+	snprintf(r->detail, sizeof(r->detail), "%s", j->detail);
 }
 
 static void reset(void)
@@ -181,6 +200,25 @@ static void reset(void)
 	memset(&fk, 0, sizeof(fk));
 	memset(recs, 0, sizeof(recs));
 	n_recs = 0;
+	cfg.robots.obey = false;
+	robots_cache_clear(&S.robots.cache);
+}
+
+/* How many requests went to path. */
+static int requested(const char *path)
+{
+	int n = 0;
+
+	for (int i = 0; i < fk.n_paths; i++)
+		n += STREQ(fk.paths[i], path);
+	return n;
+}
+
+static void obey(int status, const char *body)
+{
+	cfg.robots.obey = true;
+	fk.robots_status = status;
+	fk.robots_body = body;
 }
 
 static void submit(const char *url)
@@ -314,6 +352,91 @@ static int test_caps(void)
 	return ok;
 }
 
+static int test_robots_disallowed_never_requested(void)
+{
+	uint64_t accepted = S.st.accepted, fetches = S.robots.fetches_total;
+	char url[64];
+	struct rec *r;
+	int ok = 1;
+
+	reset();
+	obey(200, "User-agent: *\nDisallow: /private\n");
+	submit("http://a.test/private/x");
+	for (int i = 0; i < 10; i++) {
+		snprintf(url, sizeof(url), "http://a.test/p%d", i);
+		submit(url);
+	}
+	ok &= TAP_CHECK(run_all(5000));
+	ok &= TAP_CHECK(n_recs == 11);
+	r = rec_of("/private/x");
+	ok &= TAP_CHECK(r && r->err == RF_ROBOTS && r->attempts == 0);
+	ok &= TAP_CHECK(requested("/private/x") == 0);
+	ok &= TAP_CHECK(requested("/robots.txt") == 1);
+	ok &= TAP_CHECK(STREQ(fk.paths[0], "/robots.txt"));
+	ok &= TAP_CHECK(fk.n_paths == 11);
+	/* the fetch is no job of the user's, but counted apart */
+	ok &= TAP_CHECK(S.st.accepted - accepted == 11);
+	ok &= TAP_CHECK(S.robots.fetches_total - fetches == 1);
+	ok &= TAP_CHECK(S.robots.cache.count == 1);
+	ok &= all_back();
+	return ok;
+}
+
+static int test_robots_group_for_us_wins(void)
+{
+	int ok = 1;
+
+	reset();
+	obey(200, "User-agent: *\nDisallow: /\n\n"
+	     "User-agent: ringfetch\nDisallow: /no\n");
+	submit("http://a.test/yes");
+	submit("http://a.test/no");
+	ok &= TAP_CHECK(run_all(5000));
+	ok &= TAP_CHECK(rec_of("/yes") && rec_of("/yes")->err == RF_OK);
+	ok &= TAP_CHECK(rec_of("/no") && rec_of("/no")->err == RF_ROBOTS);
+	ok &= all_back();
+	return ok;
+}
+
+static int test_robots_404_allows_all(void)
+{
+	int ok = 1;
+
+	reset();
+	obey(404, "not found");
+	submit("http://a.test/x");
+	submit("http://b.test/y");
+	ok &= TAP_CHECK(run_all(5000));
+	ok &= TAP_CHECK(n_recs == 2 && recs[0].err == RF_OK &&
+			recs[1].err == RF_OK);
+	ok &= TAP_CHECK(requested("/robots.txt") == 2);	/* once a host */
+	ok &= all_back();
+	return ok;
+}
+
+static int test_robots_503_disallows_after_retries(void)
+{
+	uint64_t retried = S.st.retried;
+	int ok = 1;
+
+	reset();
+	obey(503, "busy");
+	submit("http://a.test/x");
+	submit("http://a.test/y");
+	ok &= TAP_CHECK(run_all(5000));
+	ok &= TAP_CHECK(n_recs == 2);
+	for (int i = 0; i < n_recs; i++) {
+		ok &= TAP_CHECK(recs[i].err == RF_ROBOTS);
+		ok &= TAP_CHECK(strstr(recs[i].detail,
+				       "robots.txt answered 503") != NULL);
+	}
+	/* retried like a job, and only robots.txt was asked for */
+	ok &= TAP_CHECK(requested("/robots.txt") == 3 && fk.n_paths == 3);
+	ok &= TAP_CHECK(S.st.retried == retried);
+	ok &= all_back();
+	return ok;
+}
+
 static bool setup(char *err, size_t errlen)
 {
 	static struct sched_observer obs = { .finished = on_finish };
@@ -347,6 +470,10 @@ int main(void)
 	TAP_RUN(test_redirect_followed);
 	TAP_RUN(test_not_retryable);
 	TAP_RUN(test_caps);
+	TAP_RUN(test_robots_disallowed_never_requested);
+	TAP_RUN(test_robots_group_for_us_wins);
+	TAP_RUN(test_robots_404_allows_all);
+	TAP_RUN(test_robots_503_disallows_after_retries);
 	sched_fini(&S);
 	L.stop = true;
 	for (int i = 0; i < 4; i++)
