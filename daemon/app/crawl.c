@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "app/engine.h"
+#include "engine/dedupe.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "engine/job.h"
@@ -26,6 +27,7 @@ struct run {
 	struct progress progress;
 	struct summary summary;
 	struct sched_observer obs;	/* the summary's count */
+	struct dedupe dedupe;		/* batch.dedupe's set */
 	struct loop_hook stop_hook;
 	struct io_op op_sig;
 	struct signalfd_siginfo si;
@@ -254,6 +256,9 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
+	dedupe_init(&r->dedupe, c->batch.dedupe_memory);
+	if (c->batch.dedupe)
+		r->e.sched.dedupe = &r->dedupe;
 	if (batch_open(&r->batch, &r->e.sched, &r->e.loop, o->files,
 		       o->n_files, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
@@ -321,6 +326,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	batch_close(&r.batch);
 	if (engine_fini(&r.e) < 0)
 		rc = EXIT_FATAL;
+	dedupe_fini(&r.dedupe);
 	if (r.sigfd >= 0)
 		close(r.sigfd);
 	if (r.summary_fd >= 0)

@@ -20,6 +20,7 @@ static const char *const names[RF_ERR_COUNT] = {
 	[RF_BLOCKED_ADDRESS] = "blocked_address",
 	[RF_CANCELLED] = "cancelled",
 	[RF_PROXY] = "proxy",
+	[RF_DUPLICATE] = "duplicate",
 };
 
 const char *rf_err_name(enum rf_err e)

@@ -23,6 +23,7 @@ enum rf_err {
 	RF_BLOCKED_ADDRESS,
 	RF_CANCELLED,
 	RF_PROXY,		/* the proxy failed or refused the tunnel */
+	RF_DUPLICATE,		/* batch.dedupe: fetched by another job */
 	RF_ERR_COUNT
 };
 

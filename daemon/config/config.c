@@ -67,6 +67,7 @@ void config_init(struct config *c)
 	c->robots.obey = false;
 	c->robots.cache_ttl_ms = 24 * 60 * 60 * 1000;
 	c->robots.max_delay_ms = 30 * 1000;
+	c->batch.dedupe_memory = 64ULL << 20;
 	c->network.proxy = config_strdup("");
 	c->output.dir = config_strdup("");
 	c->output.rotate_size = 256ULL << 20;

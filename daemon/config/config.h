@@ -102,6 +102,8 @@ struct config {
 	} metrics;
 	struct {
 		struct config_strv urls;	/* URL files for --batch */
+		bool dedupe;			/* fetch each URL once */
+		uint64_t dedupe_memory;		/* bytes for its set */
 	} batch;
 	struct {
 		enum log_level level;

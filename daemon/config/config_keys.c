@@ -99,6 +99,9 @@ const struct config_key config_keys[] = {
 	STR("metrics", "listen", CK_STR, metrics.listen, CHK_LISTEN),
 	STR("metrics", "textfile", CK_STR, metrics.textfile, CHK_ANY),
 	STR("batch", "urls", CK_STRV, batch.urls, CHK_NONEMPTY),
+	KEY("batch", "dedupe", CK_BOOL, batch.dedupe, 0, 0),
+	KEY("batch", "dedupe_memory", CK_SIZE, batch.dedupe_memory, 64 << 10,
+	    UINT64_MAX),
 	ENUM("log", "level", log.level, level_names),
 };
 

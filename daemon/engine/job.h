@@ -60,6 +60,7 @@ struct job {
 					 * with the job; or NULL */
 	size_t n_headers;
 	bool conditional;	/* sends validators: a 304 is its success */
+	uint64_t duplicate_of;	/* batch.dedupe: the job fetching this URL */
 	struct client *waiter;	/* control.c client owed the record, or NULL */
 
 	/* ---- latest attempt ---- */

@@ -19,6 +19,7 @@
 #include "net/conn.h"
 #include "net/dns.h"
 #include "net/tls.h"
+#include "engine/dedupe.h"
 #include "engine/job.h"
 #include "base/log.h"
 
@@ -301,29 +302,60 @@ static void job_queue(struct sched *s, struct job *j)
 	host_enqueue(&s->hosts, j->host, j, false);
 }
 
-uint64_t sched_submit(struct sched *s, const char *url, size_t len,
-		      const char *id)
+/* batch.dedupe: a URL this crawl has seen ends at once, naming the job
+ * that fetches it. Returns whether j ended so. */
+static bool ended_duplicate(struct sched *s, struct job *j)
+{
+	uint64_t first;
+
+	if (!s->dedupe)
+		return false;
+	first = dedupe_check(s->dedupe, j->url.href, strlen(j->url.href),
+			     j->num);
+	if (!first)
+		return false;
+	j->err = RF_DUPLICATE;
+	j->duplicate_of = first;
+	snprintf(j->detail, sizeof(j->detail), "the same URL as job %llu "
+		 "(batch.dedupe)", (unsigned long long)first);
+	finish(s, j);
+	return true;
+}
+
+struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
+			    const char *id, uint64_t *num)
 {
 	struct job *j = job_new(url, len, id);
 	int rc;
 
+	*num = 0;
 	if (!j)
-		return 0;
+		return NULL;
 	job_accept(s, j, 0);
+	*num = j->num;
 	rc = url_parse(&j->url, url, len, j->detail, sizeof(j->detail));
+	if (rc == URL_OK && ended_duplicate(s, j))
+		return NULL;
 	if (rc == URL_OK)
 		j->host = host_get(&s->hosts, &j->url);
 	if (rc != URL_OK || !j->host) {
-		uint64_t num = j->num;
-
 		if (rc == URL_OK)
 			snprintf(j->detail, sizeof(j->detail), "out of memory");
 		j->err = RF_INVALID_URL;
 		finish(s, j);
-		return num;
+		return NULL;
 	}
 	job_queue(s, j);
-	return j->num;
+	return j;
+}
+
+uint64_t sched_submit(struct sched *s, const char *url, size_t len,
+		      const char *id)
+{
+	uint64_t num;
+
+	sched_submit_ex(s, url, len, id, &num);
+	return num;
 }
 
 uint64_t sched_reject(struct sched *s, const char *text, size_t len,

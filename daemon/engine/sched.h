@@ -22,6 +22,7 @@ struct job;
 struct conn;
 struct dns;
 struct bodies;
+struct dedupe;
 struct sched;
 
 /* Told of every job that ends, in the order observers were added: the
@@ -110,6 +111,8 @@ struct sched {
 	struct robots_gate robots;	/* robots.obey: rules and fetches */
 	struct netguard guard;		/* network.deny / network.allow */
 	struct proxy proxy;		/* network.proxy / no_proxy */
+	struct dedupe *dedupe;		/* batch.dedupe's set, set by the batch
+					 * crawl; NULL: no duplicate check */
 	struct loop_hook pump_hook;
 	uint32_t in_flight;		/* slots taken, <= limits.concurrency */
 	uint32_t waiting;		/* queued + backoff: the bounded queue */
@@ -167,6 +170,14 @@ void sched_unwait_room(struct sched_room_wait *w);
  * when the next one was fetched before. */
 struct job *sched_first(const struct sched *s);
 struct job *sched_next(const struct sched *s, const struct job *j);
+
+/* As sched_submit(), giving the job to its caller: the queued job, which
+ * the caller may decorate (headers) before the next loop turn starts it,
+ * or NULL when it ended at once in its record (invalid_url, duplicate) or
+ * nothing was accepted (out of memory: *num is then 0). *num is the job
+ * number. */
+struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
+			    const char *id, uint64_t *num);
 
 /* Accept text (len bytes, as read; the record's url) with an optional id
  * only to end it at once in an invalid_url record with detail: a line

@@ -164,14 +164,10 @@ static uint64_t submit_json_line(struct batch *b, const char *p, size_t n)
 		num = sched_reject(b->s, u->str, u->len, NULL, why);
 		goto out;
 	}
-	j = sched_submit_job(b->s, u->str, u->len, jobspec_id(doc.root), 0);
-	if (!j) {
-		/* the URL does not parse: its own invalid_url record */
-		num = sched_submit(b->s, u->str, u->len, jobspec_id(doc.root));
-		goto out;
-	}
-	num = j->num;
-	if (jobspec_apply(j, doc.root) < 0)
+	/* a URL that does not parse, or one seen before, ends in its
+	 * record at once (j NULL) */
+	j = sched_submit_ex(b->s, u->str, u->len, jobspec_id(doc.root), &num);
+	if (j && jobspec_apply(j, doc.root) < 0)
 		log_error("job %llu: out of memory for its headers; sent "
 			  "without some", (unsigned long long)num);
 out:

@@ -53,7 +53,7 @@ static bool host_failure(const struct job *j)
 
 uint64_t summary_failed(const struct summary *sm, const struct sched_stats *st)
 {
-	return st->failed - sm->cancelled;
+	return st->failed - sm->cancelled - sm->duplicates;
 }
 
 void summary_note(struct summary *sm, const struct job *j)
@@ -67,6 +67,8 @@ void summary_note(struct summary *sm, const struct job *j)
 		sm->cancelled++;
 	if (j->err == RF_OK && j->status == 304)
 		sm->not_modified++;
+	if (j->err == RF_DUPLICATE)
+		sm->duplicates++;
 	if (!host_failure(j) || !u->href || !u->host[0])
 		return;
 	snprintf(name, sizeof(name), u->ipv6 ? "[%s]:%u" : "%s:%u", u->host,
@@ -142,7 +144,7 @@ static double ratio(const struct summary *sm, const struct sched_stats *st)
 /* The classes counted as failures: every one but cancelled. */
 static bool failure_class(const struct sched_stats *st, int e)
 {
-	return e != RF_CANCELLED && st->failed_by[e];
+	return e != RF_CANCELLED && e != RF_DUPLICATE && st->failed_by[e];
 }
 
 static const char *human_bytes(uint64_t n, char *out, size_t len)
@@ -216,6 +218,9 @@ void summary_print(FILE *f, const struct summary *sm,
 			fprintf(f, "    %-*s %llu\n", w - 2,
 				rf_err_name((enum rf_err)e),
 				ULL(st->failed_by[e]));
+	if (sm->duplicates)
+		fprintf(f, "  %-*s %llu\n", w, "duplicates",
+			ULL(sm->duplicates));
 	if (sm->signo || sm->cancelled) {
 		fprintf(f, "  %-*s %llu\n", w, "cancelled", ULL(sm->cancelled));
 		fprintf(f, "  %-*s %llu\n", w, "not started",
@@ -297,10 +302,11 @@ int summary_write_json(int fd, const struct summary *sm,
 	buf_init(&b, 1 << 20);
 	buf_printf(&b, "{\"total\":%llu,\"ok\":%llu,\"failed\":%llu,"
 		   "\"cancelled\":%llu,\"not_started\":%llu,"
-		   "\"not_modified\":%llu,\"interrupted\":%s,", ULL(st->done),
+		   "\"not_modified\":%llu,\"duplicates\":%llu,"
+		   "\"interrupted\":%s,", ULL(st->done),
 		   ULL(st->ok), ULL(summary_failed(sm, st)), ULL(sm->cancelled),
 		   ULL(sm->not_started), ULL(sm->not_modified),
-		   sm->signo ? "true" : "false");
+		   ULL(sm->duplicates), sm->signo ? "true" : "false");
 	if (sm->signo)
 		buf_printf(&b, "\"signal\":%d,", sm->signo);
 	json_failed_by(&b, st);

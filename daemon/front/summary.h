@@ -37,6 +37,7 @@ struct summary {
 	int signo;	  /* the signal that interrupted the crawl, or 0 */
 	uint64_t cancelled;   /* jobs that ended cancelled (in st->failed) */
 	uint64_t not_modified; /* 304s to validators (in ok too) */
+	uint64_t duplicates;  /* batch.dedupe's (in st->failed) */
 	uint64_t not_started; /* lines dropped by the interrupt, no record;
 			       * set by the crawl */
 };

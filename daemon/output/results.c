@@ -149,6 +149,11 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 	put_tls(b, j);
 	put_timings(b, j);
 	put_str_field(b, "body_path", j->body_path);
+	put_key(b, "duplicate_of");
+	if (j->duplicate_of)
+		json_put_u64(b, j->duplicate_of);
+	else
+		json_put_null(b);
 	if (buf_puts(b, "}\n") < 0) {
 		b->len = start;		/* never leave half a record */
 		return -ENOBUFS;
