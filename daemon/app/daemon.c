@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "app/crawl.h"
+#include "app/sdnotify.h"
 #include "front/jobspec.h"
 #include "base/fsutil.h"
 #include "engine/job.h"
@@ -175,10 +176,10 @@ static void notify_status(struct daemon *d)
 {
 	struct sched_snapshot snap;
 
-	if (!d->notify)
+	if (!sdnotify_on(&d->sdn))
 		return;
 	sched_snapshot(&d->e.sched, &snap);
-	sd_notifyf(0, "STATUS=%s: queued %u, in flight %u, done %llu "
+	sdnotify_sendf(&d->sdn, "STATUS=%s: queued %u, in flight %u, done %llu "
 		   "(ok %llu, failed %llu), clients %u",
 		   d->state == DS_RUNNING ? "running" : "stopping",
 		   snap.queued, snap.in_flight,
@@ -192,8 +193,8 @@ static void on_tick(struct timer *t)
 	struct daemon *d = container_of(t, struct daemon, t_tick);
 
 	notify_status(d);
-	if (d->notify && d->watchdog)
-		sd_notify(0, "WATCHDOG=1");
+	if (d->watchdog)
+		sdnotify_send(&d->sdn, "WATCHDOG=1");
 	loop_timer_arm(&d->e.loop, &d->t_tick, loop_now_ms(&d->e.loop) + d->tick_ms,
 		       on_tick);
 }
@@ -227,8 +228,8 @@ static void begin_stop(struct daemon *d, int signo)
 	log_info("signal %d: stopping; %u jobs in flight get up to %llu ms",
 		 signo, d->e.sched.in_flight,
 		 (unsigned long long)d->cfg->daemon.shutdown_grace_ms);
-	if (d->notify)
-		sd_notify(0, "STOPPING=1");
+	if (sdnotify_on(&d->sdn))
+		sdnotify_send(&d->sdn, "STOPPING=1");
 	d->state = DS_DRAINING;
 	loop_timer_arm(&d->e.loop, &d->t_grace, loop_now_ms(&d->e.loop) +
 		       d->cfg->daemon.shutdown_grace_ms, on_grace);
@@ -352,8 +353,8 @@ static void reload(struct daemon *d)
 	struct config nc, old;
 	char err[512], *dir;
 
-	if (d->notify)
-		sd_notify(0, "RELOADING=1");
+	if (sdnotify_on(&d->sdn))
+		sdnotify_send(&d->sdn, "RELOADING=1");
 	d->reloads++;
 	config_init(&nc);
 	/* The TLS context is rebuilt last of the checks: a CA file that does
@@ -385,8 +386,8 @@ static void reload(struct daemon *d)
 	} else {
 		free(dir);
 	}
-	if (d->notify)
-		sd_notify(0, "READY=1");
+	if (sdnotify_on(&d->sdn))
+		sdnotify_send(&d->sdn, "READY=1");
 	notify_status(d);
 }
 
@@ -550,7 +551,7 @@ static void setup_notify(struct daemon *d)
 {
 	uint64_t usec = 0;
 
-	d->notify = getenv("NOTIFY_SOCKET") != NULL;
+	sdnotify_open(&d->sdn);
 	d->tick_ms = TICK_MS;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec) {
 		d->watchdog = true;
@@ -608,8 +609,8 @@ static int start(struct daemon *d)
 	d->t_start_ms = loop_update_clock(&d->e.loop);
 	loop_timer_arm(&d->e.loop, &d->t_tick, d->t_start_ms + d->tick_ms,
 		       on_tick);
-	if (d->notify)
-		sd_notify(0, "READY=1");
+	if (sdnotify_on(&d->sdn))
+		sdnotify_send(&d->sdn, "READY=1");
 	notify_status(d);
 	return 0;
 }
@@ -655,6 +656,7 @@ static int finish(struct daemon *d)
 		rc = EXIT_FATAL;
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	sdnotify_close(&d->sdn);
 	buf_fini(&d->spill);
 	free(d->out_dir);
 	free(d->state_dir);
@@ -670,6 +672,7 @@ int daemon_run(struct config *cfg, const char *config_path,
 	int rc;
 
 	memset(&d, 0, sizeof(d));
+	d.sdn.fd = -1;		/* no notification before setup_notify() */
 	d.cfg = cfg;
 	d.config_path = config_path;
 	d.ov = ov;
@@ -683,8 +686,7 @@ int daemon_run(struct config *cfg, const char *config_path,
 			log_error("event loop: %s", strerror(-rc));
 			rc = EXIT_FATAL;
 		}
-		if (d.notify)
-			sd_notify(0, "STOPPING=1");
+		sdnotify_send(&d.sdn, "STOPPING=1");
 	}
 	rc = finish(&d) ? EXIT_FATAL : rc;
 	if (rc == 0)

@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 
 #include "app/engine.h"
+#include "app/sdnotify.h"
 #include "base/buf.h"
 #include "config/config.h"
 #include "front/control.h"
@@ -44,7 +45,7 @@ struct daemon {
 	bool watchdog;			/* WATCHDOG_USEC set: ping each tick */
 	uint64_t t_start_ms;
 	uint64_t reloads;
-	bool notify;			/* NOTIFY_SOCKET is set */
+	struct sdnotify sdn;		/* NOTIFY_SOCKET, never blocking */
 	/* what start() got done, for finish() to undo */
 	bool engine_ok, ctl_ok;
 	bool spill_loaded;		/* only then may the spill be rewritten */

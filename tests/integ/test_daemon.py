@@ -1299,4 +1299,27 @@ def _():
         check_eq(len(d.records()), 5, "five records")
 
 
+@test("a supervisor that stops reading NOTIFY_SOCKET never stalls the "
+      "daemon (messages dropped, not waited for)")
+def _():
+    d = scratch_dir("notify")
+    npath = os.path.join(d, "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(npath)          # bound, never read: its queue fills at once
+    # a 20 ms watchdog ticks every 10 ms: STATUS= and WATCHDOG=1 each time
+    dm = Daemon(env={"NOTIFY_SOCKET": npath, "WATCHDOG_USEC": "20000"})
+    try:
+        with dm:
+            time.sleep(0.5)     # dozens of ticks: far past the queue
+            t0 = time.time()
+            for _ in range(20):
+                dm.status()
+            check(time.time() - t0 < 10, "status answered at once")
+            t0 = time.time()
+            check_eq(dm.stop(timeout=15), 0, "stops")
+            check(time.time() - t0 < 10, "stopped within the grace")
+    finally:
+        ns.close()
+
+
 main()
