@@ -188,8 +188,9 @@ c_h2load() {
 		# shellcheck disable=SC2086
 		one "h2load --h1 (20 processes, -c4 each)" "$1" --parse h2load -- $H2_MULTI
 	else
-		one "h2load --h1 -t$LT -c$C" "$1" --parse h2load -- h2load --h1 \
-			-n "$N" -c "$C" -t "$LT" "$URL"
+		local t=$((LT < C ? LT : C))
+		one "h2load --h1 -t$t -c$C" "$1" --parse h2load -- h2load --h1 \
+			-n "$N" -c "$C" -t "$t" "$URL"
 	fi
 }
 
@@ -229,7 +230,7 @@ default_clients() {
 	CLIENTS+=(c_wrk)
 	[ $HAVE_H2LOAD = 1 ] && CLIENTS+=(c_h2load)
 	WRK_EXTRA=()
-	WRK_T=$LT
+	WRK_T=$((LT < C ? LT : C)) # wrk and h2load want threads <= connections
 	WRK_C=$C
 	H2_MULTI=""
 }

@@ -28,8 +28,8 @@ printed.
     benchrun.py table --results FILE --scenario S --title TEXT
 
 prints the scenario as a Markdown table of medians (requests/s, MB/s, CPU
-ms per 1,000 requests, peak RSS, ratios to curl and to wrk, server CPU),
-then every run's figures.
+ms per 1,000 requests, peak RSS, ratios of the medians to curl's and wrk's,
+the best run's requests/s, server CPU), then every run's figures.
 """
 import argparse
 import json
@@ -286,19 +286,20 @@ def cmd_table(a):
     print("#### %s" % a.title)
     print()
     print("| client | requests/s | MB/s | CPU ms / 1k req | peak RSS MiB "
-          "| vs curl | vs wrk |%s runs ok |" %
+          "| vs curl | vs wrk | best requests/s |%s runs ok |" %
           (" server CPU ms / 1k req |" if srv else ""))
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |%s --- |" %
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |%s --- |" %
           (" ---: |" if srv else ""))
     for c in order:
         rps = med(c, "rps")
         nok = sum(1 for r in by[c] if not r["short"])
         s = med(c, "srv_cpu_ms_per_k")
-        print("| %s | %s | %.0f | %.1f | %.1f | %s | %s |%s %d/%d%s |" % (
+        print("| %s | %s | %.0f | %.1f | %.1f | %s | %s | %s |%s %d/%d%s |" % (
             c, fmt_int(rps), med(c, "mbps"), med(c, "cpu_ms_per_k"),
             med(c, "rss_mib"),
             "%.2f" % (rps / curl) if curl else "-",
             "%.2f" % (rps / wrk) if wrk else "-",
+            fmt_int(max(r["rps"] for r in by[c])),
             (" %.1f |" % s if s is not None else " - |") if srv else "",
             nok, len(by[c]), "" if nok == len(by[c]) else " SHORT"))
     print()
