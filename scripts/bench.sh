@@ -164,6 +164,9 @@ c_rf() { # c_rf RUN [LABEL_SUFFIX [--set k=v ...]]
 	one "$label" "$run" --summary "$W/summary.json" -- "$BIN" --batch "$URLS" \
 		--out "$W/out" -q --concurrency "$C" --per-host "$PH" \
 		--summary-json "$W/summary.json" "${RF_COMMON[@]}" $(tls_args_rf) "$@"
+	if [ "$TLS" = 1 ]; then
+		echo "        (tls.resumed true in $(grep -c '"resumed":true' "$W/out/results.jsonl" || true) of $N records)"
+	fi
 }
 c_rf_nohash() { c_rf "$1" "output.hash=none" --set output.hash=none; }
 c_curl() {
@@ -333,7 +336,7 @@ if want S5; then
 		URLS=$W/s5ka.txt
 		gen_urls "$URLS" "$N" "$URL"
 		default_clients
-		run_scenario "HTTPS keep-alive, $N x 4 KiB, concurrency $C, nginx $NGINX_WORKERS worker(s), TLS 1.3 P-256"
+		run_scenario "HTTPS keep-alive, $N x 4 KiB, concurrency $C, nginx $NGINX_WORKERS worker(s), EC P-256 certificate"
 		SC=S5close N=${S5_CLOSE_N:-5000} URL="https://127.0.0.1:$CPORT/4k.bin"
 		URLS=$W/s5close.txt
 		gen_urls "$URLS" "$N" "$URL"
