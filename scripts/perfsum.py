@@ -1,16 +1,15 @@
 #!/usr/bin/python3
-"""Summarise `perf report --no-children --sort sym --stdio -F
-overhead,sample,sym` (stdin) of a cpu-clock profile as CPU per unit.
+"""Summarise a cpu-clock profile as CPU per request or per MB (profile.sh).
 
-    perfsum.py OK UNIT_BYTES UNIT_NAME TOP
+    perf report --no-children --sort sym --stdio -g none \
+        -F overhead,sample,sym | perfsum.py OK UNIT_BYTES UNIT_NAME TOP
 
-OK is the number of requests that succeeded; UNIT_BYTES 0 gives CPU per
-request, else per UNIT_NAME of UNIT_BYTES... of body, where each request
-carried BODY bytes (UNIT_BYTES is 1e6 for MB and bodies are 1 MiB: pass
-the body size through BODY, default 1048576). The event count that perf
-prints (cpu-clock: nanoseconds) is the total; each symbol's share of it is
-printed with its cost per unit, then groups: kernel, SHA-256, TLS, HTTP
-parsing, the rest of ringfetchd, libc.
+OK is the number of requests that succeeded. UNIT_BYTES 0: costs per
+request; otherwise per UNIT_BYTES of body (1000000 for MB), each request
+having carried BODY bytes (environment, default 1048576). The total is the
+event count perf prints (cpu-clock: nanoseconds); the TOP symbols by self
+time follow with their share and cost per unit, then groups: kernel,
+SHA-256, TLS, HTTP parsing (llhttp), libc, the rest of ringfetchd.
 """
 import os
 import re
