@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config liburing-dev libwolfssl-dev libyaml-dev
 node-llhttp libc-ares-dev openssl python3 nginx-light wrk curl dnsmasq-base
 socat man-db groff-base libsystemd-dev systemd zlib1g-dev libzstd-dev
-zstd libbrotli-dev brotli tinyproxy microsocks"
+zstd libbrotli-dev brotli tinyproxy microsocks wget2 nghttp2-client time"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

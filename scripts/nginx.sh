@@ -1,8 +1,11 @@
 # Sourced by the benchmark scripts: a work directory removed at exit and
 # private nginx instances on loopback, stopped by PID at exit.
-#   bench_workdir PREFIX    sets W (mode 0755: the nginx worker is nobody)
+#   bench_workdir PREFIX    sets W (mode 0755: the nginx worker is nobody),
+#                           under $BENCH_TMPDIR (default /tmp)
 #   free_port               prints a free TCP port on 127.0.0.1
-#   nginx_start DIR BODY    one worker, serving with BODY inside http {}
+#   nginx_start DIR BODY    $NGINX_WORKERS workers (default 1), serving with
+#                           BODY inside http {}; its master's PID is appended
+#                           to NGINX_PIDS
 #   wait_url URL [CURL_ARGS...]   up to 5 s for URL to answer
 PY=/usr/bin/python3
 NGINX_PIDS=""
@@ -11,11 +14,16 @@ bench_cleanup() {
 	for pid in $NGINX_PIDS; do
 		kill "$pid" 2>/dev/null || true
 	done
-	[ -n "${W:-}" ] && rm -rf "$W"
+	# BENCH_KEEP=1 keeps the work directory for a post-mortem
+	if [ -n "${W:-}" ] && [ -z "${BENCH_KEEP:-}" ]; then
+		rm -rf "$W"
+	elif [ -n "${W:-}" ]; then
+		echo "kept $W" >&2
+	fi
 }
 
 bench_workdir() {
-	W=$(mktemp -d "/tmp/$1.XXXXXX")
+	W=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/$1.XXXXXX")
 	chmod 755 "$W"
 	trap bench_cleanup EXIT
 }
@@ -27,7 +35,7 @@ free_port() {
 nginx_start() {
 	mkdir -p "$1/logs"
 	cat > "$1/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 daemon off;
 pid $1/nginx.pid;
 error_log $1/logs/error.log warn;
