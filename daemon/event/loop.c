@@ -4,8 +4,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
 
 uint64_t loop_update_clock(struct loop *l)
 {
@@ -24,24 +29,63 @@ uint64_t loop_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static bool compat_forced(void)
+{
+	const char *v = getenv("RINGFETCH_RING_COMPAT");
+
+	return v && v[0] && strcmp(v, "0") != 0;
+}
+
+/* Whether an ASYNC_CANCEL by fd with CANCEL_ALL is understood: kernels
+ * before 5.19 answer EINVAL to its flags. Asked of an idle eventfd, so
+ * nothing is cancelled either way. */
+static bool probe_cancel_fd(struct loop *l)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int fd = eventfd(0, EFD_CLOEXEC), res = -EINVAL;
+
+	if (fd < 0)
+		return false;
+	sqe = io_uring_get_sqe(&l->ring);
+	if (sqe) {
+		io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data(sqe, NULL);
+		if (io_uring_submit_and_wait(&l->ring, 1) >= 0 &&
+		    io_uring_wait_cqe(&l->ring, &cqe) == 0) {
+			res = cqe->res;
+			io_uring_cqe_seen(&l->ring, cqe);
+		}
+	}
+	close(fd);
+	return res != -EINVAL;
+}
+
 int loop_init(struct loop *l, unsigned sq_entries, char *err, size_t errlen)
 {
-	static const unsigned flag_sets[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-		IORING_SETUP_COOP_TASKRUN,
-		0,
+	static const struct {
+		unsigned flags;
+		const char *name;
+	} flag_sets[] = {
+		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		  "DEFER_TASKRUN" },
+		{ IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN" },
+		{ 0, "no setup flags" },
 	};
+	size_t first = compat_forced() ? 2 : 0;
 	struct io_uring_params p;
 	int rc = -EINVAL;
 
 	memset(l, 0, sizeof(*l));
 	timer_heap_init(&l->timers);
 	/* Newer setup flags first; older kernels answer EINVAL and we fall back. */
-	for (size_t i = 0; i < sizeof(flag_sets) / sizeof(*flag_sets); i++) {
+	for (size_t i = first; i < sizeof(flag_sets) / sizeof(*flag_sets);
+	     i++) {
 		memset(&p, 0, sizeof(p));
-		p.flags = flag_sets[i] | IORING_SETUP_CQSIZE;
+		p.flags = flag_sets[i].flags | IORING_SETUP_CQSIZE;
 		p.cq_entries = sq_entries * 4;
 		rc = io_uring_queue_init_params(sq_entries, &l->ring, &p);
+		l->setup = flag_sets[i].name;
 		if (rc != -EINVAL)
 			break;
 	}
@@ -54,8 +98,25 @@ int loop_init(struct loop *l, unsigned sq_entries, char *err, size_t errlen)
 		snprintf(err, errlen, "io_uring_setup: %s", strerror(-rc));
 		return rc;
 	}
+	l->cancel_fd = !compat_forced() && probe_cancel_fd(l);
+	if (l->setup != flag_sets[0].name || !l->cancel_fd)
+		log_info("io_uring: %s, cancel %s%s", l->setup,
+			 l->cancel_fd ? "by fd" : "op by op",
+			 compat_forced() ? " (RINGFETCH_RING_COMPAT)" : "");
 	loop_update_clock(l);
 	return 0;
+}
+
+void loop_cancel_fd(struct loop *l, int fd, struct io_op *const *ops,
+		    size_t n)
+{
+	if (l->cancel_fd) {
+		io_uring_prep_cancel_fd(loop_sqe_noop(l), fd,
+					IORING_ASYNC_CANCEL_ALL);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		io_uring_prep_cancel(loop_sqe_noop(l), ops[i], 0);
 }
 
 void loop_fini(struct loop *l)

@@ -46,10 +46,17 @@ struct loop {
 	bool stop;			/* loop_run() returns when set */
 	bool busy;			/* a hook has work left: this turn's
 					 * wait must not sleep (reset per turn) */
+	bool cancel_fd;			/* the kernel cancels by fd (5.19+) */
+	const char *setup;		/* the setup flags in use, for the log */
 };
 
-/* Set up a ring with sq_entries (power of two) and a CQ four times larger.
- * Returns 0, or -errno with a sentence in err (ENOMEM names ulimit -l). */
+/* Set up a ring with sq_entries (power of two) and a CQ four times larger,
+ * with the newest setup flags the kernel takes (DEFER_TASKRUN on 6.1,
+ * COOP_TASKRUN on 5.19, none on 5.15), and probe whether it cancels by fd.
+ * RINGFETCH_RING_COMPAT=1 in the environment forces the oldest path of
+ * each, so tests run it on a new kernel too. A fallback in use is logged
+ * once. Returns 0, or -errno with a sentence in err (ENOMEM names ulimit
+ * -l). */
 int loop_init(struct loop *l, unsigned sq_entries, char *err, size_t errlen);
 void loop_fini(struct loop *l);
 
@@ -59,6 +66,12 @@ struct io_uring_sqe *loop_sqe(struct loop *l, struct io_op *op);
 
 /* An SQE whose completion is ignored (e.g. a cancel request). */
 struct io_uring_sqe *loop_sqe_noop(struct loop *l);
+
+/* Cancel everything in flight on fd: one cancel by fd where the kernel
+ * has it, else one cancel for each of the n ops (those of fd's owner that
+ * may be in flight; one that is not just misses). */
+void loop_cancel_fd(struct loop *l, int fd, struct io_op *const *ops,
+		    size_t n);
 
 /* Submit what is pending, wait for at least one completion or the earliest
  * timer, run completions, timers and hooks. Returns 0 or -errno (fatal). */

@@ -98,9 +98,11 @@ static void client_close(struct client *c)
 	}
 	/* shutdown() completes a pending recv or send at once */
 	shutdown(c->fd, SHUT_RDWR);
-	if (c->inflight)
-		io_uring_prep_cancel_fd(loop_sqe_noop(ctl->loop), c->fd,
-					IORING_ASYNC_CANCEL_ALL);
+	if (c->inflight) {
+		struct io_op *const ops[] = { &c->op_recv, &c->op_send };
+
+		loop_cancel_fd(ctl->loop, c->fd, ops, 2);
+	}
 	ctl->n_dead++;
 }
 

@@ -273,6 +273,9 @@ static void flush_out(struct conn *c)
  * while idle says close_notify first: nobody waits on it then. */
 static void teardown_notify(struct conn *c, bool notify)
 {
+	struct io_op *const ops[] = { &c->op_connect, &c->op_send,
+				      &c->op_recv };
+
 	if (c->state == CS_CLOSING)
 		return;
 	if (c->state == CS_RESOLVE)
@@ -286,8 +289,7 @@ static void teardown_notify(struct conn *c, bool notify)
 		conn_free(c);
 		return;
 	}
-	io_uring_prep_cancel_fd(loop_sqe_noop(c->env->loop), c->fd,
-				IORING_ASYNC_CANCEL_ALL);
+	loop_cancel_fd(c->env->loop, c->fd, ops, 3);
 }
 
 static void teardown(struct conn *c)
