@@ -1322,4 +1322,29 @@ def _():
         ns.close()
 
 
+@test("submit with etag and last_modified sends validators: an unchanged "
+      "page ends ok with status 304; a bad etag is invalid_json")
+def _():
+    with Server() as srv, Daemon() as d:
+        u = srv.url("/validators?etag=%22v9%22")
+        c = d.conn()
+        r = c.ask({"op": "submit", "url": u, "id": "cond",
+                   "etag": '"v9"', "wait": True})
+        check(r.get("ok"), "accepted: %r" % r)
+        while True:
+            o = c.line()
+            if "result" in o:
+                rec = o["result"]
+                break
+        c.close()
+        check(rec["ok"], "ok: %r" % rec)
+        check_eq(rec["status"], 304, "status")
+        check_eq(rec["bytes"], 0, "bytes")
+        heads = dict((k.lower(), v) for k, v in srv.log()[-1]["headers"])
+        check_eq(heads.get("if-none-match"), '"v9"', "If-None-Match sent")
+        r = d.ask({"op": "submit", "url": u, "etag": 7})
+        check_eq(r.get("error"), "invalid_json", "bad etag refused")
+        check_in("etag", r.get("detail", ""), "names the field")
+
+
 main()
