@@ -70,20 +70,24 @@ struct job {
 	uint64_t bytes;
 	uint64_t wire_bytes;	/* as received, content coding kept */
 	char content_type[128];
-	char content_encoding[32]; /* "" when none */
-	char etag[192];		/* the response's validators, "" when none */
-	char last_modified[64];
+	char content_encoding[24]; /* "" when none */
+	char etag[128];		/* the response's validators, "" when none */
+	char last_modified[40];
 	char sha256[65];	/* "" when no body was hashed */
 	char ip[48];		/* peer address, "" when none */
 	uint64_t t_attempt_ms;	/* this attempt started */
 	uint32_t ms_dns, ms_connect, ms_tls, ms_ttfb, ms_total;
 	bool tls_used;		/* a TLS handshake completed on the conn */
 	bool tls_resumed;	/* that handshake resumed a cached session */
-	char tls_version[16];	/* "TLSv1.3"; "" unless tls_used */
-	char tls_cipher[64];	/* IANA name; "" unless tls_used */
-	char body_path[128];	/* stored body, relative to output.dir:
-				 * "bodies/ab/cd/SHA256" or "warc/FILE#OFFSET";
-				 * "" when none (set by conn.c per response) */
+	/* A queued job carries all of these, so each byte here is paid
+	 * queue.capacity times: what is usually absent or static is a
+	 * pointer. */
+	const char *tls_version; /* "TLSv1.3" (wolfSSL's static string);
+				  * NULL unless tls_used */
+	const char *tls_cipher;	/* IANA name, static; NULL unless tls_used */
+	char *body_path;	/* owned: the stored body, relative to
+				 * output.dir ("bodies/ab/cd/SHA256" or
+				 * "warc/FILE#OFFSET"); NULL when none */
 };
 
 #endif

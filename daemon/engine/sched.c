@@ -173,6 +173,7 @@ static void put_text(char *dst, size_t cap, const char *src)
 
 static void job_free(struct job *j)
 {
+	free(j->body_path);
 	for (size_t i = 0; i < j->n_headers; i++) {
 		free(j->headers[i].name);
 		free(j->headers[i].value);
@@ -752,10 +753,11 @@ static void take_result(struct job *j, const struct conn_result *r)
 	j->ms_total = r->ms_total;
 	j->tls_used = r->tls_used;
 	j->tls_resumed = r->tls_resumed;
-	PUT_TEXT(j->tls_version, r->tls_used ? r->tls_version : NULL);
-	PUT_TEXT(j->tls_cipher, r->tls_used ? r->tls_cipher : NULL);
+	j->tls_version = r->tls_used ? r->tls_version : NULL;
+	j->tls_cipher = r->tls_used ? r->tls_cipher : NULL;
 	j->retry_free = r->retry_free;
-	j->body_path[0] = '\0';
+	free(j->body_path);
+	j->body_path = NULL;
 }
 
 /* Whether conn c of host h, free again, goes to h's pool: not when

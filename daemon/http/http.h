@@ -82,9 +82,9 @@ struct http_resp {
 	uint32_t val_len;	/* bytes of the current kept value */
 	char content_type[128];	/* "" when absent; truncated if longer */
 	char retry_after[64];	/* "" when absent; truncated if longer */
-	char content_encoding[32]; /* "" when absent; truncated if longer */
-	char etag[192];		/* "" when absent; truncated if longer */
-	char last_modified[64];	/* "" when absent; truncated if longer */
+	char content_encoding[24]; /* "" when absent; truncated if longer */
+	char etag[128];		/* "" when absent; truncated if longer */
+	char last_modified[40];	/* "" when absent; truncated if longer */
 	char detail[160];	/* "" or a sentence for the error record */
 	char location[URL_MAX + 1]; /* "" when absent or too long; as sent */
 };

@@ -86,9 +86,9 @@ struct conn_result {
 				 * content coding removed */
 	uint64_t wire_bytes;	/* body bytes as received, chunking removed */
 	const char *content_type; /* "" when none; at most 127 bytes */
-	const char *content_encoding; /* "" when none; at most 31 bytes */
-	const char *etag;	/* "" when none; at most 191 bytes */
-	const char *last_modified; /* "" when none; at most 63 bytes */
+	const char *content_encoding; /* "" when none; at most 23 bytes */
+	const char *etag;	/* "" when none; at most 127 bytes */
+	const char *last_modified; /* "" when none; at most 39 bytes */
 	char sha256[65];	/* hex of the body; "" unless RF_OK */
 	const char *ip;		/* peer address, "" when none was tried */
 	uint32_t ms_dns, ms_connect, ms_tls, ms_ttfb, ms_total;

@@ -273,6 +273,15 @@ void bodies_abort(struct body_sink *s)
 /* Rename the spool to bodies/ab/cd/SHA256, making the two levels on
  * demand (a rename that finds them is the common case). A body already
  * stored under its hash is the same bytes: it is not written again. */
+/* j's body_path becomes prefix + rel (owned; the old one freed). Out of
+ * memory leaves it NULL: the record then says no body was kept. */
+static void set_path(struct job *j, const char *prefix, const char *rel)
+{
+	free(j->body_path);
+	if (asprintf(&j->body_path, "%s%s", prefix, rel) < 0)
+		j->body_path = NULL;
+}
+
 static void commit_file(struct body_sink *s, struct job *j)
 {
 	struct bodies *b = s->b;
@@ -289,7 +298,7 @@ static void commit_file(struct body_sink *s, struct job *j)
 	snprintf(path, sizeof(path), "%s/%s", b->dir, rel);
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 		sink_close(s);	/* bodies_abort() drops the spool, if any */
-		snprintf(j->body_path, sizeof(j->body_path), "%s", rel);
+		set_path(j, "", rel);
 		return;
 	}
 	spill_held(s);
@@ -313,7 +322,7 @@ static void commit_file(struct body_sink *s, struct job *j)
 		return;
 	}
 	s->created = false;	/* it is the stored body now */
-	snprintf(j->body_path, sizeof(j->body_path), "%s", rel);
+	set_path(j, "", rel);
 }
 
 static int unhex(const char *h, uint8_t out[32])
@@ -362,12 +371,13 @@ static void commit_warc(struct body_sink *s, struct job *j)
 		sink_fail(s, "cannot archive", -rc);
 		return;
 	}
-	snprintf(j->body_path, sizeof(j->body_path), "warc/%s", where);
+	set_path(j, "warc/", where);
 }
 
 void bodies_commit(struct body_sink *s, struct job *j)
 {
-	j->body_path[0] = '\0';
+	free(j->body_path);
+	j->body_path = NULL;
 	if (s->b->mode == BODIES_WARC)
 		commit_warc(s, j);
 	else

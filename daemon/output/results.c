@@ -81,9 +81,9 @@ static void put_tls(struct buf *b, const struct job *j)
 		return;
 	}
 	buf_puts(b, "{\"version\":");
-	json_put_str(b, j->tls_version);
+	json_put_str(b, j->tls_version ? j->tls_version : "");
 	buf_puts(b, ",\"cipher\":");
-	json_put_str(b, j->tls_cipher);
+	json_put_str(b, j->tls_cipher ? j->tls_cipher : "");
 	buf_puts(b, ",\"resumed\":");
 	json_put_bool(b, j->tls_resumed);
 	buf_putc(b, '}');
