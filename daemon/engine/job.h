@@ -55,6 +55,8 @@ struct job {
 					 * of this job, or NULL */
 	size_t n_headers;
 	struct client *waiter;	/* control.c client owed the record, or NULL */
+	bool journaled;		/* its accept line is in the journal: it owes
+				 * a done mark once its record is durable */
 
 	/* ---- latest attempt ---- */
 	enum rf_err err;
