@@ -1026,4 +1026,5 @@ def _():
         check_eq(len(d.records()), 5, "five records")
 
 
-main()
+if __name__ == "__main__":   # test_durability.py imports Daemon
+    main()
