@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config/config.h"
 #include "app/crawl.h"
@@ -227,6 +228,22 @@ static int tls_startup(const struct config *c)
 	return -1;
 }
 
+/* Every request holds a socket: take every descriptor the hard limit
+ * allows (the soft default of 1024 is a shell's, not a crawler's). What
+ * is still short shows as a lower concurrency (sched.c), never as failed
+ * jobs. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the descriptor limit to %llu: %s",
+			 (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct config c;
@@ -246,11 +263,13 @@ int main(int argc, char **argv)
 	} else if (o.check_config) {
 		rc = EXIT_ALL_OK;
 	} else if (o.batch) {
+		raise_nofile();
 		rc = crawl_run(&c, &o.crawl);
 	} else if (o.crawl.n_files) {
 		fprintf(stderr, "ringfetchd: URL files need --batch\n");
 		rc = EXIT_USAGE;
 	} else {
+		raise_nofile();
 		rc = daemon_run(&c, o.config_file, g_ov, g_n_ov);
 	}
 	config_fini(&c);

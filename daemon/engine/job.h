@@ -40,6 +40,7 @@ struct job {
 	uint32_t redirects;
 	bool retry_free;	/* next attempt is a stale-pool retry, not counted */
 	bool free_retry_used;	/* at most one such retry per job */
+	bool local_shortage;	/* the last attempt found no descriptor */
 	bool tls_probe;		/* this attempt fetches its host's TLS
 				 * session (host_probe_start) */
 	struct sched *sched;	/* owner, for the backoff timer */

@@ -21,6 +21,9 @@
 #include "engine/job.h"
 #include "base/log.h"
 
+#define SHORTAGE_WAIT_MS 100	/* a job put off for want of a descriptor */
+#define SHORTAGE_HOLD_MS 1000	/* then fd_cap rises by a quarter */
+
 static void pump(struct loop_hook *hook);
 static void env_init(struct sched *s);
 
@@ -325,6 +328,11 @@ static void probe_end(struct sched *s, struct job *j)
 static void attempt_done(struct sched *s, struct job *j,
 			 const char *location, const char *retry_after);
 
+static bool now_before_deadline(const struct sched *s, const struct job *j)
+{
+	return loop_now_ms(s->loop) + SHORTAGE_WAIT_MS < j->deadline_ms;
+}
+
 /* An attempt that ended before reaching a conn: err with detail. */
 static void attempt_failed(struct sched *s, struct job *j, struct slot *sl,
 			   enum rf_err err, const char *detail)
@@ -391,13 +399,34 @@ static void start(struct sched *s, struct job *j)
 	attempt(s, j, sl);
 }
 
+/* limits.concurrency, or less while descriptors run short. */
+static uint32_t cap_now(struct sched *s)
+{
+	uint32_t cap = s->cfg->limits.concurrency;
+	uint64_t now = loop_now_ms(s->loop);
+
+	if (!s->fd_cap)
+		return cap;
+	if (now - s->fd_short_ms >= SHORTAGE_HOLD_MS) {
+		s->fd_cap += s->fd_cap / 4 + 1;
+		s->fd_short_ms = now;
+	}
+	if (s->fd_cap >= cap) {
+		s->fd_cap = 0;
+		log_info("descriptors: back to limits.concurrency (%u)", cap);
+		return cap;
+	}
+	return s->fd_cap;
+}
+
 static void pump(struct loop_hook *hook)
 {
 	struct sched *s = container_of(hook, struct sched, pump_hook);
+	uint32_t cap = cap_now(s);
 
 	wake_room_waiters(s);
 	/* A results file that cannot be written holds new fetches back. */
-	while (s->in_flight < s->cfg->limits.concurrency &&
+	while (s->in_flight < cap &&
 	       !(s->held && s->held(s->held_arg))) {
 		struct job *j = host_next_job(&s->hosts);
 
@@ -512,6 +541,33 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	requeue(s, j, false);
 }
 
+/* No descriptor for j's socket (EMFILE, ENFILE): a shortage here, not the
+ * host's failure. Fewer requests at once for a while, idle pooled
+ * connections closed, and j again shortly, the attempt not counted. */
+static void local_shortage(struct sched *s, struct job *j)
+{
+	uint64_t now = loop_now_ms(s->loop);
+
+	if (!s->fd_cap || s->in_flight < s->fd_cap) {
+		if (!s->fd_cap)
+			log_warn("descriptors: none left for a socket (%s); "
+				 "%u requests at once until some free", j->detail,
+				 s->in_flight ? s->in_flight : 1);
+		s->fd_cap = s->in_flight ? s->in_flight : 1;
+		sched_close_idle(s);
+	}
+	s->fd_short_ms = now;
+	s->fd_shortages++;
+	j->local_shortage = false;
+	j->retry_free = true;		/* start() counts no attempt */
+	j->state = JS_BACKOFF;
+	j->sched = s;
+	s->waiting++;
+	s->backoff++;
+	loop_timer_arm(s->loop, &j->timer, now + SHORTAGE_WAIT_MS,
+		       on_backoff_done);
+}
+
 /* After an attempt of j (its slot given back): redirect, retry, or the
  * job's record. location and retry_after are the response's, or NULL. */
 static void attempt_done(struct sched *s, struct job *j,
@@ -520,6 +576,10 @@ static void attempt_done(struct sched *s, struct job *j,
 	const struct config *cfg = s->cfg;
 	bool attempts_left = j->attempts < cfg->retry.attempts;
 
+	if (j->local_shortage && now_before_deadline(s, j)) {
+		local_shortage(s, j);
+		return;
+	}
 	if (j->err != RF_OK) {
 		if (j->retry_free && !j->free_retry_used) {
 			j->free_retry_used = true;
@@ -582,6 +642,7 @@ static void take_result(struct job *j, const struct conn_result *r)
 	snprintf(j->tls_cipher, sizeof(j->tls_cipher), "%s",
 		 r->tls_used ? r->tls_cipher : "");
 	j->retry_free = r->retry_free;
+	j->local_shortage = r->local_shortage;
 	j->body_path[0] = '\0';
 }
 

@@ -116,6 +116,10 @@ struct sched {
 					 * hosts with nothing queued close */
 	struct conn_counters conns;	/* open, idle, opened, reused */
 	uint64_t next_job_num;
+	uint32_t fd_cap;		/* 0, or requests in flight allowed while
+					 * descriptors ran short (EMFILE) */
+	uint64_t fd_short_ms;		/* last shortage, or fd_cap's last rise */
+	uint64_t fd_shortages;		/* attempts put off for want of one */
 	uint64_t rng;			/* backoff jitter */
 	struct sched_stats st;
 	struct list_node observers;	/* struct sched_observer, in order */
