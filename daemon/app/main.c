@@ -41,6 +41,8 @@ static void usage(FILE *f)
 "      --set KEY=VALUE      set any configuration key, VALUE is YAML\n"
 "                           (--set retry.statuses=[429,503]); repeatable\n"
 "      --summary-json FILE  also write the end-of-crawl summary as JSON\n"
+"      --resume             continue the crawl of the same FILEs into the\n"
+"                           same --out: lines with a record are skipped\n"
 "  -q, --quiet              no progress line and no summary on stderr\n"
 "      --version            print the version and exit\n"
 "  -h, --help               print this help and exit\n"
@@ -106,7 +108,7 @@ static int parse_set(struct config *c, const char *arg)
 }
 
 enum { OPT_BATCH = 256, OPT_CHECK, OPT_PRINT, OPT_CONC, OPT_PERHOST, OPT_OUT,
-       OPT_TIMEOUT, OPT_SET, OPT_SUMMARY, OPT_VERSION };
+       OPT_TIMEOUT, OPT_SET, OPT_SUMMARY, OPT_VERSION, OPT_RESUME };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -119,6 +121,7 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "set", required_argument, NULL, OPT_SET },
 	{ "summary-json", required_argument, NULL, OPT_SUMMARY },
+	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -173,6 +176,7 @@ static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 		case OPT_PRINT: o->print_config = true; break;
 		case OPT_SET: bad |= parse_set(c, optarg); break;
 		case OPT_SUMMARY: o->crawl.summary_json = optarg; break;
+		case OPT_RESUME: o->crawl.resume = true; break;
 		case 'q': o->crawl.quiet = true; break;
 		case OPT_VERSION:
 			printf("ringfetchd %s\n", RF_VERSION);
@@ -265,8 +269,9 @@ int main(int argc, char **argv)
 	} else if (o.batch) {
 		raise_nofile();
 		rc = crawl_run(&c, &o.crawl);
-	} else if (o.crawl.n_files) {
-		fprintf(stderr, "ringfetchd: URL files need --batch\n");
+	} else if (o.crawl.n_files || o.crawl.resume) {
+		fprintf(stderr, "ringfetchd: %s needs --batch\n",
+			o.crawl.resume ? "--resume" : "URL files");
 		rc = EXIT_USAGE;
 	} else {
 		raise_nofile();

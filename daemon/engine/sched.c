@@ -233,18 +233,23 @@ static void job_queue(struct sched *s, struct job *j)
 uint64_t sched_submit(struct sched *s, const char *url, size_t len,
 		      const char *id)
 {
+	return sched_submit_num(s, url, len, id, 0);
+}
+
+uint64_t sched_submit_num(struct sched *s, const char *url, size_t len,
+			  const char *id, uint64_t num)
+{
 	struct job *j = job_new(url, len, id);
 	int rc;
 
 	if (!j)
 		return 0;
-	job_accept(s, j, 0);
+	job_accept(s, j, num);
 	rc = url_parse(&j->url, url, len, j->detail, sizeof(j->detail));
 	if (rc == URL_OK)
 		j->host = host_get(&s->hosts, &j->url);
 	if (rc != URL_OK || !j->host) {
-		uint64_t num = j->num;
-
+		num = j->num;
 		if (rc == URL_OK)
 			snprintf(j->detail, sizeof(j->detail), "out of memory");
 		j->err = RF_INVALID_URL;
@@ -541,6 +546,19 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	requeue(s, j, false);
 }
 
+void sched_fd_shortage(struct sched *s)
+{
+	if (!s->fd_cap || s->in_flight < s->fd_cap) {
+		if (!s->fd_cap)
+			log_warn("descriptors: none left (EMFILE); %u requests "
+				 "at once until some free",
+				 s->in_flight ? s->in_flight : 1);
+		s->fd_cap = s->in_flight ? s->in_flight : 1;
+		sched_close_idle(s);
+	}
+	s->fd_short_ms = loop_now_ms(s->loop);
+}
+
 /* No descriptor for j's socket (EMFILE, ENFILE): a shortage here, not the
  * host's failure. Fewer requests at once for a while, idle pooled
  * connections closed, and j again shortly, the attempt not counted. */
@@ -548,15 +566,7 @@ static void local_shortage(struct sched *s, struct job *j)
 {
 	uint64_t now = loop_now_ms(s->loop);
 
-	if (!s->fd_cap || s->in_flight < s->fd_cap) {
-		if (!s->fd_cap)
-			log_warn("descriptors: none left for a socket (%s); "
-				 "%u requests at once until some free", j->detail,
-				 s->in_flight ? s->in_flight : 1);
-		s->fd_cap = s->in_flight ? s->in_flight : 1;
-		sched_close_idle(s);
-	}
-	s->fd_short_ms = now;
+	sched_fd_shortage(s);
 	s->fd_shortages++;
 	j->local_shortage = false;
 	j->retry_free = true;		/* start() counts no attempt */

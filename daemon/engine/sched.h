@@ -169,11 +169,21 @@ struct job *sched_next(const struct sched *s, const struct job *j);
 uint64_t sched_submit(struct sched *s, const char *url, size_t len,
 		      const char *id);
 
+/* As sched_submit() with job number num (0: the next one): a batch crawl
+ * numbers its lines, so that --resume gives a line the number it had. */
+uint64_t sched_submit_num(struct sched *s, const char *url, size_t len,
+			  const char *id, uint64_t num);
+
 /* Whether nothing is queued, waiting, running or closing. */
 bool sched_idle(const struct sched *s);
 
 /* Close every idle pooled connection (at exit). */
 void sched_close_idle(struct sched *s);
+
+/* The process ran out of descriptors (a socket, an accepted client): hold
+ * requests in flight at what runs now for a while, and close idle pooled
+ * connections, so fetches and control clients share what there is. */
+void sched_fd_shortage(struct sched *s);
 
 /* ---- daemon mode: jobs addressed one by one ---- */
 

@@ -27,6 +27,7 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	memset(b, 0, offsetof(struct batch, buf));
 	b->s = s;
 	b->loop = l;
+	b->first = 1;
 	b->names = names;
 	b->n = n;
 	b->fds = calloc(n ? n : 1, sizeof(*b->fds));
@@ -90,6 +91,8 @@ static bool is_space(char c)
 /* One line (without its newline): skip blanks and comments, submit. */
 static void submit_line(struct batch *b, const char *p, size_t n)
 {
+	uint64_t i;
+
 	while (n && is_space(*p)) {
 		p++;
 		n--;
@@ -100,7 +103,12 @@ static void submit_line(struct batch *b, const char *p, size_t n)
 		return;
 	if (n > URL_MAX + 1)
 		n = URL_MAX + 1;	/* still too long: an invalid_url record */
-	if (!sched_submit(b->s, p, n, NULL)) {
+	i = b->index++;
+	if (b->done_before && b->done_before(b->done_arg, i)) {
+		b->skipped++;
+		return;
+	}
+	if (!sched_submit_num(b->s, p, n, NULL, b->first + i)) {
 		/* Nothing was accepted for this line: end the crawl as a
 		 * failed read does, so no line is skipped silently. */
 		log_error("%s: out of memory after %llu URLs; reading stops",

@@ -29,12 +29,21 @@ struct batch {
 	int error;		/* -errno of a failed read (or -ENOMEM: a
 				 * line could not be accepted), 0 if none */
 	uint64_t lines;		/* jobs submitted */
+	uint64_t first;		/* job number of the crawl's first line */
+	uint64_t index;		/* job lines met so far, skipped or not */
+	uint64_t skipped;	/* lines --resume found done */
+	/* Whether job line i has its record already (--resume); NULL:
+	 * none has. Set after batch_open(). */
+	bool (*done_before)(void *arg, uint64_t i);
+	void *done_arg;
 	size_t pos;		/* buf[pos..len) not yet consumed */
 	size_t len;		/* bytes in buf */
 	char buf[BATCH_BUF];
 };
 
-/* Open every file (a name "-" is stdin) before anything is fetched. Returns
+/* Open every file (a name "-" is stdin) before anything is fetched. The
+ * job of the i-th URL line (from 0, over all files) is numbered first + i
+ * (first is 1 unless set after opening). Returns
  * 0, or -errno with "FILE: reason" in err (nothing is left open). */
 int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	       char **names, size_t n, char *err, size_t errlen);

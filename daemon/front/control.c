@@ -570,6 +570,12 @@ static void on_gate(struct journal_wait *w, int err)
 	kick_send(c);
 }
 
+/* Fetches hold the descriptors a client needs: they yield some. */
+static void on_starved(struct listener *ls)
+{
+	sched_fd_shortage(container_of(ls, struct control, ls)->sched);
+}
+
 static void on_conn(struct listener *ls, int fd)
 {
 	client_new(container_of(ls, struct control, ls), fd);
@@ -664,6 +670,7 @@ void control_init(struct control *ctl, const struct control_ops *ops,
 	loop_add_hook(l, &ctl->hook);
 	listener_init(&ctl->ls, l, lfd, "control", CONTROL_ACCEPT_RETRY_MS,
 		      on_conn);
+	ctl->ls.starved = on_starved;
 }
 
 void control_close(struct control *ctl)

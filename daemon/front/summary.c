@@ -140,6 +140,9 @@ void summary_print(FILE *f, const struct summary *sm,
 	else
 		fprintf(f, "ringfetchd: crawl finished\n");
 	fprintf(f, "  %-15s %llu\n", "total", ULL(st->done));
+	if (sm && sm->already_done)
+		fprintf(f, "  %-15s %llu (--resume: lines with a record from "
+			"before)\n", "already done", ULL(sm->already_done));
 	fprintf(f, "  %-15s %llu\n", "ok", ULL(st->ok));
 	fprintf(f, "  %-15s %llu\n", "failed", ULL(st->failed));
 	for (int e = 1; e < RF_ERR_COUNT; e++)
@@ -224,6 +227,8 @@ int summary_write_json(const char *path, const struct summary *sm,
 		   ULL(st->bytes), (double)elapsed_ms / 1000.0,
 		   rate(st, elapsed_ms), ratio(st));
 	json_hosts(&b, sm);
+	if (sm && sm->already_done)
+		buf_printf(&b, ",\"already_done\":%llu", ULL(sm->already_done));
 	buf_puts(&b, "}\n");
 	rc = write_file(path, &b);
 	buf_fini(&b);

@@ -32,6 +32,7 @@ struct summary {
 	unsigned n_hosts; /* slots in use, <= SUMMARY_HOSTS */
 	bool approximate; /* a host was evicted */
 	int signo;	  /* the signal that interrupted the crawl, or 0 */
+	uint64_t already_done; /* lines --resume skipped: they had a record */
 };
 
 /* Empty sm. Never fails. */
