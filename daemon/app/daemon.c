@@ -704,6 +704,7 @@ static bool quiet(void *arg)
 static int finish(struct daemon *d)
 {
 	char err[512];
+	bool journaled;
 	int rc = 0;
 
 	if (d->engine_ok) {
@@ -722,6 +723,7 @@ static int finish(struct daemon *d)
 		log_info("journal: %llu unfinished jobs stay in %s for the "
 			 "next start", (unsigned long long)d->spilled,
 			 d->du.path);
+	journaled = d->du.on;
 	durable_fini(&d->du);
 	if (d->spill_loaded &&
 	    spill_write(d->spill_path, &d->spill, d->e.sched.next_job_num, err,
@@ -729,7 +731,7 @@ static int finish(struct daemon *d)
 		log_error("spill: %s: %llu jobs lost", err,
 			  (unsigned long long)d->spilled);
 		rc = EXIT_FATAL;
-	} else if (d->spilled) {
+	} else if (d->spilled && d->spill_loaded) {
 		log_info("spill: %llu unfinished jobs saved to %s",
 			 (unsigned long long)d->spilled, d->spill_path);
 	}
@@ -737,8 +739,15 @@ static int finish(struct daemon *d)
 		unlink(d->sock_path);
 	if (d->ctl_ok)
 		control_fini(&d->ctl);
-	if (d->engine_ok && engine_fini(&d->e) < 0)
-		rc = EXIT_FATAL;
+	if (d->engine_ok && engine_fini(&d->e) < 0) {
+		/* with the journal, a job whose record could not be written
+		 * has no done mark: the next start fetches it again */
+		if (journaled)
+			log_warn("journal: the jobs of the records not written "
+				 "stay in the journal for the next start");
+		else
+			rc = EXIT_FATAL;
+	}
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	buf_fini(&d->spill);

@@ -495,13 +495,17 @@ int durable_close(struct durable *du)
 
 	if (!du->on)
 		return 0;
+	/* What fails here is not lost: a job without its done mark is
+	 * found in results.jsonl, or fetched again, at the next start. */
 	rc = results_sync_now(&du->e->results);
 	release(du);
-	if (du->len)
-		log_error("journal: %zu done marks could not be written; the "
-			  "next start finds those records instead", du->len);
+	if (rc < 0 || du->len)
+		log_warn("journal: %zu finished jobs have no done mark (%s); "
+			 "the next start finds their records or fetches them "
+			 "again", du->len, rc < 0 ? strerror(-rc) :
+			 "the journal is full");
 	journal_close(&du->jr);
-	return rc;
+	return 0;
 }
 
 bool durable_idle(const struct durable *du)

@@ -76,8 +76,9 @@ void durable_gate(struct durable *du, struct journal_wait *w);
 void durable_tick(struct durable *du);
 
 /* At the end (the loop still runs, fetching has stopped): records synced,
- * their done marks written, the journal closed. Run loop turns until
- * durable_idle() before durable_fini(). Returns 0 or -errno. */
+ * their done marks written, the journal closed; a failure is logged, for
+ * what it leaves undone is redone at the next start. Run loop turns until
+ * durable_idle() before durable_fini(). Returns 0. */
 int durable_close(struct durable *du);
 bool durable_idle(const struct durable *du);
 void durable_fini(struct durable *du);

@@ -565,7 +565,13 @@ static void on_gate(struct journal_wait *w, int err)
 {
 	struct client *c = container_of(w, struct client, jw);
 
-	(void)err;	/* -ECANCELED: closing; the client goes too */
+	if (err) {
+		/* the journal closed with the lines unwritten: what the
+		 * held output acknowledges is not durable, so it never
+		 * leaves */
+		client_close(c);
+		return;
+	}
 	c->gated = false;
 	kick_send(c);
 }

@@ -250,8 +250,9 @@ static void on_sync_timer(struct timer *t)
 		flush_now(r);
 	if (r->written > r->synced && !r->sync_busy)
 		sync_start(r);
-	else
-		sync_arm(r);	/* blocked: come back in an interval */
+	else if (!r->sync_busy)	/* blocked: nothing written to sync */
+		loop_timer_arm(r->loop, &r->t_sync, loop_now_ms(r->loop) +
+			       r->cfg->output.sync_interval_ms, on_sync_timer);
 }
 
 /* Blocking: every written record durable now (before a rename). */

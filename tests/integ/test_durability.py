@@ -273,6 +273,127 @@ def _():
                  "numbers never repeat: 1-5, then 6-8")
 
 
+# ------------------------------------------------------------ full disks
+
+class Tmpfs:
+    """A small tmpfs (root only: skips otherwise), unmounted at exit."""
+
+    def __init__(self, size="512k"):
+        self.mnt = scratch_dir("tmpfs")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size,
+                            "tmpfs", self.mnt], capture_output=True)
+        if p.returncode != 0:
+            skip("cannot mount a tmpfs (needs root): %s" %
+                 p.stderr.decode().strip())
+        self.filler = os.path.join(self.mnt, "filler")
+
+    def fill(self):
+        with open(self.filler, "wb", buffering=0) as f:
+            for chunk in (65536, 4096, 512, 1):
+                try:
+                    while True:
+                        f.write(b"x" * chunk)
+                except OSError:
+                    pass
+
+    def free(self):
+        os.unlink(self.filler)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+        return False
+
+
+def read_acks(c, n, timeout):
+    """Up to n responses within timeout -> list (short when held)."""
+    got, until = [], time.monotonic() + timeout
+    c.s.settimeout(0.1)
+    while len(got) < n and time.monotonic() < until:
+        try:
+            got.append(c.response())
+        except (socket.timeout, TimeoutError):
+            continue
+    c.s.settimeout(30)
+    return got
+
+
+@test("journal on a full disk: acknowledgements are held (never sent for "
+      "what is not on the disk), sent once space returns; kill -9 then "
+      "loses nothing acknowledged", timeout=180)
+def _():
+    with Server() as srv, Tmpfs() as fs:
+        d = Daemon("limits:\n  concurrency: 8\n  per_host: 8\n")
+        d.state = os.path.join(fs.mnt, "state")
+        d.write_config("limits:\n  concurrency: 8\n  per_host: 8\n")
+        d.start()
+        fs.fill()
+        c = d.conn()
+        # 1 KiB lines: past the journal's last page, which tmpfs has
+        pad = "p" * 1000
+        c.send(b"".join(json.dumps({"op": "submit", "id": "f%d" % i,
+                                    "url": srv.url("/delay/200?i=%d&%s" %
+                                                   (i, pad))}
+                                   ).encode() + b"\n" for i in range(50)))
+        held = read_acks(c, 50, 2.0)
+        check(len(held) < 10, "acknowledgements held while the journal "
+              "cannot be written (%d sent: those that fit its last page)" %
+              len(held))
+        check(d.status()["state"] == "running", "others are still served")
+        check_in("tried again", d.log(), "the failure is logged")
+        fs.free()
+        acks = held + read_acks(c, 50, 20)
+        check_eq(len(acks), 50, "every submit answered once space returned")
+        check(all(a.get("ok") for a in acks), "all acknowledged")
+        kill9(d)
+        d.start()
+        settle(d, 60)
+        check_eq(d.stop(), 0, "exit")
+        ids = by_id(d.records())
+        for i in range(50):
+            check_eq(len(ids.get("f%d" % i, [])), 1, "one record for f%d" % i)
+
+
+@test("results on a full disk: fetches wait, SIGTERM and kill -9 while "
+      "full lose nothing acknowledged, work resumes when space returns",
+      timeout=180)
+def _():
+    with Server() as srv, Tmpfs("256k") as fs:
+        cfg = "limits:\n  concurrency: 16\n  per_host: 16\n"
+        d = Daemon(cfg)
+        d.out = os.path.join(fs.mnt, "out")
+        d.write_config(cfg)
+        d.start()
+        fs.fill()
+        c = d.conn()
+        try:
+            for i in range(200):
+                c.send({"op": "submit", "id": "r%d" % i,
+                        "url": srv.url("/size/%d?i=%d" % (300 + i, i))})
+            acks = [c.response() for _ in range(200)]
+        except Exception:
+            diag(d.log()[-3000:])
+            raise
+        check(all(a.get("ok") for a in acks), "acknowledged: the journal "
+              "is elsewhere")
+        d.wait = wait_until(lambda: "new fetches wait" in d.log(), 20,
+                            what="results blocked")
+        c.close()
+        check_eq(d.stop(), 0, "SIGTERM while full: clean exit")
+        d.start()
+        time.sleep(0.5)
+        kill9(d)
+        fs.free()
+        d.start()
+        settle(d, 60)
+        check_eq(d.stop(), 0, "exit")
+        ids = by_id(d.records())
+        for i in range(200):
+            check_eq(len(ids.get("r%d" % i, [])), 1, "one record for r%d" % i)
+
+
 # ------------------------------------------------------------ descriptors
 
 def nofile(n):
