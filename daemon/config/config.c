@@ -75,6 +75,8 @@ void config_init(struct config *c)
 	c->output.rotate_keep = 20;
 	c->output.compress = COMPRESS_NONE;
 	c->output.bodies = BODIES_NONE;
+	c->output.sync = SYNC_BATCH;
+	c->output.sync_interval_ms = 200;
 	c->metrics.listen = config_strdup("");
 	c->metrics.textfile = config_strdup("");
 	c->log.level = LOG_INFO;

@@ -26,6 +26,7 @@ struct config_strv {
 enum config_compress { COMPRESS_NONE = 0, COMPRESS_GZIP, COMPRESS_ZSTD };
 enum config_bodies { BODIES_NONE = 0, BODIES_FILES, BODIES_WARC };
 enum config_hash { HASH_SHA256 = 0, HASH_NONE };
+enum config_sync { SYNC_BATCH = 0, SYNC_NONE };
 
 struct config {
 	struct {
@@ -95,6 +96,8 @@ struct config {
 		enum config_compress compress;
 		enum config_bodies bodies;
 		enum config_hash hash;		/* sha256 of each body, or none */
+		enum config_sync sync;		/* batch: fdatasync, group commit */
+		uint64_t sync_interval_ms;	/* longest a record waits for it */
 	} output;
 	struct {
 		char *listen;			/* owned; "" = off */

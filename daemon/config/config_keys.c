@@ -23,6 +23,7 @@
 static const char *const compress_names[] = { "none", "gzip", "zstd", NULL };
 static const char *const bodies_names[] = { "none", "files", "warc", NULL };
 static const char *const hash_names[] = { "sha256", "none", NULL };
+static const char *const sync_names[] = { "batch", "none", NULL };
 /* in enum log_level order */
 static const char *const level_names[] = { "error", "warn", "info", "debug",
 					   NULL };
@@ -96,6 +97,8 @@ const struct config_key config_keys[] = {
 	ENUM("output", "compress", output.compress, compress_names),
 	ENUM("output", "bodies", output.bodies, bodies_names),
 	ENUM("output", "hash", output.hash, hash_names),
+	ENUM("output", "sync", output.sync, sync_names),
+	KEY("output", "sync_interval", CK_DUR, output.sync_interval_ms, 1, DUR_MAX),
 	STR("metrics", "listen", CK_STR, metrics.listen, CHK_LISTEN),
 	STR("metrics", "textfile", CK_STR, metrics.textfile, CHK_ANY),
 	STR("batch", "urls", CK_STRV, batch.urls, CHK_NONEMPTY),

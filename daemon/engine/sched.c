@@ -23,6 +23,9 @@
 #include "engine/job.h"
 #include "base/log.h"
 
+#define SHORTAGE_WAIT_MS 100	/* a job put off for want of a descriptor */
+#define SHORTAGE_HOLD_MS 1000	/* then fd_cap rises by a quarter */
+
 static void pump(struct loop_hook *hook);
 static void env_init(struct sched *s);
 
@@ -323,7 +326,7 @@ static bool ended_duplicate(struct sched *s, struct job *j)
 }
 
 struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
-			    const char *id, uint64_t *num)
+			    const char *id, uint64_t want, uint64_t *num)
 {
 	struct job *j = job_new(url, len, id);
 	int rc;
@@ -331,7 +334,7 @@ struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
 	*num = 0;
 	if (!j)
 		return NULL;
-	job_accept(s, j, 0);
+	job_accept(s, j, want);
 	*num = j->num;
 	rc = url_parse(&j->url, url, len, j->detail, sizeof(j->detail));
 	if (rc == URL_OK && ended_duplicate(s, j))
@@ -349,24 +352,30 @@ struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
 	return j;
 }
 
-uint64_t sched_submit(struct sched *s, const char *url, size_t len,
-		      const char *id)
+uint64_t sched_submit_num(struct sched *s, const char *url, size_t len,
+			  const char *id, uint64_t want)
 {
 	uint64_t num;
 
-	sched_submit_ex(s, url, len, id, &num);
+	sched_submit_ex(s, url, len, id, want, &num);
 	return num;
 }
 
+uint64_t sched_submit(struct sched *s, const char *url, size_t len,
+		      const char *id)
+{
+	return sched_submit_num(s, url, len, id, 0);
+}
+
 uint64_t sched_reject(struct sched *s, const char *text, size_t len,
-		      const char *id, const char *detail)
+		      const char *id, const char *detail, uint64_t want)
 {
 	struct job *j = job_new(text, len, id);
 	uint64_t num;
 
 	if (!j)
 		return 0;
-	job_accept(s, j, 0);
+	job_accept(s, j, want);
 	num = j->num;
 	j->err = RF_INVALID_URL;
 	put_text(j->detail, sizeof(j->detail), detail);
@@ -450,6 +459,11 @@ static void probe_end(struct sched *s, struct job *j)
 
 static void attempt_done(struct sched *s, struct job *j,
 			 const char *location, const char *retry_after);
+
+static bool now_before_deadline(const struct sched *s, const struct job *j)
+{
+	return loop_now_ms(s->loop) + SHORTAGE_WAIT_MS < j->deadline_ms;
+}
 
 /* An attempt that ended before reaching a conn: err with detail. */
 static void attempt_failed(struct sched *s, struct job *j, struct slot *sl,
@@ -558,13 +572,34 @@ static void start(struct sched *s, struct job *j)
 	attempt(s, j, sl);
 }
 
+/* limits.concurrency, or less while descriptors run short. */
+static uint32_t cap_now(struct sched *s)
+{
+	uint32_t cap = s->cfg->limits.concurrency;
+	uint64_t now = loop_now_ms(s->loop);
+
+	if (!s->fd_cap)
+		return cap;
+	if (now - s->fd_short_ms >= SHORTAGE_HOLD_MS) {
+		s->fd_cap += s->fd_cap / 4 + 1;
+		s->fd_short_ms = now;
+	}
+	if (s->fd_cap >= cap) {
+		s->fd_cap = 0;
+		log_info("descriptors: back to limits.concurrency (%u)", cap);
+		return cap;
+	}
+	return s->fd_cap;
+}
+
 static void pump(struct loop_hook *hook)
 {
 	struct sched *s = container_of(hook, struct sched, pump_hook);
+	uint32_t cap = cap_now(s);
 
 	wake_room_waiters(s);
 	/* A results file that cannot be written holds new fetches back. */
-	while (s->in_flight < s->cfg->limits.concurrency &&
+	while (s->in_flight < cap &&
 	       !(s->held && s->held(s->held_arg))) {
 		struct job *j = host_next_job(&s->hosts);
 
@@ -680,6 +715,38 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	requeue(s, j, false);
 }
 
+void sched_fd_shortage(struct sched *s)
+{
+	if (!s->fd_cap || s->in_flight < s->fd_cap) {
+		if (!s->fd_cap)
+			log_warn("descriptors: none left (EMFILE); %u requests "
+				 "at once until some free",
+				 s->in_flight ? s->in_flight : 1);
+		s->fd_cap = s->in_flight ? s->in_flight : 1;
+		sched_close_idle(s);
+	}
+	s->fd_short_ms = loop_now_ms(s->loop);
+}
+
+/* No descriptor for j's socket (EMFILE, ENFILE): a shortage here, not the
+ * host's failure. Fewer requests at once for a while, idle pooled
+ * connections closed, and j again shortly, the attempt not counted. */
+static void local_shortage(struct sched *s, struct job *j)
+{
+	uint64_t now = loop_now_ms(s->loop);
+
+	sched_fd_shortage(s);
+	s->fd_shortages++;
+	j->local_shortage = false;
+	j->retry_free = true;		/* start() counts no attempt */
+	j->state = JS_BACKOFF;
+	j->sched = s;
+	s->waiting++;
+	s->backoff++;
+	loop_timer_arm(s->loop, &j->timer, now + SHORTAGE_WAIT_MS,
+		       on_backoff_done);
+}
+
 /* After an attempt of j (its slot given back): redirect, retry, or the
  * job's record. location and retry_after are the response's, or NULL. */
 static void attempt_done(struct sched *s, struct job *j,
@@ -688,6 +755,10 @@ static void attempt_done(struct sched *s, struct job *j,
 	const struct config *cfg = s->cfg;
 	bool attempts_left = j->attempts < cfg->retry.attempts;
 
+	if (j->local_shortage && now_before_deadline(s, j)) {
+		local_shortage(s, j);
+		return;
+	}
 	if (j->err != RF_OK) {
 		if (j->retry_free && !j->free_retry_used) {
 			j->free_retry_used = true;
@@ -755,6 +826,7 @@ static void take_result(struct job *j, const struct conn_result *r)
 	PUT_TEXT(j->tls_version, r->tls_used ? r->tls_version : NULL);
 	PUT_TEXT(j->tls_cipher, r->tls_used ? r->tls_cipher : NULL);
 	j->retry_free = r->retry_free;
+	j->local_shortage = r->local_shortage;
 	j->body_path[0] = '\0';
 }
 

@@ -88,6 +88,7 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	memset(b, 0, offsetof(struct batch, buf));
 	b->s = s;
 	b->loop = l;
+	b->first = 1;
 	b->names = names;
 	b->n = n;
 	b->fds = calloc(n ? n : 1, sizeof(*b->fds));
@@ -140,8 +141,10 @@ static bool is_space(char c)
 /* A line that is a JSON object: url, and optionally id, headers, etag and
  * last_modified (so a result log is a URL file, and crawling it again asks
  * only for what changed). Anything else that starts with '{' is one
- * invalid_url record saying why. Returns the job number, 0 on OOM. */
-static uint64_t submit_json_line(struct batch *b, const char *p, size_t n)
+ * invalid_url record saying why. The job is numbered want. Returns the
+ * job number, 0 on OOM. */
+static uint64_t submit_json_line(struct batch *b, const char *p, size_t n,
+				 uint64_t want)
 {
 	struct json_doc doc = { 0 };
 	const struct json_val *u = NULL;
@@ -150,23 +153,24 @@ static uint64_t submit_json_line(struct batch *b, const char *p, size_t n)
 	struct job *j;
 
 	if (json_parse(p, n, &doc, why, sizeof(why)) < 0) {
-		num = sched_reject(b->s, p, n, NULL, why);
+		num = sched_reject(b->s, p, n, NULL, why, want);
 		goto out;
 	}
 	if (doc.root->type == JSON_OBJECT)
 		u = json_get(doc.root, "url");
 	if (!u || !json_as_str(u) || strlen(u->str) != u->len) {
 		num = sched_reject(b->s, p, n, NULL, "a JSON line needs \"url\" "
-				   "(a string)");
+				   "(a string)", want);
 		goto out;
 	}
 	if (jobspec_check(doc.root, why, sizeof(why)) < 0) {
-		num = sched_reject(b->s, u->str, u->len, NULL, why);
+		num = sched_reject(b->s, u->str, u->len, NULL, why, want);
 		goto out;
 	}
 	/* a URL that does not parse, or one seen before, ends in its
 	 * record at once (j NULL) */
-	j = sched_submit_ex(b->s, u->str, u->len, jobspec_id(doc.root), &num);
+	j = sched_submit_ex(b->s, u->str, u->len, jobspec_id(doc.root), want,
+			    &num);
 	if (j && jobspec_apply(j, doc.root) < 0)
 		log_error("job %llu: out of memory for its headers; sent "
 			  "without some", (unsigned long long)num);
@@ -177,6 +181,8 @@ out:
 
 static void submit_line(struct batch *b, const char *p, size_t n)
 {
+	uint64_t i;
+
 	while (n && is_space(*p)) {
 		p++;
 		n--;
@@ -187,8 +193,13 @@ static void submit_line(struct batch *b, const char *p, size_t n)
 		return;
 	if (n > URL_MAX + 1)
 		n = URL_MAX + 1;	/* still too long: an invalid_url record */
-	if (*p == '{' ? !submit_json_line(b, p, n) :
-	    !sched_submit(b->s, p, n, NULL)) {
+	i = b->index++;
+	if (b->done_before && b->done_before(b->done_arg, i)) {
+		b->skipped++;
+		return;
+	}
+	if (*p == '{' ? !submit_json_line(b, p, n, b->first + i) :
+	    !sched_submit_num(b->s, p, n, NULL, b->first + i)) {
 		/* Nothing was accepted for this line: end the crawl as a
 		 * failed read does, so no line is skipped silently. */
 		log_error("%s: out of memory after %llu URLs; reading stops",
@@ -208,7 +219,7 @@ static void next_file(struct batch *b)
 	b->cur++;
 	b->eof = false;
 	b->skip_rest = false;
-	b->skipped = 0;
+	b->long_bytes = 0;
 }
 
 /* A line past BATCH_JUNK_LINE: no URL file holds one (this is a binary
@@ -248,22 +259,22 @@ static void feed(struct batch *b)
 			if (!b->skip_rest)
 				submit_line(b, b->buf + pos, n);
 			b->skip_rest = false;
-			b->skipped = 0;
+			b->long_bytes = 0;
 			pos += n + 1;
 			continue;
 		}
 		if (b->skip_rest) {
 			/* the over-long line goes on: drop what came of it */
-			b->skipped += b->len - pos;
+			b->long_bytes += b->len - pos;
 			pos = b->len;
-			if (b->skipped > BATCH_JUNK_LINE)
+			if (b->long_bytes > BATCH_JUNK_LINE)
 				give_up_file(b);
 		} else if (pos == 0 && b->len == sizeof(b->buf)) {
 			/* A line longer than the buffer: one record for its
 			 * head, however long the rest, which is dropped. */
 			submit_line(b, b->buf, b->len);
 			b->skip_rest = true;
-			b->skipped = b->len;
+			b->long_bytes = b->len;
 			pos = b->len;
 		} else if (b->eof && b->len > pos) {
 			/* the last line had no newline */

@@ -28,12 +28,19 @@ struct batch {
 	bool reading;		/* a read SQE is in flight */
 	bool eof;		/* files[cur] hit EOF */
 	bool skip_rest;		/* discarding the tail of an over-long line */
-	size_t skipped;		/* bytes of that line so far (skip_rest) */
+	size_t long_bytes;	/* bytes of that line so far (skip_rest) */
 	bool done;		/* every file read and every line submitted */
 	int error;		/* -errno of a failed read (or -ENOMEM: a
 				 * line could not be accepted; -EFBIG: a
 				 * junk line), 0 if none */
 	uint64_t lines;		/* jobs submitted */
+	uint64_t first;		/* job number of the crawl's first line */
+	uint64_t index;		/* job lines met so far, skipped or not */
+	uint64_t skipped;	/* lines --resume found done */
+	/* Whether job line i has its record already (--resume); NULL:
+	 * none has. Set after batch_open(). */
+	bool (*done_before)(void *arg, uint64_t i);
+	void *done_arg;
 	size_t pos;		/* buf[pos..len) not yet consumed */
 	size_t len;		/* bytes in buf */
 	char buf[BATCH_BUF];
@@ -42,8 +49,9 @@ struct batch {
 /* Open every file (a name "-" is stdin) before anything is fetched. Opens
  * never block: a FIFO is opened at once and then waited on until its
  * writer has written or gone, with a log line when that takes more than a
- * second. Returns 0, or -errno with "FILE: reason" in err (nothing is left
- * open). */
+ * second. The job of the i-th URL line (from 0, over all files) is
+ * numbered first + i (first is 1 unless set after opening). Returns 0, or
+ * -errno with "FILE: reason" in err (nothing is left open). */
 int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	       char **names, size_t n, char *err, size_t errlen);
 
