@@ -34,6 +34,8 @@ void config_init(struct config *c)
 	c->daemon.state_dir = config_strdup("");
 	c->queue.capacity = 10000;
 	c->queue.spill_file = config_strdup("");
+	c->queue.host_share = 0.25;
+	c->queue.park_max = 1ull << 30;
 	c->queue.journal = -1;
 	c->limits.concurrency = 256;
 	c->limits.per_host = 6;

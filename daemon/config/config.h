@@ -40,6 +40,9 @@ struct config {
 		uint32_t capacity;		/* >= 1 */
 		char *spill_file;		/* owned; "" = in the state dir */
 		int journal;			/* -1 = default (on in daemon mode), 0, 1 */
+		double host_share;		/* 0..1: of capacity one host may
+						 * hold (at least 4 x per_host) */
+		uint64_t park_max;		/* bytes a batch crawl may park */
 	} queue;
 	struct {
 		uint32_t concurrency;		/* >= 1 */

@@ -47,6 +47,8 @@ const struct config_key config_keys[] = {
 	KEY("queue", "capacity", CK_U32, queue.capacity, 1, 10000000),
 	STR("queue", "spill_file", CK_STR, queue.spill_file, CHK_ANY),
 	KEY("queue", "journal", CK_TRI, queue.journal, 0, 0),
+	KEY("queue", "host_share", CK_RATE, queue.host_share, 0, 1),
+	KEY("queue", "park_max", CK_SIZE, queue.park_max, 0, UINT64_MAX),
 	KEY("limits", "concurrency", CK_U32, limits.concurrency, 1, 65536),
 	KEY("limits", "per_host", CK_U32, limits.per_host, 1, 65536),
 	KEY("limits", "per_host_rate", CK_RATE, limits.per_host_rate,
