@@ -29,6 +29,54 @@
 static void pump(struct loop_hook *hook);
 static void env_init(struct sched *s);
 
+/* SPEC Fair intake: max(host_share x capacity, 4 x per_host). A change
+ * by a reload leaves hosts_at_share as counted under the old share until
+ * those hosts' counts move (a status figure, not a bound). */
+static void set_share(struct sched *s)
+{
+	const struct config *c = s->cfg;
+	uint32_t share = (uint32_t)(c->queue.host_share * c->queue.capacity);
+	uint32_t floor = c->limits.per_host * 4;
+
+	s->share = share > floor ? share : floor;
+	if (s->share == 0)
+		s->share = 1;
+}
+
+/* j enters the bounded queue (queued, or waiting to retry) on its host. */
+static void hold(struct sched *s, struct job *j)
+{
+	s->waiting++;
+	if (++j->host->held == s->share)
+		s->hosts_at_share++;
+}
+
+/* j leaves it; a host dropping below its share wakes the producers that
+ * wait for one (from the next pump). */
+static void unhold(struct sched *s, struct job *j)
+{
+	s->waiting--;
+	if (j->host->held-- == s->share) {
+		s->hosts_at_share--;
+		s->share_freed = true;
+		s->loop->busy = true;
+	}
+}
+
+uint32_t sched_host_room(const struct sched *s, const struct url *u)
+{
+	const struct host *h = host_find(&s->hosts, u);
+	uint32_t held = h ? h->held : 0;
+
+	return held < s->share ? s->share - held : 0;
+}
+
+void sched_wait_share(struct sched *s, struct sched_room_wait *w)
+{
+	if (!list_linked(&w->node))
+		list_push_back(&s->share_waits, &w->node);
+}
+
 int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	       char *err, size_t errlen)
 {
@@ -38,6 +86,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	list_init(&s->all);
 	list_init(&s->observers);
 	list_init(&s->room_waits);
+	list_init(&s->share_waits);
 	s->next_job_num = 1;
 	s->rng = loop_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
 	if (host_table_init(&s->hosts, l, cfg->limits.per_host,
@@ -60,6 +109,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	if (!s->dns)
 		goto out_proxy;
 	env_init(s);
+	set_share(s);
 	s->pump_hook.fn = pump;
 	loop_add_hook(l, &s->pump_hook);
 	return 0;
@@ -95,6 +145,7 @@ void sched_snapshot(const struct sched *s, struct sched_snapshot *snap)
 	snap->adaptive_cuts = s->hosts.adapt_cuts;
 	snap->robots_fetches = s->robots.fetches_total;
 	snap->robots_cached = s->robots.cache.count;
+	snap->hosts_at_share = s->hosts_at_share;
 }
 
 uint32_t sched_room(const struct sched *s)
@@ -132,9 +183,25 @@ void sched_unwait_room(struct sched_room_wait *w)
  * producer's submit could re-enter. */
 static void wake_room_waiters(struct sched *s)
 {
-	struct list_node *n;
+	struct list_node *n, now;
 
 	while (sched_room(s) > 0 && (n = list_first(&s->room_waits))) {
+		struct sched_room_wait *w =
+			list_entry(n, struct sched_room_wait, node);
+
+		list_remove(n);
+		w->room(w);
+	}
+	if (!s->share_freed)
+		return;
+	s->share_freed = false;
+	/* a waiter may wait again at once: wake only those waiting now */
+	list_init(&now);
+	while ((n = list_first(&s->share_waits))) {
+		list_remove(n);
+		list_push_back(&now, n);
+	}
+	while ((n = list_first(&now))) {
 		struct sched_room_wait *w =
 			list_entry(n, struct sched_room_wait, node);
 
@@ -301,7 +368,7 @@ static void job_accept(struct sched *s, struct job *j, uint64_t num)
 static void job_queue(struct sched *s, struct job *j)
 {
 	j->state = JS_QUEUED;
-	s->waiting++;
+	hold(s, j);
 	host_enqueue(&s->hosts, j->host, j, false);
 }
 
@@ -506,7 +573,7 @@ static void attempt(struct sched *s, struct job *j, struct slot sl)
 static void requeue(struct sched *s, struct job *j, bool front)
 {
 	j->state = JS_QUEUED;
-	s->waiting++;
+	hold(s, j);
 	host_enqueue(&s->hosts, j->host, j, front);
 	/* a robots.txt fetch back on its host goes before those waiting */
 	if (j->robots && j->host == j->robots->origin)
@@ -530,7 +597,7 @@ static bool robots_pass(struct sched *s, struct job *j, uint64_t now)
 		return false;
 	case ROBOTS_DENY:
 		host_unstart(&s->hosts, j->host);
-		s->waiting--;
+		unhold(s, j);
 		finish(s, j);
 		/* a job ended inside the pump: the hooks that ran before it
 		 * this turn (room waiters, a crawl's end) must see it before
@@ -549,7 +616,7 @@ static void start(struct sched *s, struct job *j)
 	if (s->cfg->robots.obey && !robots_pass(s, j, now))
 		return;
 	sl = slot_take(s, j->host);
-	s->waiting--;
+	unhold(s, j);
 	j->state = JS_RUNNING;
 	if (!j->t_first_ms) {
 		j->t_first_ms = now;
@@ -620,7 +687,7 @@ static void on_backoff_done(struct timer *t)
 	struct sched *s = j->sched;
 
 	s->backoff--;
-	s->waiting--;
+	unhold(s, j);
 	requeue(s, j, true);
 }
 
@@ -661,7 +728,7 @@ static void retry_later(struct sched *s, struct job *j, const char *retry_after)
 	}
 	j->state = JS_BACKOFF;
 	j->sched = s;
-	s->waiting++;
+	hold(s, j);
 	s->backoff++;
 	loop_timer_arm(s->loop, &j->timer, now + delay, on_backoff_done);
 }
@@ -741,7 +808,7 @@ static void local_shortage(struct sched *s, struct job *j)
 	j->retry_free = true;		/* start() counts no attempt */
 	j->state = JS_BACKOFF;
 	j->sched = s;
-	s->waiting++;
+	hold(s, j);
 	s->backoff++;
 	loop_timer_arm(s->loop, &j->timer, now + SHORTAGE_WAIT_MS,
 		       on_backoff_done);
@@ -969,12 +1036,12 @@ static void unhook(struct sched *s, struct job *j)
 	switch (j->state) {
 	case JS_QUEUED:
 		host_unqueue(&s->hosts, j->host, j);
-		s->waiting--;
+		unhold(s, j);
 		break;
 	case JS_BACKOFF:
 		loop_timer_cancel(s->loop, &j->timer);
 		s->backoff--;
-		s->waiting--;
+		unhold(s, j);
 		break;
 	case JS_RUNNING:
 		if (!j->conn)
@@ -1051,6 +1118,7 @@ void sched_apply_config(struct sched *s)
 	s->hosts.per_host = s->cfg->limits.per_host;
 	s->hosts.adaptive = s->cfg->limits.adaptive;
 	s->hosts.rate = s->cfg->limits.per_host_rate;
+	set_share(s);
 	/* the new config was validated; should it still fail, keep the old */
 	if (netguard_init(&g, s->cfg, err, sizeof(err)) == 0) {
 		netguard_fini(&s->guard);

@@ -95,6 +95,7 @@ struct sched_snapshot {
 	uint64_t adaptive_cuts;		/* limits.adaptive's cuts */
 	uint64_t robots_fetches;	/* robots.txt fetches started */
 	uint32_t robots_cached;		/* hosts with robots.txt rules cached */
+	uint32_t hosts_at_share;	/* hosts holding queue.host_share */
 };
 
 struct sched {
@@ -133,6 +134,12 @@ struct sched {
 	struct sched_stats st;
 	struct list_node observers;	/* struct sched_observer, in order */
 	struct list_node room_waits;	/* struct sched_room_wait, FIFO */
+	struct list_node share_waits;	/* struct sched_room_wait: woken when
+					 * a host at its share drops below */
+	uint32_t share;			/* jobs one host may hold in the bounded
+					 * queue (queue.host_share) */
+	uint32_t hosts_at_share;	/* hosts with held >= share */
+	bool share_freed;		/* one did since the last wake */
 	/* While held(held_arg) is true no attempt starts: the record writer
 	 * holds new fetches back while it cannot write. NULL: never held. */
 	bool (*held)(void *arg);
@@ -168,6 +175,19 @@ void sched_unobserve(struct sched *s, struct sched_observer *o);
 void sched_wait_room(struct sched *s, struct sched_room_wait *w);
 /* Stop waiting; harmless when w does not wait. */
 void sched_unwait_room(struct sched_room_wait *w);
+
+/* Fair intake: how many more jobs u's host may hold in the bounded queue
+ * (queued or waiting to retry) before it is at its share, max(host_share
+ * x capacity, 4 x per_host); the whole share for a host not known yet
+ * (nothing is created). Whether the queue has room is sched_room()'s. */
+uint32_t sched_host_room(const struct sched *s, const struct url *u);
+
+/* Have w->room called once, from the loop's turn, after a host that held
+ * its share drops below it (a job of it started or ended); w is the same
+ * kind as sched_wait_room()'s but sits in its own list (a producer held
+ * back by a share, not by a full queue). Harmless when waiting already;
+ * sched_unwait_room() takes it out. */
+void sched_wait_share(struct sched *s, struct sched_room_wait *w);
 
 /* The live jobs, oldest first: for (j = sched_first(s); j; j =
  * sched_next(s, j)). Cancelling or dropping the current job is allowed
