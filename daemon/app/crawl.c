@@ -25,6 +25,7 @@
 struct run {
 	struct engine e;
 	struct batch batch;
+	struct park park;		/* lines parked under OUT/.frontier */
 	struct progress progress;
 	struct summary summary;
 	struct sched_observer obs;	/* the summary's count */
@@ -128,7 +129,8 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 	snprintf(r->why, sizeof(r->why), "crawl interrupted by signal %u",
 		 r->si.ssi_signo);
 	batch_stop(&r->batch);
-	r->summary.not_started = drop_unstarted(r);
+	/* parked lines were never started either: --resume fetches them */
+	r->summary.not_started = drop_unstarted(r) + r->park.lines;
 	log_warn("signal %u: stopping after %llu URLs read; %llu not started "
 		 "(no record), %u waiting to retry are cancelled, %u running "
 		 "get up to %llu ms (daemon.shutdown_grace; a second signal "
@@ -300,6 +302,15 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 		engine_fini(&r->e);
 		return EXIT_USAGE;
 	}
+	if (park_init(&r->park, &r->e.loop, r->e.out_dir, batch_parked_written,
+		      &r->batch, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		batch_close(&r->batch);
+		engine_fini(&r->e);
+		return EXIT_FATAL;
+	}
+	r->batch.park = &r->park;
+	r->batch.park_max = c->queue.park_max;
 	r->batch.first = first;
 	if (o->resume) {
 		r->batch.done_before = line_done;
@@ -370,6 +381,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 			rc = EXIT_SIGNAL + r.summary.signo;
 	}
 	batch_close(&r.batch);
+	park_fini(&r.park);	/* however the crawl ended: no .frontier */
 	crawl_bits_free(&r.done_before);
 	if (engine_fini(&r.e) < 0)
 		rc = EXIT_FATAL;
