@@ -20,10 +20,12 @@
 #include "front/batch.h"
 #include "front/progress.h"
 #include "front/summary.h"
+#include "output/resume.h"
 
 struct run {
 	struct engine e;
 	struct batch batch;
+	struct park park;		/* lines parked under OUT/.frontier */
 	struct progress progress;
 	struct summary summary;
 	struct sched_observer obs;	/* the summary's count */
@@ -35,6 +37,7 @@ struct run {
 	int summary_fd;			/* --summary-json, opened at start; -1 */
 	bool interrupted;		/* by SIGINT/SIGTERM */
 	struct timer t_grace;		/* then: daemon.shutdown_grace */
+	struct crawl_bits done_before;	/* --resume: lines with a record */
 	char why[64];			/* the cancelled records' detail */
 };
 
@@ -126,7 +129,8 @@ static void on_signal(struct io_op *op, int res, unsigned flags)
 	snprintf(r->why, sizeof(r->why), "crawl interrupted by signal %u",
 		 r->si.ssi_signo);
 	batch_stop(&r->batch);
-	r->summary.not_started = drop_unstarted(r);
+	/* parked lines were never started either: --resume fetches them */
+	r->summary.not_started = drop_unstarted(r) + r->park.lines;
 	log_warn("signal %u: stopping after %llu URLs read; %llu not started "
 		 "(no record), %u waiting to retry are cancelled, %u running "
 		 "get up to %llu ms (daemon.shutdown_grace; a second signal "
@@ -242,11 +246,38 @@ static int check_outputs(struct run *r, const struct config *c,
 	return 0;
 }
 
+static bool line_done(void *arg, uint64_t i)
+{
+	return crawl_bits_test(arg, i);
+}
+
+/* The crawl's numbers (and with --resume, which lines are done) from the
+ * output directory's manifest. Returns 0 or the exit status. */
+static int begin(struct run *r, struct crawl_opts *o, uint64_t *first)
+{
+	char err[512];
+	int rc;
+
+	rc = crawl_begin(r->e.out_dir, o->files, o->n_files, o->resume, first,
+			 &r->done_before, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_FATAL;
+	}
+	if (o->resume && !o->quiet)
+		fprintf(stderr, "ringfetchd: --resume: %llu lines of the crawl "
+			"have their record already; fetching the rest\n",
+			(unsigned long long)r->done_before.set);
+	return 0;
+}
+
 /* Engine, URL files and signals up. Returns 0 or the exit status. */
 static int start(struct run *r, struct config *c, struct crawl_opts *o)
 {
 	const char *dir = c->output.dir[0] ? c->output.dir : "./ringfetch-out";
+	uint64_t first = 1;
 	char err[512];
+	int rc;
 
 	if (check_outputs(r, c, o, dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfetchd: %s (nothing was fetched)\n", err);
@@ -256,6 +287,12 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
+	first = r->e.sched.next_job_num;	/* after the records in dir */
+	rc = begin(r, o, &first);
+	if (rc) {
+		engine_fini(&r->e);
+		return rc;
+	}
 	dedupe_init(&r->dedupe, c->batch.dedupe_memory);
 	if (c->batch.dedupe)
 		r->e.sched.dedupe = &r->dedupe;
@@ -264,6 +301,20 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		engine_fini(&r->e);
 		return EXIT_USAGE;
+	}
+	if (park_init(&r->park, &r->e.loop, r->e.out_dir, batch_parked_written,
+		      &r->batch, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetchd: %s\n", err);
+		batch_close(&r->batch);
+		engine_fini(&r->e);
+		return EXIT_FATAL;
+	}
+	r->batch.park = &r->park;
+	r->batch.park_max = c->queue.park_max;
+	r->batch.first = first;
+	if (o->resume) {
+		r->batch.done_before = line_done;
+		r->batch.done_arg = &r->done_before;
 	}
 	summary_init(&r->summary);
 	r->obs.finished = count_finished;
@@ -310,8 +361,14 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 	} else {
 		engine_stop(&r.e);
 		engine_drain(&r.e, NULL, NULL, 2000);
+		r.summary.already_done = r.batch.skipped;
 		bool lost = report(&r, o, elapsed_ms) < 0;
 
+		/* every line read: the next crawl numbers on after them */
+		if (r.batch.done && !r.batch.error && !r.interrupted &&
+		    crawl_end(r.e.out_dir, r.batch.index) < 0)
+			log_warn("%s/.crawl: cannot note the crawl's end",
+				 r.e.out_dir);
 		rc = summary_failed(&r.summary, &r.e.sched.st) ?
 			     EXIT_SOME_FAILED : EXIT_ALL_OK;
 		/* A URL file that failed mid-read left lines without
@@ -324,6 +381,8 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 			rc = EXIT_SIGNAL + r.summary.signo;
 	}
 	batch_close(&r.batch);
+	park_fini(&r.park);	/* however the crawl ended: no .frontier */
+	crawl_bits_free(&r.done_before);
 	if (engine_fini(&r.e) < 0)
 		rc = EXIT_FATAL;
 	dedupe_fini(&r.dedupe);

@@ -17,6 +17,7 @@ struct crawl_opts {
 	size_t n_files;
 	const char *summary_json;	/* NULL: no JSON summary */
 	bool quiet;			/* no progress, no summary on stderr */
+	bool resume;			/* --resume: continue OUT's crawl */
 };
 
 /* Run the whole crawl with configuration c. Returns the exit status. */

@@ -51,17 +51,31 @@ static void set_headers(struct job *j, const struct json_val *obj)
 }
 
 static struct job *submit(void *arg, const char *url, size_t len,
-			  const char *id, const struct json_val *req)
+			  const char *id, const struct json_val *req,
+			  char *why, size_t whylen)
 {
 	struct daemon *d = arg;
 	struct job *j = sched_submit_job(&d->e.sched, url, len, id, 0);
 
-	if (!j)
+	if (!j) {
+		snprintf(why, whylen, "out of memory");
 		return NULL;
+	}
 	if (req && jobspec_apply(j, req) < 0)
 		log_error("job %llu: out of memory for its headers; sent "
 			  "without some", (unsigned long long)j->num);
+	if (durable_accept(&d->du, j, why, whylen) < 0) {
+		sched_drop(&d->e.sched, j);	/* frees its headers */
+		return NULL;
+	}
 	return j;
+}
+
+static void gate(void *arg, struct journal_wait *w)
+{
+	struct daemon *d = arg;
+
+	durable_gate(&d->du, w);
 }
 
 static void on_finish(struct sched_observer *o, const struct job *j)
@@ -90,10 +104,13 @@ static uint32_t cancel(void *arg, uint64_t num, const char *id)
 	return n;
 }
 
-/* Take j out of the scheduler into the spill buffer. */
+/* Take j out of the scheduler into the spill buffer; with the journal,
+ * its accept line is its saved copy already. */
 static void spill_job(struct daemon *d, struct job *j)
 {
-	if (spill_format(&d->spill, j) < 0)
+	if (d->du.on)
+		d->spilled++;
+	else if (spill_format(&d->spill, j) < 0)
 		log_error("job %llu (%s): cannot be spilled: out of memory",
 			  (unsigned long long)j->num, j->url_text);
 	else
@@ -154,6 +171,9 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "clients_dropped", c->st.dropped);
 	put_num(b, "clients_refused", c->st.refused);
 	put_num(b, "reloads", d->reloads);
+	put_num(b, "journal_bytes", d->du.on ? d->du.jr.size : 0);
+	put_num(b, "journal_refused", d->du.refused);
+	put_num(b, "journal_compactions", d->du.compactions);
 	put_num(b, "uptime_s", (loop_now_ms(&d->e.loop) - d->t_start_ms) / 1000);
 	buf_puts(b, "\"failed_by\":{");
 	for (int e = 1, first = 1; e < RF_ERR_COUNT; e++) {
@@ -244,6 +264,7 @@ static void daemon_hook(struct loop_hook *h)
 
 	if (d->e.results.out.len)
 		results_flush(&d->e.results);
+	durable_tick(&d->du);
 	if (d->state != DS_DRAINING)
 		return;
 	spill_sweep(d, false);
@@ -446,11 +467,28 @@ static int watch_signals(struct daemon *d)
 	return 0;
 }
 
-static void load_one(void *arg, const struct spill_entry *e)
+/* A job of the last run (journal or spill file) back in, with its number
+ * and headers; NULL when it cannot be (logged). */
+static struct job *take_back(void *arg, const struct spill_entry *e)
 {
 	struct daemon *d = arg;
 	struct job *j = sched_submit_job(&d->e.sched, e->url, e->url_len, e->id,
 					 e->num);
+
+	if (!j) {
+		log_error("job %llu (%.200s): cannot be taken back: out of "
+			  "memory", (unsigned long long)e->num, e->url);
+		return NULL;
+	}
+	set_headers(j, e->headers);
+	return j;
+}
+
+static void load_one(void *arg, const struct spill_entry *e)
+{
+	struct daemon *d = arg;
+	struct job *j = take_back(d, e);
+	char why[256];
 
 	if (!j) {
 		/* not expected (it parsed when accepted): still one record */
@@ -459,7 +497,9 @@ static void load_one(void *arg, const struct spill_entry *e)
 				  (unsigned long long)e->num);
 		return;
 	}
-	set_headers(j, e->headers);
+	if (durable_accept(&d->du, j, why, sizeof(why)) < 0)
+		log_error("spill: job %llu: %s", (unsigned long long)j->num,
+			  why);
 }
 
 /* Take back the jobs of the last run, first, then forget the file so a
@@ -480,6 +520,12 @@ static int load_spill(struct daemon *d)
 	if (n)
 		log_info("spill: %d unfinished jobs taken back from %s", n,
 			 d->spill_path);
+	/* an older version's spill: its jobs are journaled before it goes */
+	if (n && d->du.on && journal_flush_now(&d->du.jr) < 0) {
+		log_error("spill: the journal cannot take the jobs of %s",
+			  d->spill_path);
+		return -EIO;
+	}
 	if (unlink(d->spill_path) < 0 && errno != ENOENT)
 		log_warn("spill: cannot remove %s: %s", d->spill_path,
 			 strerror(errno));
@@ -573,6 +619,7 @@ static const struct control_ops ctl_ops = {
 	.cancel = cancel,
 	.status = status,
 	.record = format_record,
+	.gate = gate,
 };
 
 /* Everything up to READY=1. Returns 0 or the exit status to return. */
@@ -596,9 +643,17 @@ static int start(struct daemon *d)
 		return EXIT_FATAL;
 	control_init(&d->ctl, &ctl_ops, d, &d->e.sched, &d->e.loop, fd);
 	d->ctl_ok = true;
+	d->du.take = take_back;
+	d->du.take_arg = d;
+	if (durable_open(&d->du, &d->e, d->cfg->queue.journal != 0,
+			 d->state_dir, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_FATAL;
+	}
 	if (load_spill(d) < 0)
 		return EXIT_FATAL;
-	d->spill_loaded = true;
+	/* with the journal, the jobs left at the end stay in it instead */
+	d->spill_loaded = !d->du.on;
 	d->hook.fn = daemon_hook;
 	loop_add_hook(&d->e.loop, &d->hook);
 	if (watch_signals(d) < 0) {
@@ -619,13 +674,15 @@ static bool quiet(void *arg)
 {
 	struct daemon *d = arg;
 
-	return !d->sig_armed && (!d->ctl_ok || control_idle(&d->ctl));
+	return !d->sig_armed && (!d->ctl_ok || control_idle(&d->ctl)) &&
+	       durable_idle(&d->du);
 }
 
 /* After the loop: close everything, write the spill, free. */
 static int finish(struct daemon *d)
 {
 	char err[512];
+	bool journaled;
 	int rc = 0;
 
 	if (d->engine_ok) {
@@ -636,15 +693,23 @@ static int finish(struct daemon *d)
 		control_close(&d->ctl);
 	if (d->sig_armed)
 		io_uring_prep_cancel(loop_sqe_noop(&d->e.loop), &d->op_sig, 0);
+	if (d->engine_ok && durable_close(&d->du) < 0)
+		rc = EXIT_FATAL;
 	if (d->engine_ok)
 		engine_drain(&d->e, quiet, d, 2000);
+	if (d->du.on && d->spilled)
+		log_info("journal: %llu unfinished jobs stay in %s for the "
+			 "next start", (unsigned long long)d->spilled,
+			 d->du.path);
+	journaled = d->du.on;
+	durable_fini(&d->du);
 	if (d->spill_loaded &&
 	    spill_write(d->spill_path, &d->spill, d->e.sched.next_job_num, err,
 			sizeof(err)) < 0) {
 		log_error("spill: %s: %llu jobs lost", err,
 			  (unsigned long long)d->spilled);
 		rc = EXIT_FATAL;
-	} else if (d->spilled) {
+	} else if (d->spilled && d->spill_loaded) {
 		log_info("spill: %llu unfinished jobs saved to %s",
 			 (unsigned long long)d->spilled, d->spill_path);
 	}
@@ -652,8 +717,15 @@ static int finish(struct daemon *d)
 		unlink(d->sock_path);
 	if (d->ctl_ok)
 		control_fini(&d->ctl);
-	if (d->engine_ok && engine_fini(&d->e) < 0)
-		rc = EXIT_FATAL;
+	if (d->engine_ok && engine_fini(&d->e) < 0) {
+		/* with the journal, a job whose record could not be written
+		 * has no done mark: the next start fetches it again */
+		if (journaled)
+			log_warn("journal: the jobs of the records not written "
+				 "stay in the journal for the next start");
+		else
+			rc = EXIT_FATAL;
+	}
 	if (d->sigfd >= 0)
 		close(d->sigfd);
 	sdnotify_close(&d->sdn);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/signalfd.h>
 
+#include "app/durable.h"
 #include "app/engine.h"
 #include "app/sdnotify.h"
 #include "base/buf.h"
@@ -28,6 +29,7 @@ struct daemon {
 	size_t n_ov;
 	struct engine e;		/* loop, results, sched, bodies, metrics */
 	struct control ctl;
+	struct durable du;		/* queue.journal */
 	struct sched_observer obs;	/* control's waiters and watchers */
 	enum daemon_state state;
 	struct buf spill;		/* JSONL of jobs taken out to spill */

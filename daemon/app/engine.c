@@ -39,6 +39,11 @@ static void observe_metrics(struct sched_observer *o, const struct job *j)
 	metrics_observe(e->metrics, j);
 }
 
+static bool results_settled(void *arg)
+{
+	return results_idle(arg);
+}
+
 static bool results_hold(void *arg)
 {
 	return results_blocked(arg);
@@ -146,6 +151,9 @@ int engine_fini(struct engine *e)
 
 	engine_stop(e);
 	if (e->up & UP_RESULTS) {
+		/* a sync in flight completes into e->results: wait for it */
+		if (!results_idle(&e->results))
+			engine_drain(e, results_settled, &e->results, 10000);
 		rc = results_close(&e->results);
 		if (rc < 0)
 			log_error("%s/results.jsonl: records were lost: a write "

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config/config.h"
 #include "app/crawl.h"
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 "      --set KEY=VALUE      set any configuration key, VALUE is YAML\n"
 "                           (--set retry.statuses=[429,503]); repeatable\n"
 "      --summary-json FILE  also write the end-of-crawl summary as JSON\n"
+"      --resume             continue the crawl of the same FILEs into the\n"
+"                           same --out: lines with a record are skipped\n"
 "  -q, --quiet              no progress line and no summary on stderr\n"
 "      --version            print the version and exit\n"
 "  -h, --help               print this help and exit\n"
@@ -107,7 +110,7 @@ static int parse_set(struct config *c, const char *arg)
 }
 
 enum { OPT_BATCH = 256, OPT_CHECK, OPT_PRINT, OPT_CONC, OPT_PERHOST, OPT_OUT,
-       OPT_TIMEOUT, OPT_SET, OPT_SUMMARY, OPT_VERSION };
+       OPT_TIMEOUT, OPT_SET, OPT_SUMMARY, OPT_VERSION, OPT_RESUME };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -120,6 +123,7 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "set", required_argument, NULL, OPT_SET },
 	{ "summary-json", required_argument, NULL, OPT_SUMMARY },
+	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, 'h' },
@@ -174,6 +178,7 @@ static int parse_args(int argc, char **argv, struct config *c, struct opts *o)
 		case OPT_PRINT: o->print_config = true; break;
 		case OPT_SET: bad |= parse_set(c, optarg); break;
 		case OPT_SUMMARY: o->crawl.summary_json = optarg; break;
+		case OPT_RESUME: o->crawl.resume = true; break;
 		case 'q': o->crawl.quiet = true; break;
 		case OPT_VERSION:
 			printf("ringfetchd %s (%s)\n", RF_VERSION, RF_COMMIT);
@@ -229,6 +234,22 @@ static int tls_startup(const struct config *c)
 	return -1;
 }
 
+/* Every request holds a socket: take every descriptor the hard limit
+ * allows (the soft default of 1024 is a shell's, not a crawler's). What
+ * is still short shows as a lower concurrency (sched.c), never as failed
+ * jobs. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the descriptor limit to %llu: %s",
+			 (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	struct config c;
@@ -248,11 +269,14 @@ int main(int argc, char **argv)
 	} else if (o.check_config) {
 		rc = EXIT_ALL_OK;
 	} else if (o.batch) {
+		raise_nofile();
 		rc = crawl_run(&c, &o.crawl);
-	} else if (o.crawl.n_files) {
-		fprintf(stderr, "ringfetchd: URL files need --batch\n");
+	} else if (o.crawl.n_files || o.crawl.resume) {
+		fprintf(stderr, "ringfetchd: %s needs --batch\n",
+			o.crawl.resume ? "--resume" : "URL files");
 		rc = EXIT_USAGE;
 	} else {
+		raise_nofile();
 		rc = daemon_run(&c, o.config_file, g_ov, g_n_ov);
 	}
 	config_fini(&c);

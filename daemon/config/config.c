@@ -34,6 +34,8 @@ void config_init(struct config *c)
 	c->daemon.state_dir = config_strdup("");
 	c->queue.capacity = 10000;
 	c->queue.spill_file = config_strdup("");
+	c->queue.host_share = 0.25;
+	c->queue.park_max = 1ull << 30;
 	c->queue.journal = -1;
 	c->limits.concurrency = 256;
 	c->limits.per_host = 6;
@@ -75,6 +77,8 @@ void config_init(struct config *c)
 	c->output.rotate_keep = 20;
 	c->output.compress = COMPRESS_NONE;
 	c->output.bodies = BODIES_NONE;
+	c->output.sync = SYNC_BATCH;
+	c->output.sync_interval_ms = 200;
 	c->metrics.listen = config_strdup("");
 	c->metrics.textfile = config_strdup("");
 	c->log.level = LOG_INFO;

@@ -26,6 +26,7 @@ struct config_strv {
 enum config_compress { COMPRESS_NONE = 0, COMPRESS_GZIP, COMPRESS_ZSTD };
 enum config_bodies { BODIES_NONE = 0, BODIES_FILES, BODIES_WARC };
 enum config_hash { HASH_SHA256 = 0, HASH_NONE };
+enum config_sync { SYNC_BATCH = 0, SYNC_NONE };
 
 struct config {
 	struct {
@@ -39,6 +40,9 @@ struct config {
 		uint32_t capacity;		/* >= 1 */
 		char *spill_file;		/* owned; "" = in the state dir */
 		int journal;			/* -1 = default (on in daemon mode), 0, 1 */
+		double host_share;		/* 0..1: of capacity one host may
+						 * hold (at least 4 x per_host) */
+		uint64_t park_max;		/* bytes a batch crawl may park */
 	} queue;
 	struct {
 		uint32_t concurrency;		/* >= 1 */
@@ -95,6 +99,8 @@ struct config {
 		enum config_compress compress;
 		enum config_bodies bodies;
 		enum config_hash hash;		/* sha256 of each body, or none */
+		enum config_sync sync;		/* batch: fdatasync, group commit */
+		uint64_t sync_interval_ms;	/* longest a record waits for it */
 	} output;
 	struct {
 		char *listen;			/* owned; "" = off */

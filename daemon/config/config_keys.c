@@ -23,6 +23,7 @@
 static const char *const compress_names[] = { "none", "gzip", "zstd", NULL };
 static const char *const bodies_names[] = { "none", "files", "warc", NULL };
 static const char *const hash_names[] = { "sha256", "none", NULL };
+static const char *const sync_names[] = { "batch", "none", NULL };
 /* in enum log_level order */
 static const char *const level_names[] = { "error", "warn", "info", "debug",
 					   NULL };
@@ -46,6 +47,8 @@ const struct config_key config_keys[] = {
 	KEY("queue", "capacity", CK_U32, queue.capacity, 1, 10000000),
 	STR("queue", "spill_file", CK_STR, queue.spill_file, CHK_ANY),
 	KEY("queue", "journal", CK_TRI, queue.journal, 0, 0),
+	KEY("queue", "host_share", CK_RATE, queue.host_share, 0, 1),
+	KEY("queue", "park_max", CK_SIZE, queue.park_max, 0, UINT64_MAX),
 	KEY("limits", "concurrency", CK_U32, limits.concurrency, 1, 65536),
 	KEY("limits", "per_host", CK_U32, limits.per_host, 1, 65536),
 	KEY("limits", "per_host_rate", CK_RATE, limits.per_host_rate,
@@ -96,6 +99,8 @@ const struct config_key config_keys[] = {
 	ENUM("output", "compress", output.compress, compress_names),
 	ENUM("output", "bodies", output.bodies, bodies_names),
 	ENUM("output", "hash", output.hash, hash_names),
+	ENUM("output", "sync", output.sync, sync_names),
+	KEY("output", "sync_interval", CK_DUR, output.sync_interval_ms, 1, DUR_MAX),
 	STR("metrics", "listen", CK_STR, metrics.listen, CHK_LISTEN),
 	STR("metrics", "textfile", CK_STR, metrics.textfile, CHK_ANY),
 	STR("batch", "urls", CK_STRV, batch.urls, CHK_NONEMPTY),

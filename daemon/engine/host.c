@@ -79,6 +79,17 @@ static void grow(struct host_table *t)
 	t->nbuckets = n;
 }
 
+struct host *host_find(const struct host_table *t, const struct url *u)
+{
+	uint32_t k = host_hash(u->host, u->port, u->https) & (t->nbuckets - 1);
+
+	for (struct host *h = t->buckets[k]; h; h = h->hnext)
+		if (h->port == u->port && h->https == u->https &&
+		    strcmp(h->name, u->host) == 0)
+			return h;
+	return NULL;
+}
+
 struct host *host_get(struct host_table *t, const struct url *u)
 {
 	uint32_t k = host_hash(u->host, u->port, u->https) & (t->nbuckets - 1);

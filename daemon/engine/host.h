@@ -25,6 +25,9 @@ struct host {
 	uint32_t refs;			/* jobs and conns pointing here */
 	struct list_node queue;		/* JS_QUEUED jobs by job.qnode, FIFO */
 	uint32_t q_len;
+	uint32_t held;			/* jobs of h in the bounded queue (queued
+					 * or waiting to retry): sched's share
+					 * counts these */
 	struct list_node idle;		/* idle pooled conns by conn.pool_node,
 					 * most recent first */
 	uint32_t n_idle;
@@ -77,6 +80,9 @@ void host_table_fini(struct host_table *t);
 /* The host of u, created when new, with one more reference. Returns NULL
  * on out of memory. Release with host_put(). */
 struct host *host_get(struct host_table *t, const struct url *u);
+/* The host of u when known, else NULL; never creates one nor takes a
+ * reference (a producer's cheap look before it submits). */
+struct host *host_find(const struct host_table *t, const struct url *u);
 /* Drop a reference; a host with no reference, job or connection is freed. */
 void host_put(struct host_table *t, struct host *h);
 

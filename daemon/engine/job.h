@@ -41,6 +41,7 @@ struct job {
 	uint32_t redirects;
 	bool retry_free;	/* next attempt is a stale-pool retry, not counted */
 	bool free_retry_used;	/* at most one such retry per job */
+	bool local_shortage;	/* the last attempt found no descriptor */
 	bool tls_probe;		/* this attempt fetches its host's TLS
 				 * session (host_probe_start) */
 	struct robots_fetch *robots; /* an internal job fetching a host's
@@ -62,6 +63,8 @@ struct job {
 	bool conditional;	/* sends validators: a 304 is its success */
 	uint64_t duplicate_of;	/* batch.dedupe: the job fetching this URL */
 	struct client *waiter;	/* control.c client owed the record, or NULL */
+	bool journaled;		/* its accept line is in the journal: it owes
+				 * a done mark once its record is durable */
 
 	/* ---- latest attempt ---- */
 	enum rf_err err;

@@ -23,8 +23,59 @@
 #include "engine/job.h"
 #include "base/log.h"
 
+#define SHORTAGE_WAIT_MS 100	/* a job put off for want of a descriptor */
+#define SHORTAGE_HOLD_MS 1000	/* then fd_cap rises by a quarter */
+
 static void pump(struct loop_hook *hook);
 static void env_init(struct sched *s);
+
+/* SPEC Fair intake: max(host_share x capacity, 4 x per_host). A change
+ * by a reload leaves hosts_at_share as counted under the old share until
+ * those hosts' counts move (a status figure, not a bound). */
+static void set_share(struct sched *s)
+{
+	const struct config *c = s->cfg;
+	uint32_t share = (uint32_t)(c->queue.host_share * c->queue.capacity);
+	uint32_t floor = c->limits.per_host * 4;
+
+	s->share = share > floor ? share : floor;
+	if (s->share == 0)
+		s->share = 1;
+}
+
+/* j enters the bounded queue (queued, or waiting to retry) on its host. */
+static void hold(struct sched *s, struct job *j)
+{
+	s->waiting++;
+	if (++j->host->held == s->share)
+		s->hosts_at_share++;
+}
+
+/* j leaves it; a host dropping below its share wakes the producers that
+ * wait for one (from the next pump). */
+static void unhold(struct sched *s, struct job *j)
+{
+	s->waiting--;
+	if (j->host->held-- == s->share) {
+		s->hosts_at_share--;
+		s->share_freed = true;
+		s->loop->busy = true;
+	}
+}
+
+uint32_t sched_host_room(const struct sched *s, const struct url *u)
+{
+	const struct host *h = host_find(&s->hosts, u);
+	uint32_t held = h ? h->held : 0;
+
+	return held < s->share ? s->share - held : 0;
+}
+
+void sched_wait_share(struct sched *s, struct sched_room_wait *w)
+{
+	if (!list_linked(&w->node))
+		list_push_back(&s->share_waits, &w->node);
+}
 
 int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	       char *err, size_t errlen)
@@ -35,6 +86,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	list_init(&s->all);
 	list_init(&s->observers);
 	list_init(&s->room_waits);
+	list_init(&s->share_waits);
 	s->next_job_num = 1;
 	s->rng = loop_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
 	if (host_table_init(&s->hosts, l, cfg->limits.per_host,
@@ -57,6 +109,7 @@ int sched_init(struct sched *s, struct loop *l, const struct config *cfg,
 	if (!s->dns)
 		goto out_proxy;
 	env_init(s);
+	set_share(s);
 	s->pump_hook.fn = pump;
 	loop_add_hook(l, &s->pump_hook);
 	return 0;
@@ -92,6 +145,7 @@ void sched_snapshot(const struct sched *s, struct sched_snapshot *snap)
 	snap->adaptive_cuts = s->hosts.adapt_cuts;
 	snap->robots_fetches = s->robots.fetches_total;
 	snap->robots_cached = s->robots.cache.count;
+	snap->hosts_at_share = s->hosts_at_share;
 }
 
 uint32_t sched_room(const struct sched *s)
@@ -129,9 +183,25 @@ void sched_unwait_room(struct sched_room_wait *w)
  * producer's submit could re-enter. */
 static void wake_room_waiters(struct sched *s)
 {
-	struct list_node *n;
+	struct list_node *n, now;
 
 	while (sched_room(s) > 0 && (n = list_first(&s->room_waits))) {
+		struct sched_room_wait *w =
+			list_entry(n, struct sched_room_wait, node);
+
+		list_remove(n);
+		w->room(w);
+	}
+	if (!s->share_freed)
+		return;
+	s->share_freed = false;
+	/* a waiter may wait again at once: wake only those waiting now */
+	list_init(&now);
+	while ((n = list_first(&s->share_waits))) {
+		list_remove(n);
+		list_push_back(&now, n);
+	}
+	while ((n = list_first(&now))) {
 		struct sched_room_wait *w =
 			list_entry(n, struct sched_room_wait, node);
 
@@ -299,7 +369,7 @@ static void job_accept(struct sched *s, struct job *j, uint64_t num)
 static void job_queue(struct sched *s, struct job *j)
 {
 	j->state = JS_QUEUED;
-	s->waiting++;
+	hold(s, j);
 	host_enqueue(&s->hosts, j->host, j, false);
 }
 
@@ -324,7 +394,7 @@ static bool ended_duplicate(struct sched *s, struct job *j)
 }
 
 struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
-			    const char *id, uint64_t *num)
+			    const char *id, uint64_t want, uint64_t *num)
 {
 	struct job *j = job_new(url, len, id);
 	int rc;
@@ -332,7 +402,7 @@ struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
 	*num = 0;
 	if (!j)
 		return NULL;
-	job_accept(s, j, 0);
+	job_accept(s, j, want);
 	*num = j->num;
 	rc = url_parse(&j->url, url, len, j->detail, sizeof(j->detail));
 	if (rc == URL_OK && ended_duplicate(s, j))
@@ -350,24 +420,30 @@ struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
 	return j;
 }
 
-uint64_t sched_submit(struct sched *s, const char *url, size_t len,
-		      const char *id)
+uint64_t sched_submit_num(struct sched *s, const char *url, size_t len,
+			  const char *id, uint64_t want)
 {
 	uint64_t num;
 
-	sched_submit_ex(s, url, len, id, &num);
+	sched_submit_ex(s, url, len, id, want, &num);
 	return num;
 }
 
+uint64_t sched_submit(struct sched *s, const char *url, size_t len,
+		      const char *id)
+{
+	return sched_submit_num(s, url, len, id, 0);
+}
+
 uint64_t sched_reject(struct sched *s, const char *text, size_t len,
-		      const char *id, const char *detail)
+		      const char *id, const char *detail, uint64_t want)
 {
 	struct job *j = job_new(text, len, id);
 	uint64_t num;
 
 	if (!j)
 		return 0;
-	job_accept(s, j, 0);
+	job_accept(s, j, want);
 	num = j->num;
 	j->err = RF_INVALID_URL;
 	put_text(j->detail, sizeof(j->detail), detail);
@@ -452,6 +528,11 @@ static void probe_end(struct sched *s, struct job *j)
 static void attempt_done(struct sched *s, struct job *j,
 			 const char *location, const char *retry_after);
 
+static bool now_before_deadline(const struct sched *s, const struct job *j)
+{
+	return loop_now_ms(s->loop) + SHORTAGE_WAIT_MS < j->deadline_ms;
+}
+
 /* An attempt that ended before reaching a conn: err with detail. */
 static void attempt_failed(struct sched *s, struct job *j, struct slot *sl,
 			   enum rf_err err, const char *detail)
@@ -493,7 +574,7 @@ static void attempt(struct sched *s, struct job *j, struct slot sl)
 static void requeue(struct sched *s, struct job *j, bool front)
 {
 	j->state = JS_QUEUED;
-	s->waiting++;
+	hold(s, j);
 	host_enqueue(&s->hosts, j->host, j, front);
 	/* a robots.txt fetch back on its host goes before those waiting */
 	if (j->robots && j->host == j->robots->origin)
@@ -517,7 +598,7 @@ static bool robots_pass(struct sched *s, struct job *j, uint64_t now)
 		return false;
 	case ROBOTS_DENY:
 		host_unstart(&s->hosts, j->host);
-		s->waiting--;
+		unhold(s, j);
 		finish(s, j);
 		/* a job ended inside the pump: the hooks that ran before it
 		 * this turn (room waiters, a crawl's end) must see it before
@@ -536,7 +617,7 @@ static void start(struct sched *s, struct job *j)
 	if (s->cfg->robots.obey && !robots_pass(s, j, now))
 		return;
 	sl = slot_take(s, j->host);
-	s->waiting--;
+	unhold(s, j);
 	j->state = JS_RUNNING;
 	if (!j->t_first_ms) {
 		j->t_first_ms = now;
@@ -559,13 +640,34 @@ static void start(struct sched *s, struct job *j)
 	attempt(s, j, sl);
 }
 
+/* limits.concurrency, or less while descriptors run short. */
+static uint32_t cap_now(struct sched *s)
+{
+	uint32_t cap = s->cfg->limits.concurrency;
+	uint64_t now = loop_now_ms(s->loop);
+
+	if (!s->fd_cap)
+		return cap;
+	if (now - s->fd_short_ms >= SHORTAGE_HOLD_MS) {
+		s->fd_cap += s->fd_cap / 4 + 1;
+		s->fd_short_ms = now;
+	}
+	if (s->fd_cap >= cap) {
+		s->fd_cap = 0;
+		log_info("descriptors: back to limits.concurrency (%u)", cap);
+		return cap;
+	}
+	return s->fd_cap;
+}
+
 static void pump(struct loop_hook *hook)
 {
 	struct sched *s = container_of(hook, struct sched, pump_hook);
+	uint32_t cap = cap_now(s);
 
 	wake_room_waiters(s);
 	/* A results file that cannot be written holds new fetches back. */
-	while (s->in_flight < s->cfg->limits.concurrency &&
+	while (s->in_flight < cap &&
 	       !(s->held && s->held(s->held_arg))) {
 		struct job *j = host_next_job(&s->hosts);
 
@@ -586,7 +688,7 @@ static void on_backoff_done(struct timer *t)
 	struct sched *s = j->sched;
 
 	s->backoff--;
-	s->waiting--;
+	unhold(s, j);
 	requeue(s, j, true);
 }
 
@@ -627,7 +729,7 @@ static void retry_later(struct sched *s, struct job *j, const char *retry_after)
 	}
 	j->state = JS_BACKOFF;
 	j->sched = s;
-	s->waiting++;
+	hold(s, j);
 	s->backoff++;
 	loop_timer_arm(s->loop, &j->timer, now + delay, on_backoff_done);
 }
@@ -681,6 +783,38 @@ static void redirect(struct sched *s, struct job *j, const char *location)
 	requeue(s, j, false);
 }
 
+void sched_fd_shortage(struct sched *s)
+{
+	if (!s->fd_cap || s->in_flight < s->fd_cap) {
+		if (!s->fd_cap)
+			log_warn("descriptors: none left (EMFILE); %u requests "
+				 "at once until some free",
+				 s->in_flight ? s->in_flight : 1);
+		s->fd_cap = s->in_flight ? s->in_flight : 1;
+		sched_close_idle(s);
+	}
+	s->fd_short_ms = loop_now_ms(s->loop);
+}
+
+/* No descriptor for j's socket (EMFILE, ENFILE): a shortage here, not the
+ * host's failure. Fewer requests at once for a while, idle pooled
+ * connections closed, and j again shortly, the attempt not counted. */
+static void local_shortage(struct sched *s, struct job *j)
+{
+	uint64_t now = loop_now_ms(s->loop);
+
+	sched_fd_shortage(s);
+	s->fd_shortages++;
+	j->local_shortage = false;
+	j->retry_free = true;		/* start() counts no attempt */
+	j->state = JS_BACKOFF;
+	j->sched = s;
+	hold(s, j);
+	s->backoff++;
+	loop_timer_arm(s->loop, &j->timer, now + SHORTAGE_WAIT_MS,
+		       on_backoff_done);
+}
+
 /* After an attempt of j (its slot given back): redirect, retry, or the
  * job's record. location and retry_after are the response's, or NULL. */
 static void attempt_done(struct sched *s, struct job *j,
@@ -689,6 +823,10 @@ static void attempt_done(struct sched *s, struct job *j,
 	const struct config *cfg = s->cfg;
 	bool attempts_left = j->attempts < cfg->retry.attempts;
 
+	if (j->local_shortage && now_before_deadline(s, j)) {
+		local_shortage(s, j);
+		return;
+	}
 	if (j->err != RF_OK) {
 		if (j->retry_free && !j->free_retry_used) {
 			j->free_retry_used = true;
@@ -756,6 +894,7 @@ static void take_result(struct job *j, const struct conn_result *r)
 	j->tls_version = r->tls_used ? r->tls_version : NULL;
 	j->tls_cipher = r->tls_used ? r->tls_cipher : NULL;
 	j->retry_free = r->retry_free;
+	j->local_shortage = r->local_shortage;
 	free(j->body_path);
 	j->body_path = NULL;
 }
@@ -899,12 +1038,12 @@ static void unhook(struct sched *s, struct job *j)
 	switch (j->state) {
 	case JS_QUEUED:
 		host_unqueue(&s->hosts, j->host, j);
-		s->waiting--;
+		unhold(s, j);
 		break;
 	case JS_BACKOFF:
 		loop_timer_cancel(s->loop, &j->timer);
 		s->backoff--;
-		s->waiting--;
+		unhold(s, j);
 		break;
 	case JS_RUNNING:
 		if (!j->conn)
@@ -981,6 +1120,7 @@ void sched_apply_config(struct sched *s)
 	s->hosts.per_host = s->cfg->limits.per_host;
 	s->hosts.adaptive = s->cfg->limits.adaptive;
 	s->hosts.rate = s->cfg->limits.per_host_rate;
+	set_share(s);
 	/* the new config was validated; should it still fail, keep the old */
 	if (netguard_init(&g, s->cfg, err, sizeof(err)) == 0) {
 		netguard_fini(&s->guard);

@@ -95,6 +95,7 @@ struct sched_snapshot {
 	uint64_t adaptive_cuts;		/* limits.adaptive's cuts */
 	uint64_t robots_fetches;	/* robots.txt fetches started */
 	uint32_t robots_cached;		/* hosts with robots.txt rules cached */
+	uint32_t hosts_at_share;	/* hosts holding queue.host_share */
 };
 
 struct sched {
@@ -125,10 +126,20 @@ struct sched {
 					 * hosts with nothing queued close */
 	struct conn_counters conns;	/* open, idle, opened, reused */
 	uint64_t next_job_num;
+	uint32_t fd_cap;		/* 0, or requests in flight allowed while
+					 * descriptors ran short (EMFILE) */
+	uint64_t fd_short_ms;		/* last shortage, or fd_cap's last rise */
+	uint64_t fd_shortages;		/* attempts put off for want of one */
 	uint64_t rng;			/* backoff jitter */
 	struct sched_stats st;
 	struct list_node observers;	/* struct sched_observer, in order */
 	struct list_node room_waits;	/* struct sched_room_wait, FIFO */
+	struct list_node share_waits;	/* struct sched_room_wait: woken when
+					 * a host at its share drops below */
+	uint32_t share;			/* jobs one host may hold in the bounded
+					 * queue (queue.host_share) */
+	uint32_t hosts_at_share;	/* hosts with held >= share */
+	bool share_freed;		/* one did since the last wake */
 	/* While held(held_arg) is true no attempt starts: the record writer
 	 * holds new fetches back while it cannot write. NULL: never held. */
 	bool (*held)(void *arg);
@@ -165,6 +176,19 @@ void sched_wait_room(struct sched *s, struct sched_room_wait *w);
 /* Stop waiting; harmless when w does not wait. */
 void sched_unwait_room(struct sched_room_wait *w);
 
+/* Fair intake: how many more jobs u's host may hold in the bounded queue
+ * (queued or waiting to retry) before it is at its share, max(host_share
+ * x capacity, 4 x per_host); the whole share for a host not known yet
+ * (nothing is created). Whether the queue has room is sched_room()'s. */
+uint32_t sched_host_room(const struct sched *s, const struct url *u);
+
+/* Have w->room called once, from the loop's turn, after a host that held
+ * its share drops below it (a job of it started or ended); w is the same
+ * kind as sched_wait_room()'s but sits in its own list (a producer held
+ * back by a share, not by a full queue). Harmless when waiting already;
+ * sched_unwait_room() takes it out. */
+void sched_wait_share(struct sched *s, struct sched_room_wait *w);
+
 /* The live jobs, oldest first: for (j = sched_first(s); j; j =
  * sched_next(s, j)). Cancelling or dropping the current job is allowed
  * when the next one was fetched before. */
@@ -175,16 +199,17 @@ struct job *sched_next(const struct sched *s, const struct job *j);
  * the caller may decorate (headers) before the next loop turn starts it,
  * or NULL when it ended at once in its record (invalid_url, duplicate) or
  * nothing was accepted (out of memory: *num is then 0). *num is the job
- * number. */
+ * number: want, or the next one when want is 0. */
 struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
-			    const char *id, uint64_t *num);
+			    const char *id, uint64_t want, uint64_t *num);
 
 /* Accept text (len bytes, as read; the record's url) with an optional id
  * only to end it at once in an invalid_url record with detail: a line
  * that is not a job at all (a URL-file line that is bad JSON). Returns the
- * job number, or 0 when out of memory (nothing accepted). */
+ * job number (want, or the next one when 0), or 0 when out of memory
+ * (nothing accepted). */
 uint64_t sched_reject(struct sched *s, const char *text, size_t len,
-		      const char *id, const char *detail);
+		      const char *id, const char *detail, uint64_t want);
 
 /* Accept one URL (len bytes, as read) with an optional submitter id.
  * Always accepts: an unparseable URL ends at once in an invalid_url record.
@@ -193,12 +218,23 @@ uint64_t sched_reject(struct sched *s, const char *text, size_t len,
 uint64_t sched_submit(struct sched *s, const char *url, size_t len,
 		      const char *id);
 
+/* As sched_submit() with job number want (0: the next one): a batch
+ * crawl numbers its lines, so that --resume gives a line the number it
+ * had. */
+uint64_t sched_submit_num(struct sched *s, const char *url, size_t len,
+			  const char *id, uint64_t want);
+
 /* Whether nothing is queued, waiting, running or closing. */
 bool sched_idle(const struct sched *s);
 
 /* Close every idle pooled connection and end every robots.txt fetch (at
  * exit). */
 void sched_close_idle(struct sched *s);
+
+/* The process ran out of descriptors (a socket, an accepted client): hold
+ * requests in flight at what runs now for a while, and close idle pooled
+ * connections, so fetches and control clients share what there is. */
+void sched_fd_shortage(struct sched *s);
 
 /* ---- daemon mode: jobs addressed one by one ---- */
 

@@ -1,6 +1,7 @@
 /* Lazy URL-file reader. One 64 KiB buffer per crawl: lines are submitted
- * while the queue has room; when it is full the reader simply stops asking
- * for more bytes, and the loop hook picks up again once jobs finish. */
+ * while their host has room; otherwise they park (park.c) and reading goes
+ * on, or, without a park, the reader stops asking for more bytes until the
+ * queue has room. Parked lines go back in before new ones are read. */
 #include "front/batch.h"
 
 #include <errno.h>
@@ -24,6 +25,8 @@
 
 static void on_read(struct io_op *op, int res, unsigned flags);
 static void on_room(struct sched_room_wait *w);
+static void on_share(struct sched_room_wait *w);
+static void feed(struct batch *b);
 static void feed_hook(struct loop_hook *h);
 
 /* Block until the FIFO fd (opened O_NONBLOCK) has input or its writer has
@@ -88,6 +91,7 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	memset(b, 0, offsetof(struct batch, buf));
 	b->s = s;
 	b->loop = l;
+	b->first = 1;
 	b->names = names;
 	b->n = n;
 	b->fds = calloc(n ? n : 1, sizeof(*b->fds));
@@ -108,6 +112,7 @@ int batch_open(struct batch *b, struct sched *s, struct loop *l,
 	}
 	b->op_read.done = on_read;
 	b->room.room = on_room;
+	b->share.room = on_share;
 	b->hook.fn = feed_hook;
 	loop_add_hook(l, &b->hook);
 	return 0;
@@ -122,12 +127,14 @@ void batch_close(struct batch *b)
 	b->fds = NULL;
 	b->n = 0;
 	sched_unwait_room(&b->room);
+	sched_unwait_room(&b->share);
 }
 
 void batch_stop(struct batch *b)
 {
 	b->done = true;
 	sched_unwait_room(&b->room);
+	sched_unwait_room(&b->share);
 }
 
 static bool is_space(char c)
@@ -140,8 +147,10 @@ static bool is_space(char c)
 /* A line that is a JSON object: url, and optionally id, headers, etag and
  * last_modified (so a result log is a URL file, and crawling it again asks
  * only for what changed). Anything else that starts with '{' is one
- * invalid_url record saying why. Returns the job number, 0 on OOM. */
-static uint64_t submit_json_line(struct batch *b, const char *p, size_t n)
+ * invalid_url record saying why. The job is numbered want. Returns the
+ * job number, 0 on OOM. */
+static uint64_t submit_json_line(struct batch *b, const char *p, size_t n,
+				 uint64_t want)
 {
 	struct json_doc doc = { 0 };
 	const struct json_val *u = NULL;
@@ -150,23 +159,24 @@ static uint64_t submit_json_line(struct batch *b, const char *p, size_t n)
 	struct job *j;
 
 	if (json_parse(p, n, &doc, why, sizeof(why)) < 0) {
-		num = sched_reject(b->s, p, n, NULL, why);
+		num = sched_reject(b->s, p, n, NULL, why, want);
 		goto out;
 	}
 	if (doc.root->type == JSON_OBJECT)
 		u = json_get(doc.root, "url");
 	if (!u || !json_as_str(u) || strlen(u->str) != u->len) {
 		num = sched_reject(b->s, p, n, NULL, "a JSON line needs \"url\" "
-				   "(a string)");
+				   "(a string)", want);
 		goto out;
 	}
 	if (jobspec_check(doc.root, why, sizeof(why)) < 0) {
-		num = sched_reject(b->s, u->str, u->len, NULL, why);
+		num = sched_reject(b->s, u->str, u->len, NULL, why, want);
 		goto out;
 	}
 	/* a URL that does not parse, or one seen before, ends in its
 	 * record at once (j NULL) */
-	j = sched_submit_ex(b->s, u->str, u->len, jobspec_id(doc.root), &num);
+	j = sched_submit_ex(b->s, u->str, u->len, jobspec_id(doc.root), want,
+			    &num);
 	if (j && jobspec_apply(j, doc.root) < 0)
 		log_error("job %llu: out of memory for its headers; sent "
 			  "without some", (unsigned long long)num);
@@ -175,8 +185,75 @@ out:
 	return num;
 }
 
+/* Submit one job line (trimmed) numbered num, now. */
+static void submit_now(struct batch *b, const char *p, size_t n, uint64_t num)
+{
+	if (*p == '{' ? !submit_json_line(b, p, n, num) :
+	    !sched_submit_num(b->s, p, n, NULL, num)) {
+		/* Nothing was accepted for this line: end the crawl as a
+		 * failed read does, so no line is skipped silently. */
+		log_error("%s: out of memory after %llu URLs; reading stops",
+			  b->names[b->cur < b->n ? b->cur : b->n - 1],
+			  (unsigned long long)b->lines);
+		b->error = -ENOMEM;
+		b->done = true;
+		return;
+	}
+	b->lines++;
+}
+
+/* The URL of a job line, to know its host: the line, or a JSON line's
+ * "url". Returns false for a line that ends at once in its record
+ * (invalid_url): such a line takes no room and never parks. */
+static bool line_url(const char *p, size_t n, struct url *u)
+{
+	struct json_doc doc = { 0 };
+	const struct json_val *v = NULL;
+	bool ok;
+
+	if (*p != '{')
+		return url_parse(u, p, n, NULL, 0) == URL_OK;
+	if (json_parse(p, n, &doc, NULL, 0) < 0)
+		return false;
+	if (doc.root->type == JSON_OBJECT)
+		v = json_get(doc.root, "url");
+	ok = v && json_as_str(v) && strlen(v->str) == v->len &&
+	     url_parse(u, v->str, v->len, NULL, 0) == URL_OK;
+	json_doc_free(&doc);
+	return ok;
+}
+
+/* SPEC Fair intake: park the line when its host has lines parked (file
+ * order), is at its share, or the queue is full. Returns whether it was
+ * parked (or could not be, which ends reading as a failed read does). */
+static bool parked(struct batch *b, const char *p, size_t n, uint64_t num)
+{
+	struct url u;
+	bool park;
+	int rc;
+
+	if (!line_url(p, n, &u))
+		return false;
+	park = park_holds(b->park, &u) || sched_room(b->s) == 0 ||
+	       sched_host_room(b->s, &u) == 0;
+	if (park) {
+		rc = park_put(b->park, &u, num, p, n);
+		if (rc < 0) {
+			log_error("%s: a line cannot be parked (%s); reading "
+				  "stops here (later lines get no record)",
+				  b->park->dir, strerror(-rc));
+			b->error = rc;
+			b->done = true;
+		}
+	}
+	url_fini(&u);
+	return park;
+}
+
 static void submit_line(struct batch *b, const char *p, size_t n)
 {
+	uint64_t i;
+
 	while (n && is_space(*p)) {
 		p++;
 		n--;
@@ -187,17 +264,65 @@ static void submit_line(struct batch *b, const char *p, size_t n)
 		return;
 	if (n > URL_MAX + 1)
 		n = URL_MAX + 1;	/* still too long: an invalid_url record */
-	if (*p == '{' ? !submit_json_line(b, p, n) :
-	    !sched_submit(b->s, p, n, NULL)) {
-		/* Nothing was accepted for this line: end the crawl as a
-		 * failed read does, so no line is skipped silently. */
-		log_error("%s: out of memory after %llu URLs; reading stops",
-			  b->names[b->cur], (unsigned long long)b->lines);
-		b->error = -ENOMEM;
-		b->done = true;
+	i = b->index++;
+	if (b->done_before && b->done_before(b->done_arg, i)) {
+		b->skipped++;
 		return;
 	}
-	b->lines++;
+	if (b->park && parked(b, p, n, b->first + i))
+		return;
+	submit_now(b, p, n, b->first + i);
+}
+
+/* Parked lines back in, host by host in turn, each as far as its share
+ * and the queue have room. Returns how many (at most budget). */
+static unsigned unpark(struct batch *b, unsigned budget)
+{
+	struct park *p = b->park;
+	uint32_t tries = p->hosts_parked;
+	unsigned used = 0;
+
+	while (tries && used < budget && !b->done && sched_room(b->s) > 0) {
+		struct park_host *h = list_entry(list_first(&p->ready),
+						 struct park_host, node);
+		const char *line;
+		uint64_t num;
+		struct url u;
+		size_t n;
+		int rc;
+
+		/* to the back: the next host goes first next time */
+		list_remove(&h->node);
+		list_push_back(&p->ready, &h->node);
+		park_host_url(h, &u);
+		if (sched_host_room(b->s, &u) == 0) {
+			tries--;
+			continue;
+		}
+		rc = park_take(p, h, &num, &line, &n);
+		if (rc < 0) {
+			b->error = rc;	/* logged; those lines get no record */
+			b->done = true;
+			break;
+		}
+		if (rc == 0) {
+			tries--;	/* its lines are on their way to disk */
+			continue;
+		}
+		submit_now(b, line, n, num);
+		used++;
+		tries = p->hosts_parked;
+	}
+	return used;
+}
+
+/* Whether reading may go on: with a park, until park_max bytes are
+ * parked; without, while the queue has room. */
+static bool may_read(const struct batch *b)
+{
+	if (b->park)
+		return b->park->bytes < b->park_max;
+	return sched_room(b->s) > 0;
 }
 
 static void next_file(struct batch *b)
@@ -208,7 +333,7 @@ static void next_file(struct batch *b)
 	b->cur++;
 	b->eof = false;
 	b->skip_rest = false;
-	b->skipped = 0;
+	b->long_bytes = 0;
 }
 
 /* A line past BATCH_JUNK_LINE: no URL file holds one (this is a binary
@@ -223,16 +348,24 @@ static void give_up_file(struct batch *b)
 	b->eof = true;
 }
 
-/* Submit buffered lines while there is room; read more when drained. At
- * most FEED_TURN lines a turn: a 64 KiB read holds thousands, and parsing
- * them all at once would hold back the completions of fetches already
- * under way (the first TLS handshake of a crawl most of all). */
+/* Parked lines first, then buffered lines while reading may go on; read
+ * more when drained. At most FEED_TURN lines a turn: a 64 KiB read holds
+ * thousands, and parsing them all at once would hold back the completions
+ * of fetches already under way (the first TLS handshake of a crawl most of
+ * all). */
 static void feed(struct batch *b)
 {
 	size_t pos = b->pos;
 	unsigned budget = FEED_TURN;
 
-	while (!b->done && sched_room(b->s) > 0) {
+	if (b->park && b->park->lines && !b->done) {
+		budget -= unpark(b, budget);
+		if (!budget) {
+			b->loop->busy = true;	/* more next turn */
+			return;
+		}
+	}
+	while (!b->done && !b->files_done && may_read(b)) {
 		char *nl;
 
 		if (budget-- == 0) {
@@ -248,22 +381,22 @@ static void feed(struct batch *b)
 			if (!b->skip_rest)
 				submit_line(b, b->buf + pos, n);
 			b->skip_rest = false;
-			b->skipped = 0;
+			b->long_bytes = 0;
 			pos += n + 1;
 			continue;
 		}
 		if (b->skip_rest) {
 			/* the over-long line goes on: drop what came of it */
-			b->skipped += b->len - pos;
+			b->long_bytes += b->len - pos;
 			pos = b->len;
-			if (b->skipped > BATCH_JUNK_LINE)
+			if (b->long_bytes > BATCH_JUNK_LINE)
 				give_up_file(b);
 		} else if (pos == 0 && b->len == sizeof(b->buf)) {
 			/* A line longer than the buffer: one record for its
 			 * head, however long the rest, which is dropped. */
 			submit_line(b, b->buf, b->len);
 			b->skip_rest = true;
-			b->skipped = b->len;
+			b->long_bytes = b->len;
 			pos = b->len;
 		} else if (b->eof && b->len > pos) {
 			/* the last line had no newline */
@@ -273,17 +406,21 @@ static void feed(struct batch *b)
 		if (b->eof) {
 			next_file(b);
 			if (b->cur == b->n)
-				b->done = true;
+				b->files_done = true;
 			continue;
 		}
 		break;
 	}
 	b->pos = pos;
-	if (!b->done && sched_room(b->s) == 0) {
-		sched_wait_room(b->s, &b->room);
+	if (b->files_done && !(b->park && b->park->lines))
+		b->done = true;
+	if (b->done)
 		return;
-	}
-	if (!b->done && !b->reading && !b->eof) {
+	if (b->park && b->park->lines)
+		sched_wait_share(b->s, &b->share);
+	if (sched_room(b->s) == 0)
+		sched_wait_room(b->s, &b->room);
+	if (!b->files_done && may_read(b) && !b->reading && !b->eof) {
 		/* Compact only when about to read, not on every turn. */
 		if (pos) {
 			memmove(b->buf, b->buf + pos, b->len - pos);
@@ -319,10 +456,27 @@ static void on_read(struct io_op *op, int res, unsigned flags)
 	feed(b);
 }
 
-/* The queue had room again (sched's room signal). */
+/* The queue had room again, or a parked host dropped below its share
+ * (sched's signals), or parked lines reached the disk (park's). */
 static void on_room(struct sched_room_wait *w)
 {
 	struct batch *b = container_of(w, struct batch, room);
+
+	if (!b->done && !b->reading)
+		feed(b);
+}
+
+static void on_share(struct sched_room_wait *w)
+{
+	struct batch *b = container_of(w, struct batch, share);
+
+	if (!b->done && !b->reading)
+		feed(b);
+}
+
+void batch_parked_written(void *arg)
+{
+	struct batch *b = arg;
 
 	if (!b->done && !b->reading)
 		feed(b);
@@ -333,6 +487,7 @@ static void feed_hook(struct loop_hook *h)
 {
 	struct batch *b = container_of(h, struct batch, hook);
 
-	if (!b->done && !b->reading && !list_linked(&b->room.node))
+	if (!b->done && !b->reading && !list_linked(&b->room.node) &&
+	    !list_linked(&b->share.node))
 		feed(b);
 }

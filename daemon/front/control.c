@@ -45,6 +45,8 @@ struct client {
 	bool watching;
 	bool paused;			/* in the blocked list: queue full */
 	bool skipping;			/* discarding an over-long line */
+	bool gated;			/* output held until jw is told */
+	struct journal_wait jw;		/* the gate (control_ops.gate) */
 	struct buf in;			/* received, not yet answered */
 	struct buf out;			/* responses queued */
 	struct buf wire;		/* under the send SQE; never moved */
@@ -57,6 +59,7 @@ struct client {
 
 static void process(struct client *c);
 static void arm_recv(struct client *c);
+static void on_gate(struct journal_wait *w, int err);
 
 static void blocked_push(struct control *ctl, struct client *c)
 {
@@ -85,6 +88,8 @@ static void client_close(struct client *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	journal_unwait(&c->jw);
+	c->gated = false;
 	if (c->paused)
 		blocked_remove(ctl, c);
 	if (c->watching)
@@ -150,7 +155,7 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 		return;
 	}
 	buf_consume(&c->wire, (size_t)res);
-	if (!c->wire.len && c->out.len) {
+	if (!c->wire.len && c->out.len && !c->gated) {
 		struct buf t = c->wire;
 
 		c->wire = c->out;
@@ -172,7 +177,7 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 
 static void kick_send(struct client *c)
 {
-	if (c->sending || c->dead)
+	if (c->sending || c->dead || c->gated)
 		return;
 	if (!c->wire.len) {
 		struct buf t = c->wire;
@@ -289,6 +294,7 @@ static int submit(struct client *c, const char *url, size_t len,
 	bool wait = false, nowait = false;
 	struct buf *b = &ctl->resp;
 	char detail[192];
+	char why[256];
 	struct url u;
 	struct job *j;
 	int rc;
@@ -313,9 +319,9 @@ static int submit(struct client *c, const char *url, size_t len,
 			  "(%u) jobs", ctl->sched->cfg->queue.capacity);
 		return 0;
 	}
-	j = ctl->ops->submit(ctl->arg, url, len, id, root);
+	j = ctl->ops->submit(ctl->arg, url, len, id, root, why, sizeof(why));
 	if (!j) {
-		reply_err(c, "queue_full", "out of memory");
+		reply_err(c, "queue_full", "%s", why);
 		return 0;
 	}
 	if (wait) {
@@ -328,7 +334,11 @@ static int submit(struct client *c, const char *url, size_t len,
 	buf_puts(b, ",\"id\":");
 	json_put_str_or_null(b, id);
 	buf_puts(b, "}\n");
+	if (ctl->ops->gate)
+		c->gated = true;	/* before the ack can leave */
 	reply(c, b);
+	if (ctl->ops->gate)
+		ctl->ops->gate(ctl->arg, &c->jw);
 	return 0;
 }
 
@@ -524,6 +534,7 @@ static void client_new(struct control *ctl, int fd)
 	c->fd = fd;
 	c->op_recv.done = on_recv;
 	c->op_send.done = on_send;
+	c->jw.durable = on_gate;
 	/* room for the longest line plus one read past it */
 	buf_init(&c->in, CONTROL_LINE_MAX + CLIENT_RECV + 1);
 	buf_init(&c->out, CLIENT_OUT_MAX);
@@ -532,6 +543,28 @@ static void client_new(struct control *ctl, int fd)
 	ctl->n_clients++;
 	ctl->st.accepted++;
 	arm_recv(c);
+}
+
+/* The gate opened: everything acknowledged so far is durable. */
+static void on_gate(struct journal_wait *w, int err)
+{
+	struct client *c = container_of(w, struct client, jw);
+
+	if (err) {
+		/* the journal closed with the lines unwritten: what the
+		 * held output acknowledges is not durable, so it never
+		 * leaves */
+		client_close(c);
+		return;
+	}
+	c->gated = false;
+	kick_send(c);
+}
+
+/* Fetches hold the descriptors a client needs: they yield some. */
+static void on_starved(struct listener *ls)
+{
+	sched_fd_shortage(container_of(ls, struct control, ls)->sched);
 }
 
 /* Past daemon.max_clients a connection is closed unanswered: SPEC's error
@@ -645,6 +678,7 @@ void control_init(struct control *ctl, const struct control_ops *ops,
 	loop_add_hook(l, &ctl->hook);
 	listener_init(&ctl->ls, l, lfd, "control", CONTROL_ACCEPT_RETRY_MS,
 		      on_conn);
+	ctl->ls.starved = on_starved;
 }
 
 void control_close(struct control *ctl)

@@ -14,6 +14,12 @@
  * first, while the queue has room; once the daemon stops taking work, a
  * hook resumes them all (their submits then get shutting_down).
  *
+ * With a gate (queue.journal), a client's output is held from its
+ * acknowledgement until the daemon says the job is durable; its requests
+ * go on being processed meanwhile (so a pipelining client gets its acks in
+ * batches, one per disk sync), until the held output reaches the mark at
+ * which any client stops being read.
+ *
  * The daemon is reached only through struct control_ops, so this module
  * knows the protocol and its clients, not the daemon's insides. */
 #ifndef RF_CONTROL_H
@@ -27,6 +33,7 @@
 #include "engine/sched.h"
 #include "event/loop.h"
 #include "net/listener.h"
+#include "output/journal.h"
 
 struct job;
 struct json_val;
@@ -38,10 +45,18 @@ struct control_ops {
 	/* Accept url (len bytes, which control has checked parse) with an
 	 * optional id; req is the submit's JSON object (its optional fields
 	 * checked by jobspec_check), or NULL. The queue has room. Returns
-	 * the job (owned by sched; control may set its waiter) or NULL when
-	 * out of memory (nothing accepted). */
+	 * the job (owned by sched; control may set its waiter) or NULL with
+	 * the reason in why when it cannot be accepted (out of memory, the
+	 * journal cannot take it): nothing accepted, and the client is
+	 * answered queue_full. */
 	struct job *(*submit)(void *arg, const char *url, size_t len,
-			      const char *id, const struct json_val *req);
+			      const char *id, const struct json_val *req,
+			      char *why, size_t whylen);
+	/* After a job was accepted for a client: hold that client's output
+	 * until what was accepted so far is durable, then call w->durable
+	 * (perhaps at once). A waiting w moves to the latest job. NULL: no
+	 * gate (every acknowledgement leaves at once). */
+	void (*gate)(void *arg, struct journal_wait *w);
 	/* Cancel job num (id NULL) or every job with id. Returns how many. */
 	uint32_t (*cancel)(void *arg, uint64_t num, const char *id);
 	/* Append the status object to b. Returns 0 or -errno. */

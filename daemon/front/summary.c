@@ -208,6 +208,9 @@ void summary_print(FILE *f, const struct summary *sm,
 	else
 		fprintf(f, "ringfetchd: crawl finished\n");
 	fprintf(f, "  %-*s %llu\n", w, "total", ULL(st->done));
+	if (sm->already_done)
+		fprintf(f, "  %-*s %llu (--resume: lines with a record from "
+			"before)\n", w, "already done", ULL(sm->already_done));
 	fprintf(f, "  %-*s %llu\n", w, "ok", ULL(st->ok));
 	if (sm->not_modified)
 		fprintf(f, "    %-*s %llu\n", w - 2, "not modified",
@@ -318,6 +321,8 @@ int summary_write_json(int fd, const struct summary *sm,
 		   ULL(st->bytes), (double)elapsed_ms / 1000.0,
 		   rate(sm, st, elapsed_ms), ratio(sm, st));
 	json_hosts(&b, sm);
+	if (sm && sm->already_done)
+		buf_printf(&b, ",\"already_done\":%llu", ULL(sm->already_done));
 	buf_puts(&b, "}\n");
 	rc = write_file(fd, &b);
 	buf_fini(&b);

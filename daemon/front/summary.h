@@ -40,6 +40,7 @@ struct summary {
 	uint64_t duplicates;  /* batch.dedupe's (in st->failed) */
 	uint64_t not_started; /* lines dropped by the interrupt, no record;
 			       * set by the crawl */
+	uint64_t already_done; /* lines --resume skipped: they had a record */
 };
 
 /* Empty sm. Never fails. */

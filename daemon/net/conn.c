@@ -456,6 +456,7 @@ static void try_connect(struct conn *c)
 	c->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0);
 	if (c->fd < 0) {
+		c->res.local_shortage = errno == EMFILE || errno == ENFILE;
 		fail(c, RF_CONNECT, "socket: %s", strerror(errno));
 		return;
 	}

@@ -53,6 +53,8 @@ static void on_accept(struct io_op *op, int res, unsigned flags)
 				 strerror(-res),
 				 (unsigned long long)ls->retry_ms);
 		ls->failing = true;
+		if ((res == -EMFILE || res == -ENFILE) && ls->starved)
+			ls->starved(ls);
 		loop_timer_arm(ls->loop, &ls->retry,
 			       loop_now_ms(ls->loop) + ls->retry_ms, on_retry);
 		return;

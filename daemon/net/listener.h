@@ -24,6 +24,9 @@ struct listener {
 	listener_fn on_conn;
 	void (*on_idle)(struct listener *ls);	/* optional: the last SQE
 						 * came back after close */
+	void (*starved)(struct listener *ls);	/* optional: an accept
+						 * found no descriptor
+						 * (EMFILE, ENFILE) */
 	struct io_op op;
 	struct timer retry;	/* armed while paused */
 	bool busy;		/* op is in the ring */

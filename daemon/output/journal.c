@@ -340,6 +340,16 @@ out_free:
 	return rc;
 }
 
+int journal_empty(struct journal *jr)
+{
+	if (jr->busy || journal_pending(jr))
+		return -EBUSY;
+	if (ftruncate(jr->fd, 0) < 0)
+		return -errno;
+	jr->size = 0;
+	return 0;
+}
+
 /* The end of journal_close(), once nothing is in flight. */
 static void finish_close(struct journal *jr)
 {

@@ -88,6 +88,12 @@ int journal_flush_now(struct journal *jr);
  * flight). Returns 0, or -errno with the old file kept. */
 int journal_rewrite(struct journal *jr, const char *p, size_t n);
 
+/* Every line of the file was consumed (the batch crawl took its parked
+ * lines back): cut the file to nothing, so its disk is given back, and
+ * append from its start again. Only when nothing is pending or in flight.
+ * Returns 0, -EBUSY (nothing done) or -errno. */
+int journal_empty(struct journal *jr);
+
 /* What is pending is written (blocking, once), waiters are told (-ECANCELED
  * for what could not be written), the file is closed and jr's memory freed.
  * With a write in flight this happens on its completion: run the loop

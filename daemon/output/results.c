@@ -161,16 +161,207 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 	return 0;
 }
 
+/* ---- durability ------------------------------------------------------ */
+
+static size_t count_lines(const char *p, size_t n)
+{
+	size_t lines = 0;
+	const char *nl, *end = p + n;
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+		lines++;
+		p = nl + 1;
+	}
+	return lines;
+}
+
+static void tell_durable(struct results *r, uint64_t n)
+{
+	if (n <= r->synced)
+		return;
+	r->synced = n;
+	if (r->durable)
+		r->durable(r->owner, n);
+}
+
+static bool sync_batch(const struct results *r)
+{
+	return !r->cfg || r->cfg->output.sync == SYNC_BATCH;
+}
+
+static void on_sync_timer(struct timer *t);
+
+/* Records wait for their sync: have one run within output.sync_interval
+ * of the last one's start. */
+static void sync_arm(struct results *r)
+{
+	uint64_t at;
+
+	if (!r->loop || !sync_batch(r) || r->sync_busy ||
+	    timer_armed(&r->t_sync) || r->records <= r->synced)
+		return;
+	at = r->sync_last_ms + (r->cfg ? r->cfg->output.sync_interval_ms : 200);
+	if (at < loop_now_ms(r->loop))
+		at = loop_now_ms(r->loop);
+	loop_timer_arm(r->loop, &r->t_sync, at, on_sync_timer);
+}
+
+static void on_sync(struct io_op *op, int res, unsigned flags)
+{
+	struct results *r = container_of(op, struct results, op_sync);
+
+	(void)flags;
+	r->sync_busy = false;
+	close(r->sync_fd);
+	r->sync_fd = -1;
+	if (res < 0) {
+		if (!r->sync_err)
+			log_error("results: fdatasync of %s failed: %s; done "
+				  "marks wait, tried again every %llu ms",
+				  r->path, strerror(-res), (unsigned long long)
+				  r->cfg->output.sync_interval_ms);
+		r->sync_err = res;
+	} else {
+		if (r->sync_err)
+			log_info("results: %s syncs again", r->path);
+		r->sync_err = 0;
+		tell_durable(r, r->sync_target);
+	}
+	sync_arm(r);
+}
+
+/* Through the ring, on a dup of the fd: a rotation may close r->fd while
+ * the sync is in flight. */
+static void sync_start(struct results *r)
+{
+	struct io_uring_sqe *sqe;
+
+	r->sync_fd = dup(r->fd);
+	if (r->sync_fd < 0) {
+		/* out of descriptors: sync in place, blocking, this once */
+		if (fdatasync(r->fd) == 0)
+			tell_durable(r, r->written);
+		return;
+	}
+	r->sync_busy = true;
+	r->sync_target = r->written;
+	r->sync_last_ms = loop_now_ms(r->loop);
+	sqe = loop_sqe(r->loop, &r->op_sync);
+	io_uring_prep_fsync(sqe, r->sync_fd, IORING_FSYNC_DATASYNC);
+}
+
+static int flush_now(struct results *r);
+
+static void on_sync_timer(struct timer *t)
+{
+	struct results *r = container_of(t, struct results, t_sync);
+
+	if (!r->blocked)
+		flush_now(r);
+	if (r->written > r->synced && !r->sync_busy)
+		sync_start(r);
+	else if (!r->sync_busy)	/* blocked: nothing written to sync */
+		loop_timer_arm(r->loop, &r->t_sync, loop_now_ms(r->loop) +
+			       r->cfg->output.sync_interval_ms, on_sync_timer);
+}
+
+/* Blocking: every written record durable now (before a rename). */
+static int catch_up(struct results *r)
+{
+	if (r->written <= r->synced)
+		return 0;
+	if (sync_batch(r) && fdatasync(r->fd) < 0) {
+		log_error("results: fdatasync of %s failed: %s", r->path,
+			  strerror(errno));
+		return -errno;
+	}
+	tell_durable(r, r->written);
+	return 0;
+}
+
+int results_sync_now(struct results *r)
+{
+	int rc = results_flush(r);
+
+	if (rc < 0)
+		return rc;
+	return catch_up(r);
+}
+
+bool results_idle(const struct results *r)
+{
+	return !r->sync_busy;
+}
+
+bool results_line_job(const char *p, size_t n, uint64_t *num)
+{
+	static const char key[] = ",\"job\":";
+	const char *k = memmem(p, n < 64 ? n : 64, key, sizeof(key) - 1);
+	const char *end = p + n;
+	uint64_t v = 0;
+
+	if (n < 2 || p[0] != '{' || !k)
+		return false;
+	k += sizeof(key) - 1;
+	if (k >= end || *k < '1' || *k > '9')
+		return false;
+	for (; k < end && *k >= '0' && *k <= '9'; k++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*k - '0');
+	}
+	if (k >= end || (*k != ',' && *k != '}'))
+		return false;
+	*num = v;
+	return true;
+}
+
 /* ---- the log file ---------------------------------------------------- */
+
+/* A crash or power cut can leave the file ending in part of a record:
+ * cut it back to the last newline, so the next record starts a line of
+ * its own and a reader never takes half a record for one. */
+static uint64_t cut_torn_tail(int fd, const char *path, uint64_t size)
+{
+	char tail[4096];
+	uint64_t end = size;
+
+	while (end > 0) {
+		size_t n = end < sizeof(tail) ? (size_t)end : sizeof(tail);
+		ssize_t r = pread(fd, tail, n, (off_t)(end - n));
+		const char *nl;
+
+		if (r != (ssize_t)n)
+			return size;	/* unreadable: leave it alone */
+		nl = memrchr(tail, '\n', n);
+		if (nl) {
+			end = end - n + (uint64_t)(nl - tail) + 1;
+			break;
+		}
+		end -= n;
+	}
+	if (end == size)
+		return size;
+	log_warn("results: %s ends in a torn record (%llu bytes); cut off",
+		 path, (unsigned long long)(size - end));
+	if (ftruncate(fd, (off_t)end) < 0) {
+		log_error("results: %s: cannot cut the torn record: %s", path,
+			  strerror(errno));
+		return size;
+	}
+	return end;
+}
 
 static int open_log(const char *path, uint64_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
 	if (fd < 0)
 		return -errno;
 	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	if (*size)
+		*size = cut_torn_tail(fd, path, *size);
 	return fd;
 }
 
@@ -198,8 +389,10 @@ int results_open(struct results *r, struct loop *l, const struct config *cfg,
 
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
+	r->sync_fd = -1;
 	r->ts_sec = -1;
 	r->loop = l;
+	r->op_sync.done = on_sync;
 	r->cfg = cfg;
 	buf_init(&r->out, RESULTS_MAX);
 	rc = fs_mkdir_p(dir);
@@ -281,6 +474,10 @@ static int rotate(struct results *r)
 	uint64_t size;
 	int rc, fd;
 
+	if (catch_up(r) < 0)
+		return -EAGAIN;
+	if (r->may_rotate && !r->may_rotate(r->owner))
+		return -EAGAIN;
 	rc = rotate_rename(r, dst, sizeof(dst));
 	if (rc < 0) {
 		if (!r->rotate_failed)
@@ -369,17 +566,24 @@ static int flush_now(struct results *r)
 
 	while (r->out.len) {
 		n = fit(r);
-		if (n == 0 && rotate(r) == 0)
-			continue;
-		if (n == 0)
+		if (n == 0) {
+			rc = rotate(r);
+			if (rc == 0)
+				continue;
+			if (rc == -EAGAIN)
+				break;	/* the next flush tries again */
 			n = r->out.len;
+		}
 		rc = write_span(r, r->out.p, n);
 		if (rc < 0) {
 			block(r, rc);
 			return rc;
 		}
+		r->written += count_lines(r->out.p, n);
 		buf_consume(&r->out, n);
 	}
+	if (r->cfg && r->cfg->output.sync == SYNC_NONE)
+		tell_durable(r, r->written);
 	if (r->blocked) {
 		log_info("results: %s is writable again; fetches resume",
 			 r->path);
@@ -402,9 +606,17 @@ static void on_rotate_timer(struct timer *t)
 {
 	struct results *r = container_of(t, struct results, t_rotate);
 
-	if (!r->blocked && flush_now(r) == 0 && r->size > 0 && rotate(r) == 0)
+	int rc = -EAGAIN;
+
+	if (!r->blocked && flush_now(r) == 0 && r->size > 0)
+		rc = rotate(r);
+	if (rc == 0)
 		return;
-	arm_interval(r);
+	if (rc == -EAGAIN && r->loop)	/* the owner's marks are on the way */
+		loop_timer_arm(r->loop, &r->t_rotate, loop_now_ms(r->loop) + 10,
+			       on_rotate_timer);
+	else
+		arm_interval(r);
 }
 
 int results_flush(struct results *r)
@@ -423,6 +635,7 @@ int results_write(struct results *r, const struct job *j)
 {
 	int rc = results_format(&r->out, j, loop_wall_ms(), r);
 
+	r->last_lost = rc < 0;
 	if (rc < 0) {
 		if (!r->err)
 			log_error("results: record of job %llu lost: %s",
@@ -431,6 +644,7 @@ int results_write(struct results *r, const struct job *j)
 		return rc;
 	}
 	r->records++;
+	sync_arm(r);
 	if (r->out.len >= RESULTS_BATCH)
 		return results_flush(r);
 	return 0;
@@ -465,6 +679,12 @@ int results_reopen(struct results *r, const char *dir, char *err,
 	/* what the old file can take goes there; the rest to the new one */
 	if (!r->blocked)
 		flush_now(r);
+	/* an external rotation renamed it: its records must be durable and
+	 * their owner's marks asked for before records go elsewhere (a busy
+	 * journal cannot be waited for here: rare, and logged) */
+	if (catch_up(r) < 0 || (r->may_rotate && !r->may_rotate(r->owner)))
+		log_warn("results: %s reopened before every record's done "
+			 "mark was on the disk", r->path);
 	close(r->fd);
 	free(r->dir);
 	free(r->path);
@@ -480,6 +700,7 @@ int results_close(struct results *r)
 {
 	if (r->fd >= 0) {
 		flush_now(r);
+		catch_up(r);
 		if (r->out.len && !r->err)
 			r->err = r->blocked ? r->blocked : -EIO;
 		if (r->out.len)
@@ -492,6 +713,7 @@ int results_close(struct results *r)
 	if (r->loop) {
 		loop_timer_cancel(r->loop, &r->t_retry);
 		loop_timer_cancel(r->loop, &r->t_rotate);
+		loop_timer_cancel(r->loop, &r->t_sync);
 	}
 	rotated_stop(r->worker);
 	r->worker = NULL;

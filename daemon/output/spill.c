@@ -77,42 +77,67 @@ int spill_write(const char *path, const struct buf *b, uint64_t next_job,
 	return rc;
 }
 
+enum spill_line spill_parse(const char *p, size_t n, struct json_doc *doc,
+			    struct spill_entry *e, uint64_t *num, char *err,
+			    size_t errlen)
+{
+	const struct json_val *v;
+	int64_t i;
+
+	memset(e, 0, sizeof(*e));
+	*num = 0;
+	if (json_parse(p, n, doc, err, errlen) < 0)
+		return SPILL_BAD;
+	if (json_as_int(json_get(doc->root, "next_job"), &i) && i > 0) {
+		*num = (uint64_t)i;
+		return SPILL_NEXT;
+	}
+	if (json_as_int(json_get(doc->root, "done"), &i) && i > 0) {
+		*num = (uint64_t)i;
+		return SPILL_DONE;
+	}
+	v = json_get(doc->root, "url");
+	if (!json_as_str(v) || !json_as_int(json_get(doc->root, "job"), &i) ||
+	    i <= 0) {
+		snprintf(err, errlen, "not a job line");
+		return SPILL_BAD;
+	}
+	e->num = (uint64_t)i;
+	e->url = v->str;
+	e->url_len = v->len;
+	e->id = json_as_str(json_get(doc->root, "id"));
+	v = json_get(doc->root, "headers");
+	e->headers = v && v->type == JSON_OBJECT ? v : NULL;
+	return SPILL_JOB;
+}
+
 /* One line: the counter, or a job handed to fn. Returns 1 for a job. */
 static int load_line(const char *path, unsigned long no, const char *p,
 		     size_t n, void (*fn)(void *, const struct spill_entry *),
 		     void *arg, uint64_t *next_job)
 {
 	struct json_doc doc = { 0 };
-	struct spill_entry e = { 0 };
-	const struct json_val *v;
+	struct spill_entry e;
+	uint64_t num;
 	char err[160];
-	int64_t i;
+	int rc = 0;
 
-	if (json_parse(p, n, &doc, err, sizeof(err)) < 0) {
+	switch (spill_parse(p, n, &doc, &e, &num, err, sizeof(err))) {
+	case SPILL_JOB:
+		fn(arg, &e);
+		rc = 1;
+		break;
+	case SPILL_NEXT:
+		*next_job = num;
+		break;
+	case SPILL_DONE:	/* a journal's, not a spill file's */
+		break;
+	case SPILL_BAD:
 		log_error("%s:%lu: skipped: %s", path, no, err);
-		return 0;
+		break;
 	}
-	if (json_as_int(json_get(doc.root, "next_job"), &i) && i > 0) {
-		*next_job = (uint64_t)i;
-		json_doc_free(&doc);
-		return 0;
-	}
-	v = json_get(doc.root, "url");
-	if (!json_as_str(v) || !json_as_int(json_get(doc.root, "job"), &i) ||
-	    i <= 0) {
-		log_error("%s:%lu: skipped: not a job line", path, no);
-		json_doc_free(&doc);
-		return 0;
-	}
-	e.num = (uint64_t)i;
-	e.url = v->str;
-	e.url_len = v->len;
-	e.id = json_as_str(json_get(doc.root, "id"));
-	v = json_get(doc.root, "headers");
-	e.headers = v && v->type == JSON_OBJECT ? v : NULL;
-	fn(arg, &e);
 	json_doc_free(&doc);
-	return 1;
+	return rc;
 }
 
 int spill_load(const char *path,

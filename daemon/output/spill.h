@@ -11,6 +11,7 @@
 
 struct job;
 struct json_val;
+struct json_doc;
 
 /* One saved job, as spill_load() hands it over; every pointer lives until
  * the callback returns. */
@@ -21,6 +22,22 @@ struct spill_entry {
 	size_t url_len;
 	const struct json_val *headers;	/* object of strings, or NULL */
 };
+
+/* What one line of a spill file or of the journal is. */
+enum spill_line {
+	SPILL_BAD = 0,		/* not JSON, or none of the below */
+	SPILL_JOB,		/* {"job":N,"url":..}: a job to take back */
+	SPILL_DONE,		/* {"done":N}: job N has its record */
+	SPILL_NEXT,		/* {"next_job":N}: the job counter */
+};
+
+/* Classify the n bytes at p (one line, without its newline); for SPILL_JOB
+ * fill e (pointing into doc, which the caller frees with json_doc_free()
+ * whatever the answer), for the others set *num (> 0). SPILL_BAD comes
+ * with a reason in err. Sees only the buffer: fuzzed. */
+enum spill_line spill_parse(const char *p, size_t n, struct json_doc *doc,
+			    struct spill_entry *e, uint64_t *num, char *err,
+			    size_t errlen);
 
 /* Append j as one line {"job":N,"id":..,"url":..,"headers":{..}} to b.
  * Returns 0, or -ENOBUFS/-ENOMEM with b unchanged. */
