@@ -246,6 +246,23 @@ static int check_outputs(struct run *r, const struct config *c,
 	return 0;
 }
 
+/* The summary's account of parking: the peak and the most parked hosts. */
+static void note_parked(struct summary *sm, const struct park *p)
+{
+	const struct park_host *top[PARK_TOP];
+	unsigned n = park_top(p, top);
+
+	sm->parked_peak = p->peak_lines;
+	if (n > SUMMARY_PARKED_TOP)
+		n = SUMMARY_PARKED_TOP;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(sm->parked_top[i].name, sizeof(sm->parked_top[i].name),
+			 "%s:%u", top[i]->name, top[i]->port);
+		sm->parked_top[i].parked = top[i]->total;
+	}
+	sm->n_parked_top = n;
+}
+
 static bool line_done(void *arg, uint64_t i)
 {
 	return crawl_bits_test(arg, i);
@@ -260,6 +277,12 @@ static int begin(struct run *r, struct crawl_opts *o, uint64_t *first)
 
 	rc = crawl_begin(r->e.out_dir, o->files, o->n_files, o->resume, first,
 			 &r->done_before, err, sizeof(err));
+	if (rc < 0 && !o->resume && rc != -EINVAL) {
+		/* a new crawl without its manifest (a full disk): it runs,
+		 * as fetches wait out a full disk, but cannot be resumed */
+		log_warn("%s; --resume will not continue this crawl", err);
+		return 0;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return rc == -EINVAL ? EXIT_USAGE : EXIT_FATAL;
@@ -287,30 +310,33 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
-	first = r->e.sched.next_job_num;	/* after the records in dir */
-	rc = begin(r, o, &first);
-	if (rc) {
-		engine_fini(&r->e);
-		return rc;
-	}
-	dedupe_init(&r->dedupe, c->batch.dedupe_memory);
-	if (c->batch.dedupe)
-		r->e.sched.dedupe = &r->dedupe;
+	/* the files first: one that cannot be read is a usage error */
 	if (batch_open(&r->batch, &r->e.sched, &r->e.loop, o->files,
 		       o->n_files, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		engine_fini(&r->e);
 		return EXIT_USAGE;
 	}
-	if (park_init(&r->park, &r->e.loop, r->e.out_dir, batch_parked_written,
-		      &r->batch, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfetchd: %s\n", err);
+	first = r->e.sched.next_job_num;	/* after the records in dir */
+	rc = begin(r, o, &first);
+	if (rc) {
 		batch_close(&r->batch);
 		engine_fini(&r->e);
-		return EXIT_FATAL;
+		return rc;
 	}
-	r->batch.park = &r->park;
-	r->batch.park_max = c->queue.park_max;
+	dedupe_init(&r->dedupe, c->batch.dedupe_memory);
+	if (c->batch.dedupe)
+		r->e.sched.dedupe = &r->dedupe;
+	/* Without .frontier (a full disk) the crawl still runs, reading as
+	 * the queue has room, one host's backlog holding up the others. */
+	if (park_init(&r->park, &r->e.loop, r->e.out_dir, batch_parked_written,
+		      &r->batch, err, sizeof(err)) < 0) {
+		log_warn("%s: lines are not parked; reading pauses while the "
+			 "queue is full", err);
+	} else {
+		r->batch.park = &r->park;
+		r->batch.park_max = c->queue.park_max;
+	}
 	r->batch.first = first;
 	if (o->resume) {
 		r->batch.done_before = line_done;
@@ -362,6 +388,7 @@ int crawl_run(struct config *c, struct crawl_opts *o)
 		engine_stop(&r.e);
 		engine_drain(&r.e, NULL, NULL, 2000);
 		r.summary.already_done = r.batch.skipped;
+		note_parked(&r.summary, &r.park);
 		bool lost = report(&r, o, elapsed_ms) < 0;
 
 		/* every line read: the next crawl numbers on after them */

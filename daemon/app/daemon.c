@@ -161,6 +161,8 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "adaptive_cuts", snap.adaptive_cuts);
 	put_num(b, "robots_fetches", snap.robots_fetches);
 	put_num(b, "robots_hosts_cached", snap.robots_cached);
+	put_num(b, "parked", snap.parked);
+	put_num(b, "hosts_at_share", snap.hosts_at_share);
 	put_num(b, "robots_denied", st->failed_by[RF_ROBOTS]);
 	put_num(b, "queue_capacity", snap.queue_capacity);
 	put_num(b, "clients", c->n_clients - c->n_dead);

@@ -146,6 +146,8 @@ void sched_snapshot(const struct sched *s, struct sched_snapshot *snap)
 	snap->robots_fetches = s->robots.fetches_total;
 	snap->robots_cached = s->robots.cache.count;
 	snap->hosts_at_share = s->hosts_at_share;
+	snap->parked = s->parked;
+	snap->parked_hosts = s->parked_hosts;
 }
 
 uint32_t sched_room(const struct sched *s)

@@ -96,6 +96,8 @@ struct sched_snapshot {
 	uint64_t robots_fetches;	/* robots.txt fetches started */
 	uint32_t robots_cached;		/* hosts with robots.txt rules cached */
 	uint32_t hosts_at_share;	/* hosts holding queue.host_share */
+	uint64_t parked;		/* jobs parked outside the queue */
+	uint32_t parked_hosts;		/* hosts with jobs parked */
 };
 
 struct sched {
@@ -140,6 +142,10 @@ struct sched {
 					 * queue (queue.host_share) */
 	uint32_t hosts_at_share;	/* hosts with held >= share */
 	bool share_freed;		/* one did since the last wake */
+	uint64_t parked;		/* jobs a producer holds parked outside
+					 * the queue (the batch crawl's park),
+					 * as it reports them: for status */
+	uint32_t parked_hosts;		/* hosts those belong to */
 	/* While held(held_arg) is true no attempt starts: the record writer
 	 * holds new fetches back while it cannot write. NULL: never held. */
 	bool (*held)(void *arg);

@@ -360,6 +360,8 @@ static void feed(struct batch *b)
 
 	if (b->park && b->park->lines && !b->done) {
 		budget -= unpark(b, budget);
+		b->s->parked = b->park->lines;
+		b->s->parked_hosts = b->park->hosts_parked;
 		if (!budget) {
 			b->loop->busy = true;	/* more next turn */
 			return;
@@ -412,6 +414,10 @@ static void feed(struct batch *b)
 		break;
 	}
 	b->pos = pos;
+	if (b->park) {
+		b->s->parked = b->park->lines;
+		b->s->parked_hosts = b->park->hosts_parked;
+	}
 	if (b->files_done && !(b->park && b->park->lines))
 		b->done = true;
 	if (b->done)

@@ -221,6 +221,12 @@ int metrics_render(struct metrics *m, struct buf *out)
 	gauge(&p, "ringfetch_queued",
 	      "Jobs waiting in the bounded queue, retries included.",
 	      snap.queued + snap.retry_waiting);
+	gauge(&p, "ringfetch_parked_jobs",
+	      "Lines a batch crawl parked on disk (their host over its "
+	      "share, or the queue full).", snap.parked);
+	gauge(&p, "ringfetch_hosts_at_share",
+	      "Hosts holding queue.host_share of the queue.",
+	      snap.hosts_at_share);
 	gauge(&p, "ringfetch_backoff",
 	      "Of the queued jobs, those waiting to retry.",
 	      snap.retry_waiting);

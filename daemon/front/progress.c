@@ -73,11 +73,21 @@ static int format_line(const struct progress *p, char *line, size_t len)
 	else
 		snprintf(total, sizeof(total), "%llu/?",
 			 (unsigned long long)s->st.done);
+	if (!s->parked && !s->hosts_at_share)
+		return snprintf(line, len,
+				"done %s, %.0f req/s, %.1f MB/s, "
+				"%u in flight, %u retrying, %llu failed",
+				total, req_s, mb_s, s->in_flight,
+				s->retry_waiting,
+				(unsigned long long)s->st.failed);
 	return snprintf(line, len,
-			"done %s, %.0f req/s, %.1f MB/s, "
-			"%u in flight, %u retrying, %llu failed",
+			"done %s, %.0f req/s, %.1f MB/s, %u in flight, "
+			"%u retrying, %llu failed, %llu parked (%u hosts), "
+			"%u hosts at share",
 			total, req_s, mb_s, s->in_flight, s->retry_waiting,
-			(unsigned long long)s->st.failed);
+			(unsigned long long)s->st.failed,
+			(unsigned long long)s->parked, s->parked_hosts,
+			s->hosts_at_share);
 }
 
 static void draw(struct progress *p)

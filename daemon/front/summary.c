@@ -229,6 +229,10 @@ void summary_print(FILE *f, const struct summary *sm,
 		fprintf(f, "  %-*s %llu\n", w, "not started",
 			ULL(sm->not_started));
 	}
+	if (sm->parked_peak)
+		fprintf(f, "  %-*s %llu (lines on disk at once: their host "
+			"held its share)\n", w, "parked peak",
+			ULL(sm->parked_peak));
 	fprintf(f, "  %-*s %llu (%llu more attempts)\n", w, "retried",
 		ULL(st->retried), ULL(st->retries));
 	fprintf(f, "  %-*s %llu\n", w, "redirects", ULL(st->redirects));
@@ -240,6 +244,11 @@ void summary_print(FILE *f, const struct summary *sm,
 		rate(sm, st, elapsed_ms));
 	fprintf(f, "  %-*s %.4f\n", w, "success ratio", ratio(sm, st));
 	print_hosts(f, sm);
+	if (sm->n_parked_top)
+		fprintf(f, "  most parked hosts\n");
+	for (unsigned i = 0; i < sm->n_parked_top; i++)
+		fprintf(f, "    %-32s %llu\n", sm->parked_top[i].name,
+			ULL(sm->parked_top[i].parked));
 }
 
 static void json_failed_by(struct buf *b, const struct sched_stats *st)
@@ -321,6 +330,15 @@ int summary_write_json(int fd, const struct summary *sm,
 		   ULL(st->bytes), (double)elapsed_ms / 1000.0,
 		   rate(sm, st, elapsed_ms), ratio(sm, st));
 	json_hosts(&b, sm);
+	buf_printf(&b, ",\"parked_peak\":%llu,\"most_parked_hosts\":[",
+		   ULL(sm->parked_peak));
+	for (unsigned i = 0; i < sm->n_parked_top; i++) {
+		buf_puts(&b, i ? ",{\"host\":" : "{\"host\":");
+		json_put_str(&b, sm->parked_top[i].name);
+		buf_printf(&b, ",\"parked\":%llu}",
+			   ULL(sm->parked_top[i].parked));
+	}
+	buf_putc(&b, ']');
 	if (sm && sm->already_done)
 		buf_printf(&b, ",\"already_done\":%llu", ULL(sm->already_done));
 	buf_puts(&b, "}\n");

@@ -24,6 +24,8 @@ struct summary_host {
 	uint64_t failed;	     /* jobs that failed for the host's sake */
 };
 
+#define SUMMARY_PARKED_TOP 5
+
 /* Failures by host in a fixed table, so a crawl of a million failing hosts
  * costs no more than one of five. Once more than SUMMARY_HOSTS hosts have
  * failed, the table keeps the heavy hitters the Space-Saving way (a new host
@@ -41,6 +43,13 @@ struct summary {
 	uint64_t not_started; /* lines dropped by the interrupt, no record;
 			       * set by the crawl */
 	uint64_t already_done; /* lines --resume skipped: they had a record */
+	uint64_t parked_peak;  /* most lines parked at once (Fair intake);
+				* set by the crawl, as the two below */
+	unsigned n_parked_top; /* <= SUMMARY_PARKED_TOP */
+	struct {
+		char name[URL_HOST_MAX + 8]; /* name:port */
+		uint64_t parked;	     /* lines it parked, all told */
+	} parked_top[SUMMARY_PARKED_TOP]; /* most parked first */
 };
 
 /* Empty sm. Never fails. */
