@@ -515,6 +515,10 @@ static void resume_paused(struct control *ctl)
 		arm_recv(c);
 		maybe_done(c);
 	}
+	/* The room ran out under a client that stopped for its unread
+	 * output rather than pausing: the others still wait for room. */
+	if (!list_empty(&ctl->blocked))
+		sched_wait_room(ctl->sched, &ctl->room);
 }
 
 /* sched's room signal, at the start of a turn. */
