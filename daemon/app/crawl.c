@@ -165,6 +165,12 @@ static int begin(struct run *r, struct crawl_opts *o, uint64_t *first)
 
 	rc = crawl_begin(r->e.out_dir, o->files, o->n_files, o->resume, first,
 			 &r->done_before, err, sizeof(err));
+	if (rc < 0 && !o->resume && rc != -EINVAL) {
+		/* a full disk, say: the crawl runs, but cannot be resumed */
+		log_warn("%s; --resume will not be able to continue this "
+			 "crawl", err);
+		return 0;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return rc == -EINVAL ? EXIT_USAGE : EXIT_FATAL;
@@ -188,16 +194,18 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
-	rc = begin(r, o, &first);
-	if (rc) {
-		engine_fini(&r->e);
-		return rc;
-	}
 	if (batch_open(&r->batch, &r->e.sched, &r->e.loop, o->files,
 		       o->n_files, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		engine_fini(&r->e);
 		return EXIT_USAGE;
+	}
+	/* before the loop's first turn reads a line */
+	rc = begin(r, o, &first);
+	if (rc) {
+		batch_close(&r->batch);
+		engine_fini(&r->e);
+		return rc;
 	}
 	r->batch.first = first;
 	if (o->resume) {

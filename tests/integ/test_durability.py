@@ -126,6 +126,7 @@ def _():
     with Server() as srv:
         d = Daemon("limits:\n  concurrency: 128\n  per_host: 128\n"
                    "queue:\n  capacity: 2000\n",
+                   env={"RINGFETCH_JOURNAL_COMPACT": "65536"},
                    args=["--set", "output.rotate_size=256KiB",
                          "--set", "output.rotate_keep=0",
                          "--set", "output.sync_interval=50ms"])
@@ -154,9 +155,12 @@ def _():
             check(not s.is_alive(), "submitter finished")
             check(s.error is None, "submitter: %r" % s.error)
         settle(d, 600 if FULL else 120)
+        st = d.status()
         check_eq(d.stop(), 0, "clean stop at the end")
         recs = d.records()
         n = check_exactly_once(recs, subs, "daemon")
+        diag("journal: %d bytes at the end, %d compactions in the last run"
+             % (st["journal_bytes"], st["journal_compactions"]))
         unknown = sum(len(s.unknown) for s in subs)
         refused = sum(len(s.refused) for s in subs)
         diag("%d acknowledged, %d unanswered at a kill, %d refused, %d "
