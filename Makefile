@@ -2,6 +2,7 @@
 #   make            release build in build/rel/ (ringfetchd and ringfetch)
 #   make check      install deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, crawl a local demo server
+#   make chaos      the fault tests at full size (20,000 jobs, 20 kill -9s)
 #   make fuzz       libFuzzer search on every fuzz target (needs clang)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1 for full command lines, WERROR=1 to fail on warnings.
@@ -127,6 +128,12 @@ walls:
 	@mkdir -p build
 	@sh scripts/walls.sh
 
+# tests/integ/test_durability.py at full size: 20,000 jobs and 20 kill -9s
+# for the daemon and for batch --resume (make check runs it scaled down).
+chaos: asan
+	RF_CHAOS=1 RF_BUILD=build/asan RF_TIMES=1 timeout 1800 \
+		python3 tests/integ/test_durability.py
+
 demo:
 	@$(INSTALL_DEPS)
 	@$(MAKE) --no-print-directory all
@@ -177,6 +184,6 @@ install: all
 clean:
 	rm -rf build ringfetchd ringfetch
 
-.PHONY: all asan deps check check-only walls demo bench fuzz install clean
+.PHONY: all asan deps check check-only walls chaos demo bench fuzz install clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

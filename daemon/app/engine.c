@@ -39,9 +39,15 @@ static void observe_metrics(struct sched_observer *o, const struct job *j)
 	metrics_observe(e->metrics, j);
 }
 
-static bool results_settled(void *arg)
+static void wait_results(struct engine *e)
 {
-	return results_idle(arg);
+	uint64_t until = loop_update_clock(&e->loop) + 10000;
+
+	e->loop.stop = true;	/* zero-wait turns: nothing else to sleep on */
+	while (!results_idle(&e->results) &&
+	       loop_update_clock(&e->loop) < until &&
+	       loop_run_once(&e->loop) >= 0)
+		;
 }
 
 static bool results_hold(void *arg)
@@ -151,9 +157,9 @@ int engine_fini(struct engine *e)
 
 	engine_stop(e);
 	if (e->up & UP_RESULTS) {
-		/* a sync in flight completes into e->results: wait for it */
-		if (!results_idle(&e->results))
-			engine_drain(e, results_settled, &e->results, 10000);
+		/* a sync in flight completes into e->results: wait for it
+		 * (and for nothing else: open conns are not its business) */
+		wait_results(e);
 		rc = results_close(&e->results);
 		if (rc < 0)
 			log_error("%s/results.jsonl: records were lost: a write "

@@ -22,8 +22,8 @@
 #include "base/fsutil.h"
 #include "engine/job.h"
 #include "base/json.h"
-#include "front/jobspec.h"
 #include "base/log.h"
+#include "front/control_req.h"
 #include "http/url.h"
 
 #define CLIENT_RECV (16 * 1024)		/* bytes asked per recv */
@@ -249,49 +249,13 @@ static void reply_err(struct client *c, const char *cls, const char *fmt, ...)
 	reply(c, b);
 }
 
-/* Check a submit's optional members; on a problem answer and return -1. */
-static int check_submit(struct client *c, const struct json_val *root,
-			const char **id, bool *wait, bool *nowait)
-{
-	const struct json_val *v;
-	char why[160];
-
-	v = json_get(root, "id");
-	if (v && v->type != JSON_NULL && !(*id = json_as_str(v))) {
-		reply_err(c, "invalid_json", "\"id\" must be a string");
-		return -1;
-	}
-	if (*id && strlen(*id) != v->len) {
-		reply_err(c, "invalid_json", "\"id\" holds a NUL byte");
-		return -1;
-	}
-	v = json_get(root, "wait");
-	if (v && v->type != JSON_BOOL && v->type != JSON_NULL) {
-		reply_err(c, "invalid_json", "\"wait\" must be true or false");
-		return -1;
-	}
-	*wait = v && v->type == JSON_BOOL && v->b;
-	v = json_get(root, "nowait");
-	if (v && v->type != JSON_BOOL && v->type != JSON_NULL) {
-		reply_err(c, "invalid_json", "\"nowait\" must be true or false");
-		return -1;
-	}
-	*nowait = v && v->type == JSON_BOOL && v->b;
-	if (jobspec_check(root, why, sizeof(why)) < 0) {
-		reply_err(c, "invalid_json", "%s", why);
-		return -1;
-	}
-	return 0;
-}
-
 /* Returns -EAGAIN when the queue is full and c must wait (nothing was
  * answered); else 0 after one answer. */
-static int submit(struct client *c, const char *url, size_t len,
-		  const struct json_val *root)
+static int submit(struct client *c, const struct control_req *rq)
 {
 	struct control *ctl = c->ctl;
-	const char *id = NULL;
-	bool wait = false, nowait = false;
+	const char *url = rq->url, *id = rq->id;
+	size_t len = rq->url_len;
 	struct buf *b = &ctl->resp;
 	char detail[192];
 	char why[256];
@@ -299,8 +263,6 @@ static int submit(struct client *c, const char *url, size_t len,
 	struct job *j;
 	int rc;
 
-	if (root && check_submit(c, root, &id, &wait, &nowait) < 0)
-		return 0;
 	if (!ctl->ops->accepting(ctl->arg)) {
 		reply_err(c, "shutting_down", "the daemon is stopping");
 		return 0;
@@ -313,18 +275,19 @@ static int submit(struct client *c, const char *url, size_t len,
 	}
 	url_fini(&u);
 	if (sched_room(ctl->sched) == 0) {
-		if (!nowait)
+		if (!rq->nowait)
 			return -EAGAIN;
 		reply_err(c, "queue_full", "the queue holds queue.capacity "
 			  "(%u) jobs", ctl->sched->cfg->queue.capacity);
 		return 0;
 	}
-	j = ctl->ops->submit(ctl->arg, url, len, id, root, why, sizeof(why));
+	j = ctl->ops->submit(ctl->arg, url, len, id, rq->fields, why,
+			     sizeof(why));
 	if (!j) {
 		reply_err(c, "queue_full", "%s", why);
 		return 0;
 	}
-	if (wait) {
+	if (rq->wait) {
 		j->waiter = c;
 		c->waits++;
 	}
@@ -342,31 +305,20 @@ static int submit(struct client *c, const char *url, size_t len,
 	return 0;
 }
 
-static void op_cancel(struct client *c, const struct json_val *root)
+static void op_cancel(struct client *c, const struct control_req *rq)
 {
-	const struct json_val *vj = json_get(root, "job");
-	const struct json_val *vi = json_get(root, "id");
 	struct buf *b = &c->ctl->resp;
-	const char *id = json_as_str(vi);
-	int64_t num = 0;
+	const char *id = rq->id;
+	int64_t num = rq->job;
 	uint32_t n;
 
-	if (vj && !json_as_int(vj, &num)) {
-		reply_err(c, "invalid_json", "\"job\" must be an integer");
-		return;
-	}
-	if (!vj && !id) {
-		reply_err(c, "invalid_json",
-			  "cancel needs \"job\" (a number) or \"id\" (a string)");
-		return;
-	}
 	if (num > 0 || !id)
 		n = c->ctl->ops->cancel(c->ctl->arg, num > 0 ? (uint64_t)num : 0,
 					NULL);
 	else
 		n = c->ctl->ops->cancel(c->ctl->arg, 0, id);
 	if (!n) {
-		if (vj)
+		if (rq->has_job)
 			reply_err(c, "unknown_job", "no live job %lld",
 				  (long long)num);
 		else
@@ -381,66 +333,43 @@ static void op_cancel(struct client *c, const struct json_val *root)
 	reply(c, b);
 }
 
-static int request(struct client *c, const char *line, size_t len)
+/* Answer one line (without its newline). Returns -EAGAIN to keep it. */
+static int line(struct client *c, const char *p, size_t n)
 {
 	struct control *ctl = c->ctl;
-	struct json_doc doc = { 0 };
-	const char *op;
-	char err[160];
+	struct control_req rq;
+	struct buf *b = &ctl->resp;
 	int rc = 0;
 
-	if (json_parse(line, len, &doc, err, sizeof(err)) < 0) {
-		reply_err(c, "invalid_json", "%s", err);
-		return 0;
-	}
-	op = json_as_str(json_get(doc.root, "op"));
-	if (!op) {
-		reply_err(c, "unknown_op", "a request needs \"op\" (submit, "
-			  "status, watch or cancel)");
-	} else if (!strcmp(op, "submit")) {
-		const struct json_val *u = json_get(doc.root, "url");
-
-		if (!json_as_str(u))
-			reply_err(c, "invalid_url", "submit needs \"url\" (a string)");
-		else
-			rc = submit(c, u->str, u->len, doc.root);
-	} else if (!strcmp(op, "status")) {
-		struct buf *b = &ctl->resp;
-
+	switch (control_req_parse(&rq, p, n)) {
+	case CTL_BLANK:
+		break;			/* blank lines are not requests */
+	case CTL_SUBMIT:
+		rc = submit(c, &rq);
+		break;
+	case CTL_STATUS:
 		buf_reset(b);
 		buf_puts(b, "{\"ok\":true,\"status\":");
 		ctl->ops->status(ctl->arg, b);
 		buf_puts(b, "}\n");
 		reply(c, b);
-	} else if (!strcmp(op, "watch")) {
+		break;
+	case CTL_WATCH:
 		if (!c->watching)
 			ctl->n_watchers++;
 		c->watching = true;
 		ctl->st.requests++;
 		client_put(c, "{\"ok\":true}\n", 12);
-	} else if (!strcmp(op, "cancel")) {
-		op_cancel(c, doc.root);
-	} else {
-		reply_err(c, "unknown_op", "unknown op %.64s", op);
+		break;
+	case CTL_CANCEL:
+		op_cancel(c, &rq);
+		break;
+	case CTL_ERROR:
+		reply_err(c, rq.err_class, "%s", rq.detail);
+		break;
 	}
-	json_doc_free(&doc);
+	control_req_fini(&rq);
 	return rc;
-}
-
-/* Answer one line (without its newline). Returns -EAGAIN to keep it. */
-static int line(struct client *c, const char *p, size_t n)
-{
-	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	while (n && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	if (!n)
-		return 0;		/* blank lines are not requests */
-	if (*p != '{')
-		return submit(c, p, n, NULL);
-	return request(c, p, n);
 }
 
 /* Answer every complete line in c->in, in order, until one must wait. The
@@ -605,6 +534,10 @@ static void resume_paused(struct control *ctl)
 		arm_recv(c);
 		maybe_done(c);
 	}
+	/* The room ran out under a client that stopped for its unread
+	 * output rather than pausing: the others still wait for room. */
+	if (!list_empty(&ctl->blocked))
+		sched_wait_room(ctl->sched, &ctl->room);
 }
 
 /* sched's room signal, at the start of a turn. */

@@ -126,6 +126,7 @@ def _():
     with Server() as srv:
         d = Daemon("limits:\n  concurrency: 128\n  per_host: 128\n"
                    "queue:\n  capacity: 2000\n",
+                   env={"RINGFETCH_JOURNAL_COMPACT": "65536"},
                    args=["--set", "output.rotate_size=256KiB",
                          "--set", "output.rotate_keep=0",
                          "--set", "output.sync_interval=50ms"])
@@ -154,15 +155,56 @@ def _():
             check(not s.is_alive(), "submitter finished")
             check(s.error is None, "submitter: %r" % s.error)
         settle(d, 600 if FULL else 120)
+        st = d.status()
         check_eq(d.stop(), 0, "clean stop at the end")
         recs = d.records()
         n = check_exactly_once(recs, subs, "daemon")
+        diag("journal: %d bytes at the end, %d compactions in the last run"
+             % (st["journal_bytes"], st["journal_compactions"]))
         unknown = sum(len(s.unknown) for s in subs)
         refused = sum(len(s.refused) for s in subs)
         diag("%d acknowledged, %d unanswered at a kill, %d refused, %d "
              "records" % (n, unknown, refused, len(recs)))
         check(n >= jobs // 2, "most submits acknowledged")
 
+
+
+@test("pipelining clients behind a full queue, acknowledgements held for "
+      "the journal: every submit is answered", timeout=240)
+def _():
+    with Server() as srv:
+        d = Daemon("queue:\n  capacity: 100\nlimits:\n  concurrency: 32\n"
+                   "  per_host: 32\n")
+        d.start()
+        n, per, got, errs = 4, 3000, [0] * 4, []
+
+        def one(k):
+            try:
+                c = Line(d.sock, timeout=60)
+                pad = "x" * 200     # fills held output sooner
+                data = "".join(json.dumps({"op": "submit", "id": "%d-%d" % (
+                    k, i), "url": srv.url("/ok?%s&i=%d" % (pad, i))}) + "\n"
+                    for i in range(per)).encode()
+                threading.Thread(target=c.s.sendall, args=(data,),
+                                 daemon=True).start()
+                for _ in range(per):
+                    check(c.response().get("ok"), "acknowledged")
+                    got[k] += 1
+                c.close()
+            except Exception as e:
+                errs.append(e)
+
+        ts = [threading.Thread(target=one, args=(k,)) for k in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(200)
+        check(not errs, "clients: %r; answered %r of %d each; status %r" % (
+            errs[:2], got, per, d.status() if d.proc else None))
+        check_eq(got, [per] * n, "every submit answered")
+        settle(d, 60)
+        check_eq(d.stop(), 0, "exit")
+        check_eq(len(d.records()), n * per, "records")
 
 
 # ------------------------------------------------------------ batch --resume
