@@ -203,6 +203,7 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 	/* before the loop's first turn reads a line */
 	rc = begin(r, o, &first);
 	if (rc) {
+		batch_stop(&r->batch);	/* its hook must read no more */
 		batch_close(&r->batch);
 		engine_fini(&r->e);
 		return rc;
