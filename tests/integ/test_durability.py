@@ -126,7 +126,7 @@ def _():
     with Server() as srv:
         d = Daemon("limits:\n  concurrency: 128\n  per_host: 128\n"
                    "queue:\n  capacity: 2000\n",
-                   env={"RINGFETCH_JOURNAL_COMPACT": "65536"},
+                   env={"RINGFETCH_JOURNAL_COMPACT": "16384"},
                    args=["--set", "output.rotate_size=256KiB",
                          "--set", "output.rotate_keep=0",
                          "--set", "output.sync_interval=50ms"])
@@ -167,6 +167,30 @@ def _():
              "records" % (n, unknown, refused, len(recs)))
         check(n >= jobs // 2, "most submits acknowledged")
 
+
+
+@test("the journal compacts while running (RINGFETCH_JOURNAL_COMPACT), "
+      "then kill -9 and restart: every acknowledged id once")
+def _():
+    with Server() as srv:
+        d = Daemon("limits:\n  concurrency: 16\n  per_host: 16\n",
+                   env={"RINGFETCH_JOURNAL_COMPACT": "4096"})
+        d.start()
+        c = d.conn()
+        for i in range(400):
+            c.send({"op": "submit", "id": "k%d" % i,
+                    "url": srv.url("/delay/%d?i=%d" % (i % 50, i))})
+        acks = [c.response() for _ in range(400)]
+        check(all(a.get("ok") for a in acks), "acknowledged")
+        wait_until(lambda: d.status()["journal_compactions"] > 0, 20,
+                   what="a compaction")
+        kill9(d)
+        d.start()
+        settle(d, 60)
+        check_eq(d.stop(), 0, "exit")
+        ids = by_id(d.records())
+        for i in range(400):
+            check_eq(len(ids.get("k%d" % i, [])), 1, "one record for k%d" % i)
 
 
 @test("pipelining clients behind a full queue, acknowledgements held for "
