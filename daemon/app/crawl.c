@@ -320,6 +320,7 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 	first = r->e.sched.next_job_num;	/* after the records in dir */
 	rc = begin(r, o, &first);
 	if (rc) {
+		batch_stop(&r->batch);	/* engine_fini runs the loop */
 		batch_close(&r->batch);
 		engine_fini(&r->e);
 		return rc;
