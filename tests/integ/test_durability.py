@@ -268,6 +268,13 @@ def _():
         while killed < kills and not finished:
             p = start_rf(crawl_args(ufile, out, *resume, conc=conc))
             runs += 1
+            if not resume:
+                # a crawl killed before it wrote its manifest has begun
+                # nothing, and --resume rightly refuses it: on a loaded
+                # machine the ASan start can take longer than the sleep
+                wait_until(lambda: os.path.exists(os.path.join(
+                    out, ".crawl")) or p.poll() is not None, 60,
+                    what="the crawl's manifest")
             time.sleep(rng.uniform(0.1, 1.0 if FULL else 0.7))
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
