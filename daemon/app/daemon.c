@@ -40,14 +40,9 @@ static bool accepting(void *arg)
 /* Give j the headers of a checked JSON object of strings. */
 static void set_headers(struct job *j, const struct json_val *obj)
 {
-	if (!obj || obj->type != JSON_OBJECT)
-		return;
-	for (const struct json_val *v = json_first(obj); v; v = json_next(v))
-		if (json_as_str(v) && sched_job_header(j, v->key, v->str) < 0) {
-			log_error("job %llu: out of memory for its headers; "
-				  "sent without some", (unsigned long long)j->num);
-			return;
-		}
+	if (jobspec_headers(j, obj) < 0)
+		log_error("job %llu: out of memory for its headers; sent "
+			  "without some", (unsigned long long)j->num);
 }
 
 static struct job *submit(void *arg, const char *url, size_t len,

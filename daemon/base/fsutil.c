@@ -2,7 +2,9 @@
 #include "base/fsutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,14 +46,18 @@ int fs_mkdir_parent(const char *path)
 	return fs_mkdir_p(tmp);
 }
 
-int fs_write_all(int fd, const void *p, size_t n, size_t *written)
+/* The one blocking write loop: at the file position, or at pos when
+ * pos >= 0 (pwrite). */
+static int write_loop(int fd, const void *p, size_t n, off_t pos,
+		      size_t *written)
 {
 	const char *c = p;
 	size_t off = 0;
 	int rc = 0;
 
 	while (off < n) {
-		ssize_t w = write(fd, c + off, n - off);
+		ssize_t w = pos < 0 ? write(fd, c + off, n - off) :
+			    pwrite(fd, c + off, n - off, pos + (off_t)off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -64,4 +70,33 @@ int fs_write_all(int fd, const void *p, size_t n, size_t *written)
 	if (written)
 		*written = off;
 	return rc;
+}
+
+int fs_write_all(int fd, const void *p, size_t n, size_t *written)
+{
+	return write_loop(fd, p, n, -1, written);
+}
+
+int fs_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	return write_loop(fd, p, n, (off_t)off, NULL);
+}
+
+void fs_sync_dir_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd;
+
+	if (!dir)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	fd = open(slash ? (dir[0] ? dir : "/") : ".",
+		  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
 }

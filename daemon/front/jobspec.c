@@ -74,17 +74,25 @@ const char *jobspec_id(const struct json_val *obj)
 	return str_member(obj, "id", &bad);
 }
 
-int jobspec_apply(struct job *j, const struct json_val *obj)
+int jobspec_headers(struct job *j, const struct json_val *hdrs)
 {
-	const struct json_val *h = json_get(obj, "headers");
-	const char *etag, *lm;
-	bool bad = false;
 	int rc = 0;
 
-	if (h && h->type == JSON_OBJECT)
-		for (const struct json_val *v = json_first(h); v && !rc;
-		     v = json_next(v))
-			rc = sched_job_header(j, v->key, json_as_str(v));
+	if (!hdrs || hdrs->type != JSON_OBJECT)
+		return 0;
+	for (const struct json_val *v = json_first(hdrs); v && !rc;
+	     v = json_next(v))
+		if (json_as_str(v))
+			rc = sched_job_header(j, v->key, v->str);
+	return rc;
+}
+
+int jobspec_apply(struct job *j, const struct json_val *obj)
+{
+	int rc = jobspec_headers(j, json_get(obj, "headers"));
+	const char *etag, *lm;
+	bool bad = false;
+
 	etag = str_member(obj, "etag", &bad);
 	lm = str_member(obj, "last_modified", &bad);
 	if (!rc && etag && etag[0])

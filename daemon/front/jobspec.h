@@ -24,6 +24,10 @@ int jobspec_check(const struct json_val *obj, char *why, size_t whylen);
 /* The submitter's id in obj (checked), or NULL. */
 const char *jobspec_id(const struct json_val *obj);
 
+/* Give j the headers of hdrs, a checked JSON object of strings (NULL or
+ * anything else: none). Returns 0, or -ENOMEM (j keeps what fitted). */
+int jobspec_headers(struct job *j, const struct json_val *hdrs);
+
 /* Give j obj's headers and validators (obj checked by jobspec_check).
  * Returns 0, or -ENOMEM (j then carries what fitted; the caller logs). */
 int jobspec_apply(struct job *j, const struct json_val *obj);

@@ -19,43 +19,6 @@
 static void submit(struct journal *jr);
 static void on_retry(struct timer *t);
 
-/* Blocking pwrite of all n bytes at off. Returns 0 or -errno. */
-static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* The directory entry of path on the disk (after a rename). */
-static void sync_dir_of(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int fd;
-
-	if (!dir)
-		return;
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	fd = open(slash ? (dir[0] ? dir : "/") : ".",
-		  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
 static void tell_waiters(struct journal *jr, int err)
 {
 	struct list_node *n;
@@ -285,13 +248,13 @@ int journal_flush_now(struct journal *jr)
 
 	if (jr->busy)
 		return -EBUSY;
-	rc = pwrite_all(jr->fd, jr->wire.p + jr->wire_off,
+	rc = fs_pwrite_all(jr->fd, jr->wire.p + jr->wire_off,
 			   jr->wire.len - jr->wire_off, jr->size);
 	if (rc < 0)
 		return rc;
 	jr->size += jr->wire.len - jr->wire_off;
 	jr->wire_off = jr->wire.len;
-	rc = pwrite_all(jr->fd, jr->pend.p, jr->pend.len, jr->size);
+	rc = fs_pwrite_all(jr->fd, jr->pend.p, jr->pend.len, jr->size);
 	if (rc < 0)
 		return rc;
 	jr->size += jr->pend.len;
@@ -320,7 +283,7 @@ int journal_rewrite(struct journal *jr, const char *p, size_t n)
 		rc = -errno;
 		goto out_free;
 	}
-	rc = pwrite_all(fd, p, n, 0);
+	rc = fs_pwrite_all(fd, p, n, 0);
 	if (rc == 0 && fdatasync(fd) < 0)
 		rc = -errno;
 	if (rc == 0 && rename(tmp, jr->path) < 0)
@@ -334,7 +297,7 @@ int journal_rewrite(struct journal *jr, const char *p, size_t n)
 	jr->fd = fd;
 	jr->size = n;
 	/* the rename itself reaches the disk with the directory */
-	sync_dir_of(jr->path);
+	fs_sync_dir_of(jr->path);
 out_free:
 	free(tmp);
 	return rc;
