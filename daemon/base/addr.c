@@ -205,3 +205,105 @@ int addr_parse_proxy(const char *url, struct addr_proxy *p, char *why,
 	}
 	return 0;
 }
+
+/* A database number: decimal, 0..65535 (Redis allows 16 by default). */
+static int parse_db(const char *s, size_t n, unsigned *db)
+{
+	unsigned v = 0;
+
+	if (n == 0 || n > 5)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v > 65535)
+		return -EINVAL;
+	*db = v;
+	return 0;
+}
+
+static int redis_unix(const char *rest, struct addr_redis *r, char *why,
+		      size_t wl)
+{
+	const char *q = strchr(rest, '?');
+	size_t n = q ? (size_t)(q - rest) : strlen(rest);
+
+	if (n == 0 || rest[0] != '/') {
+		snprintf(why, wl, "expected unix:///PATH");
+		return -EINVAL;
+	}
+	if (n >= sizeof(r->path)) {
+		snprintf(why, wl, "the socket path is longer than %zu bytes",
+			 sizeof(r->path) - 1);
+		return -EINVAL;
+	}
+	memcpy(r->path, rest, n);
+	r->path[n] = '\0';
+	if (q && (strncmp(q, "?db=", 4) != 0 ||
+		  parse_db(q + 4, strlen(q + 4), &r->db) < 0)) {
+		snprintf(why, wl, "expected ?db=N after the socket path");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int addr_parse_redis(const char *url, struct addr_redis *r, char *why,
+		     size_t wl)
+{
+	const char *rest, *at, *end;
+	char hostport[ADDR_HOST_MAX + 16];
+
+	memset(r, 0, sizeof(*r));
+	r->port = 6379;
+	if (!strncasecmp(url, "unix://", 7))
+		return redis_unix(url + 7, r, why, wl);
+	if (strncasecmp(url, "redis://", 8) != 0) {
+		snprintf(why, wl, "expected redis://[[USER]:PASS@]HOST[:PORT]"
+			 "[/DB] or unix:///PATH");
+		return -EINVAL;
+	}
+	rest = url + 8;
+	end = rest + strcspn(rest, "/?#");
+	at = memrchr(rest, '@', (size_t)(end - rest));
+	if (at) {
+		const char *colon = memchr(rest, ':', (size_t)(at - rest));
+		const char *uend = colon ? colon : at;
+
+		/* "redis://PASS@HOST" is how many clients write a password
+		 * alone; with a colon, what precedes it is the ACL user. */
+		if (unescape(rest, (size_t)(uend - rest),
+			     colon ? r->user : r->pass,
+			     sizeof(r->user)) < 0 ||
+		    (colon && unescape(colon + 1, (size_t)(at - colon - 1),
+				       r->pass, sizeof(r->pass)) < 0)) {
+			snprintf(why, wl, "user or password longer than %d "
+				 "bytes", ADDR_CRED_MAX);
+			return -EINVAL;
+		}
+		rest = at + 1;
+	}
+	if ((size_t)(end - rest) >= sizeof(hostport) || end == rest) {
+		snprintf(why, wl, "expected HOST[:PORT] after redis://");
+		return -EINVAL;
+	}
+	memcpy(hostport, rest, (size_t)(end - rest));
+	hostport[end - rest] = '\0';
+	if (addr_split_hostport(hostport, r->host, sizeof(r->host), &r->port,
+				true) < 0 || r->port == 0) {
+		snprintf(why, wl, "expected HOST[:PORT] after redis://");
+		return -EINVAL;
+	}
+	if (*end == '/' && end[1] &&
+	    parse_db(end + 1, strlen(end + 1), &r->db) < 0) {
+		snprintf(why, wl, "expected a database number after the "
+			 "host, as in redis://HOST:6379/0");
+		return -EINVAL;
+	}
+	if (*end && *end != '/') {
+		snprintf(why, wl, "a redis URL has no query or fragment");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -64,4 +64,20 @@ struct addr_proxy {
 int addr_parse_proxy(const char *url, struct addr_proxy *p, char *why,
 		     size_t whylen);
 
+/* A Redis server's address. */
+struct addr_redis {
+	char host[ADDR_HOST_MAX + 1];	/* "" for a unix socket */
+	uint16_t port;			/* default 6379 */
+	char path[108];			/* unix socket path, or "" */
+	char user[ADDR_CRED_MAX + 1];	/* percent-decoded; "" when none */
+	char pass[ADDR_CRED_MAX + 1];	/* "" when none */
+	unsigned db;			/* SELECT, 0 by default */
+};
+
+/* Parse "redis://[[USER]:PASS@]HOST[:PORT][/DB]" or "unix:///PATH" (a
+ * "?db=N" query may pick the database there) into *r. Returns 0, or
+ * -EINVAL with a sentence in why. */
+int addr_parse_redis(const char *url, struct addr_redis *r, char *why,
+		     size_t whylen);
+
 #endif

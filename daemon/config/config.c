@@ -79,6 +79,15 @@ void config_init(struct config *c)
 	c->output.bodies = BODIES_NONE;
 	c->output.sync = SYNC_BATCH;
 	c->output.sync_interval_ms = 200;
+	c->output.redis.url = config_strdup("");
+	c->output.redis.stream = config_strdup("ringfetch:results");
+	c->output.redis.maxlen = 1000000;
+	c->source.redis.url = config_strdup("");
+	c->source.redis.stream = config_strdup("ringfetch:jobs");
+	c->source.redis.partitions = 16;
+	c->source.redis.group = config_strdup("ringfetch");
+	c->source.redis.consumer = config_strdup("");
+	c->source.redis.claim_idle_ms = 60 * 1000;
 	c->metrics.listen = config_strdup("");
 	c->metrics.textfile = config_strdup("");
 	c->log.level = LOG_INFO;
@@ -194,11 +203,19 @@ static int unknown_key(struct config_ctx *ctx, const struct cy_node *at,
 	return config_fail(ctx, at, path, "unknown key");
 }
 
+/* A section is named by its keys' section, or is the parent of one:
+ * "source" holds "source.redis". */
 static bool section_exists(const char *name)
 {
-	for (size_t i = 0; i < config_n_keys; i++)
-		if (strcmp(config_keys[i].section, name) == 0)
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const char *sec = config_keys[i].section;
+
+		if (strncmp(sec, name, n) == 0 &&
+		    (sec[n] == '\0' || sec[n] == '.'))
 			return true;
+	}
 	return false;
 }
 
@@ -236,6 +253,11 @@ static int apply_section(struct config *c, const char *section,
 		if (check_map_key(map, i, ctx, section, path))
 			return -1;
 		k = config_key_find(section, kn->str);
+		if (!k && section_exists(path)) {
+			if (apply_section(c, path, map->kids[2 * i + 1], ctx))
+				return -1;
+			continue;
+		}
 		if (!k)
 			return unknown_key(ctx, kn, path,
 					   suggest(section, kn->str));
@@ -446,7 +468,9 @@ int config_load_file(struct config *c, const char *path, char *err,
 static int set_lookup(const char *key, char *section, size_t n,
 		      const struct config_key **k, struct config_ctx *ctx)
 {
-	const char *dot = strchr(key, '.');
+	/* The key's name follows the last dot ("source.redis.url"); a
+	 * whole section may be nested too ("output.redis"). */
+	const char *dot = section_exists(key) ? NULL : strrchr(key, '.');
 	size_t sl = dot ? (size_t)(dot - key) : strlen(key);
 	char full[160];
 	const char *hint = NULL;
@@ -514,16 +538,26 @@ static bool default_user_agent(const struct config_key *k,
 
 int config_print(const struct config *c, FILE *f)
 {
-	const char *section = "";
+	const char *section = "", *sec, *dot;
+	size_t top;
 
 	for (size_t i = 0; i < config_n_keys; i++) {
 		if (default_user_agent(&config_keys[i], c))
 			continue;
-		if (strcmp(section, config_keys[i].section) != 0) {
-			section = config_keys[i].section;
-			fprintf(f, "%s:\n", section);
+		sec = config_keys[i].section;
+		dot = strchr(sec, '.');
+		top = dot ? (size_t)(dot - sec) : strlen(sec);
+		if (strcmp(section, sec) != 0) {
+			/* a nested section follows its parent's keys, or
+			 * opens its parent when that has none */
+			if (strncmp(section, sec, top) != 0 ||
+			    (section[top] != '\0' && section[top] != '.'))
+				fprintf(f, "%.*s:\n", (int)top, sec);
+			if (dot)
+				fprintf(f, "  %s:\n", dot + 1);
+			section = sec;
 		}
-		config_key_print(&config_keys[i], c, f);
+		config_key_print(&config_keys[i], c, f, dot ? 4 : 2);
 	}
 	if (fflush(f) == EOF || ferror(f))
 		return -EIO;

@@ -101,11 +101,27 @@ struct config {
 		enum config_hash hash;		/* sha256 of each body, or none */
 		enum config_sync sync;		/* batch: fdatasync, group commit */
 		uint64_t sync_interval_ms;	/* longest a record waits for it */
+		struct {
+			char *url;		/* owned; "" = off */
+			char *stream;		/* owned: the results stream */
+			uint32_t maxlen;	/* approximate trim, 0 = none */
+		} redis;
 	} output;
 	struct {
 		char *listen;			/* owned; "" = off */
 		char *textfile;			/* owned; "" = off */
 	} metrics;
+	struct {
+		struct {
+			char *url;		/* owned; "" = off */
+			char *stream;		/* owned: prefix of PREFIX:0..N-1 */
+			uint32_t partitions;	/* N, >= 1 */
+			char *group;		/* owned: the consumer group */
+			char *consumer;		/* owned; "" = HOSTNAME-PID */
+			uint64_t claim_idle_ms;	/* a lease not renewed this
+						 * long is taken over */
+		} redis;
+	} source;
 	struct {
 		struct config_strv urls;	/* URL files for --batch */
 		bool dedupe;			/* fetch each URL once */

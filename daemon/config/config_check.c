@@ -145,6 +145,19 @@ bool config_check_str(enum ck_check chk, const char *s, char *why, size_t n)
 
 		return addr_parse_proxy(s, &p, why, n) == 0;
 	}
+	case CHK_REDIS: {
+		struct addr_redis r;
+
+		return !*s || addr_parse_redis(s, &r, why, n) == 0;
+	}
+	case CHK_RKEY:
+		if (!*s)
+			problem = "must not be empty";
+		for (; *s && !problem; s++)
+			if ((unsigned char)*s <= ' ' || *s == 0x7f)
+				problem = "must not contain spaces or "
+					  "control characters";
+		break;
 	case CHK_NOPROXY: {
 		struct addr_cidr c;
 

@@ -74,6 +74,8 @@ enum ck_check {
 	CHK_CIDR,	/* CIDR, plain IP, or "private" */
 	CHK_PROXY,	/* "" or a proxy URL (base/addr.h) */
 	CHK_NOPROXY,	/* a host name, .suffix, or CIDR */
+	CHK_REDIS,	/* "" or a Redis URL (base/addr.h) */
+	CHK_RKEY,	/* a Redis key part: printable, no spaces */
 };
 
 struct config_key {
@@ -117,9 +119,9 @@ int config_key_set(const struct config_key *k, struct config *c,
 		   const struct cy_node *v, struct config_ctx *ctx,
 		   const char *path);
 
-/* Print key k of c as one "  name: value" line. */
+/* Print key k of c as one "name: value" line, indented by indent. */
 void config_key_print(const struct config_key *k, const struct config *c,
-		      FILE *f);
+		      FILE *f, int indent);
 
 /* Key k's value as a number: CK_MODE, CK_DUR, CK_SIZE, CK_U32, CK_WORKERS. */
 uint64_t config_key_num(const struct config_key *k, const struct config *c);

@@ -197,9 +197,9 @@ static void print_value(const struct config_key *k, const struct config *c,
 }
 
 void config_key_print(const struct config_key *k, const struct config *c,
-		      FILE *f)
+		      FILE *f, int indent)
 {
-	fprintf(f, "  %s:%s", k->name,
+	fprintf(f, "%*s%s:%s", indent, "", k->name,
 		k->type == CK_HEADERS && c->http.n_headers ? "" : " ");
 	print_value(k, c, f);
 	fputc('\n', f);

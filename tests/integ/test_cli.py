@@ -594,13 +594,17 @@ def _():
     with open(os.path.join(MAN_DIR, "ringfetch.yaml.5")) as f:
         page5 = f.read().replace("\\-", "-")
     printed = run_rf(["--print-config"]).stdout
-    section = None
     keys = []
+    path = []       # (indent, name) of the sections open at a line
     for ln in printed.splitlines():
-        if not ln.startswith(" "):
-            section = ln.rstrip(":")
-        else:
-            keys.append("%s.%s" % (section, ln.strip().split(":")[0]))
+        indent = len(ln) - len(ln.lstrip(" "))
+        name, _, value = ln.strip().partition(":")
+        while path and path[-1][0] >= indent:
+            path.pop()
+        if value == "" and name != "headers":
+            path.append((indent, name))     # a section, maybe nested
+        elif path and indent > path[-1][0] and name:
+            keys.append(".".join([p[1] for p in path] + [name]))
     check(len(keys) >= 45, "keys from --print-config: %d" % len(keys))
     for k in keys:
         check(re.search(r"^\.BR %s " % re.escape(k), page5, re.M),
