@@ -65,6 +65,10 @@ struct job {
 	struct client *waiter;	/* control.c client owed the record, or NULL */
 	bool journaled;		/* its accept line is in the journal: it owes
 				 * a done mark once its record is durable */
+	char *source;		/* owned "STREAM/ENTRY-ID" of a job taken from
+				 * Redis (the record's source), or NULL */
+	uint64_t origin;	/* its producer's tag (fleet.c: partition and
+				 * lease epoch), 0 for none */
 
 	/* ---- latest attempt ---- */
 	enum rf_err err;

@@ -254,6 +254,7 @@ static void job_free(struct job *j)
 	url_fini(&j->url);
 	free(j->url_text);
 	free(j->id);
+	free(j->source);
 	free(j);
 }
 
@@ -310,6 +311,14 @@ static void finish(struct sched *s, struct job *j)
 		robots_fetched(s, j);
 		return;
 	}
+	if (j->origin && s->keep && !s->keep(s->keep_arg, j)) {
+		/* its producer no longer owns it: another fetches it */
+		s->st.taken_back++;
+		host_put(&s->hosts, j->host);
+		untrack(s, j);
+		job_free(j);
+		return;
+	}
 	s->st.done++;
 	if (j->err == RF_OK) {
 		s->st.ok++;
@@ -331,13 +340,19 @@ static void finish(struct sched *s, struct job *j)
 	job_free(j);
 }
 
-/* A job holding copies of url and id; NULL when out of memory. */
-static struct job *job_new(const char *url, size_t len, const char *id)
+/* A job holding copies of url, id and source; NULL when out of memory. */
+static struct job *job_new_src(const char *url, size_t len, const char *id,
+			       const char *source, uint64_t origin)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (!j)
 		return NULL;
+	j->origin = origin;
+	if (source && !(j->source = strdup(source))) {
+		free(j);
+		return NULL;
+	}
 	/* memcpy, not strndup: a NUL inside stays in the record's url */
 	j->url_text = malloc(len + 1);
 	if (j->url_text) {
@@ -351,6 +366,11 @@ static struct job *job_new(const char *url, size_t len, const char *id)
 		return NULL;
 	}
 	return j;
+}
+
+static struct job *job_new(const char *url, size_t len, const char *id)
+{
+	return job_new_src(url, len, id, NULL, 0);
 }
 
 /* Number j (num, or the next number when 0) and count it as accepted:
@@ -395,10 +415,26 @@ static bool ended_duplicate(struct sched *s, struct job *j)
 	return true;
 }
 
+static struct job *submit(struct sched *s, struct job *j, const char *url,
+			  size_t len, uint64_t want, uint64_t *num);
+
 struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
 			    const char *id, uint64_t want, uint64_t *num)
 {
-	struct job *j = job_new(url, len, id);
+	return submit(s, job_new(url, len, id), url, len, want, num);
+}
+
+struct job *sched_submit_src(struct sched *s, const char *url, size_t len,
+			     const char *id, const char *source,
+			     uint64_t origin, uint64_t *num)
+{
+	return submit(s, job_new_src(url, len, id, source, origin), url, len,
+		      0, num);
+}
+
+static struct job *submit(struct sched *s, struct job *j, const char *url,
+			  size_t len, uint64_t want, uint64_t *num)
+{
 	int rc;
 
 	*num = 0;
@@ -437,10 +473,26 @@ uint64_t sched_submit(struct sched *s, const char *url, size_t len,
 	return sched_submit_num(s, url, len, id, 0);
 }
 
+static uint64_t reject(struct sched *s, struct job *j, const char *detail,
+		       uint64_t want);
+
 uint64_t sched_reject(struct sched *s, const char *text, size_t len,
 		      const char *id, const char *detail, uint64_t want)
 {
-	struct job *j = job_new(text, len, id);
+	return reject(s, job_new(text, len, id), detail, want);
+}
+
+uint64_t sched_reject_src(struct sched *s, const char *text, size_t len,
+			  const char *id, const char *detail,
+			  const char *source, uint64_t origin)
+{
+	return reject(s, job_new_src(text, len, id, source, origin), detail,
+		      0);
+}
+
+static uint64_t reject(struct sched *s, struct job *j, const char *detail,
+		       uint64_t want)
+{
 	uint64_t num;
 
 	if (!j)

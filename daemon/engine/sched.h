@@ -81,6 +81,8 @@ struct sched_stats {
 	uint64_t retries;		/* attempts beyond the first */
 	uint64_t redirects;
 	uint64_t bytes;
+	uint64_t taken_back;		/* ended without a record: their
+					 * producer's keep() said no */
 };
 
 /* What status, metrics and the progress line show, read in one go. */
@@ -150,6 +152,12 @@ struct sched {
 	 * holds new fetches back while it cannot write. NULL: never held. */
 	bool (*held)(void *arg);
 	void *held_arg;
+	/* Asked, as a job with an origin tag ends and before its record,
+	 * whether its producer still owns it: false drops it without a
+	 * record or observers (the fleet lost the partition's lease: the
+	 * new owner fetches it). NULL: always kept. */
+	bool (*keep)(void *arg, const struct job *j);
+	void *keep_arg;
 };
 
 /* Set up s over loop l with configuration cfg (borrowed; must outlive s).
@@ -216,6 +224,20 @@ struct job *sched_submit_ex(struct sched *s, const char *url, size_t len,
  * (nothing accepted). */
 uint64_t sched_reject(struct sched *s, const char *text, size_t len,
 		      const char *id, const char *detail, uint64_t want);
+
+/* As sched_submit_ex() for a job another system handed over: source
+ * (copied; the record's "source") and origin (the producer's tag, not 0,
+ * for keep()) are set before the job can end, so even an invalid_url
+ * record carries them. */
+struct job *sched_submit_src(struct sched *s, const char *url, size_t len,
+			     const char *id, const char *source,
+			     uint64_t origin, uint64_t *num);
+
+/* As sched_reject() with source and origin, as sched_submit_src() sets
+ * them. */
+uint64_t sched_reject_src(struct sched *s, const char *text, size_t len,
+			  const char *id, const char *detail,
+			  const char *source, uint64_t origin);
 
 /* Accept one URL (len bytes, as read) with an optional submitter id.
  * Always accepts: an unparseable URL ends at once in an invalid_url record.

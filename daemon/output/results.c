@@ -154,6 +154,10 @@ int results_format(struct buf *b, const struct job *j, uint64_t wall_ms,
 		json_put_u64(b, j->duplicate_of);
 	else
 		json_put_null(b);
+	if (j->source) {
+		put_key(b, "source");
+		json_put_str(b, j->source);
+	}
 	if (buf_puts(b, "}\n") < 0) {
 		b->len = start;		/* never leave half a record */
 		return -ENOBUFS;
@@ -395,6 +399,7 @@ int results_open(struct results *r, struct loop *l, const struct config *cfg,
 	r->op_sync.done = on_sync;
 	r->cfg = cfg;
 	buf_init(&r->out, RESULTS_MAX);
+	buf_init(&r->last, 1 << 20);
 	rc = fs_mkdir_p(dir);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: cannot create directory: %s", dir,
@@ -633,9 +638,16 @@ bool results_blocked(const struct results *r)
 
 int results_write(struct results *r, const struct job *j)
 {
+	size_t at = r->out.len;
 	int rc = results_format(&r->out, j, loop_wall_ms(), r);
 
 	r->last_lost = rc < 0;
+	if (r->keep_last) {
+		buf_reset(&r->last);
+		if (rc == 0 && buf_append(&r->last, r->out.p + at,
+					  r->out.len - at) < 0)
+			buf_reset(&r->last);
+	}
 	if (rc < 0) {
 		if (!r->err)
 			log_error("results: record of job %llu lost: %s",
@@ -718,6 +730,7 @@ int results_close(struct results *r)
 	rotated_stop(r->worker);
 	r->worker = NULL;
 	buf_fini(&r->out);
+	buf_fini(&r->last);
 	free(r->path);
 	free(r->dir);
 	r->path = r->dir = NULL;

@@ -54,6 +54,9 @@ struct results {
 	bool rotate_failed;	/* the last rotation failed (logged once) */
 	struct rotated_worker *worker; /* owned; from the first rotation */
 	bool last_lost;		/* the last results_write() lost its record */
+	bool keep_last;		/* copy each record into last (output.redis) */
+	struct buf last;	/* the last record written, with its newline;
+				 * empty when it was lost */
 	/* ---- durability (output.sync) ---- */
 	uint64_t written;	/* records handed to the kernel, <= records */
 	uint64_t synced;	/* records durable per output.sync, <= written */
