@@ -5,6 +5,7 @@
 #ifndef RF_HASH_H
 #define RF_HASH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define HASH_FNV1A_BASIS 2166136261u	/* 32-bit offset basis */
@@ -23,6 +24,24 @@ static inline uint32_t hash_fnv1a_str(const char *s)
 
 	while (*s)
 		h = hash_fnv1a_mix(h, (unsigned char)*s++);
+	return h;
+}
+
+/* FNV-1a of the n bytes at s with ASCII letters lower-cased: a fleet's
+ * job partition is this of the host name (without port) mod the number
+ * of partitions (SPEC, Fleet), so every producer, in any language,
+ * computes the same one. Part of the contract: never change it. */
+static inline uint32_t hash_fnv1a32_lower(const char *s, size_t n)
+{
+	uint32_t h = HASH_FNV1A_BASIS;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		h = hash_fnv1a_mix(h, c);
+	}
 	return h;
 }
 

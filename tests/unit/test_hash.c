@@ -21,8 +21,24 @@ static int test_mix_continues_a_string(void)
 	return TAP_CHECK(hash_fnv1a_mix(h, 'r') == hash_fnv1a_str("foobar"));
 }
 
+static int test_fnv1a32_lower(void)
+{
+	int ok = 1;
+
+	ok &= TAP_CHECK(hash_fnv1a32_lower("", 0) == 0x811c9dc5u);
+	ok &= TAP_CHECK(hash_fnv1a32_lower("FooBar", 6) == 0xbf9cf968u);
+	ok &= TAP_CHECK(hash_fnv1a32_lower("example.ORG", 11) ==
+			hash_fnv1a_str("example.org"));
+	/* only the n bytes count, and bytes past ASCII stay as they are */
+	ok &= TAP_CHECK(hash_fnv1a32_lower("ab:80", 2) == hash_fnv1a_str("ab"));
+	ok &= TAP_CHECK(hash_fnv1a32_lower("\xc3\x89", 2) ==
+			hash_fnv1a_str("\xc3\x89"));
+	return ok;
+}
+
 int main(void)
 {
+	TAP_RUN(test_fnv1a32_lower);
 	TAP_RUN(test_fnv1a_vectors);
 	TAP_RUN(test_mix_continues_a_string);
 	return tap_done();
