@@ -23,6 +23,8 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "output/spill.h"
+#include "net/redis.h"
+#include "front/metrics.h"
 #include "net/tls.h"
 #include "version.h"	/* generated: RF_VERSION */
 
@@ -103,6 +105,11 @@ static uint32_t cancel(void *arg, uint64_t num, const char *id)
  * its accept line is its saved copy already. */
 static void spill_job(struct daemon *d, struct job *j)
 {
+	if (fleet_owns_job(j)) {
+		/* it stays pending in Redis: its next owner claims it */
+		fleet_give_back(&d->fleet, j);
+		return;
+	}
 	if (d->du.on)
 		d->spilled++;
 	else if (spill_format(&d->spill, j) < 0)
@@ -172,6 +179,11 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "journal_refused", d->du.refused);
 	put_num(b, "journal_compactions", d->du.compactions);
 	put_num(b, "uptime_s", (loop_now_ms(&d->e.loop) - d->t_start_ms) / 1000);
+	if (d->fleet_on) {
+		buf_puts(b, "\"redis\":");
+		fleet_status(&d->fleet, b);
+		buf_putc(b, ',');
+	}
 	buf_puts(b, "\"failed_by\":{");
 	for (int e = 1, first = 1; e < RF_ERR_COUNT; e++) {
 		if (!st->failed_by[e])
@@ -248,6 +260,8 @@ static void begin_stop(struct daemon *d, int signo)
 	if (sdnotify_on(&d->sdn))
 		sdnotify_send(&d->sdn, "STOPPING=1");
 	d->state = DS_DRAINING;
+	if (d->fleet_on)
+		fleet_stop(&d->fleet);
 	loop_timer_arm(&d->e.loop, &d->t_grace, loop_now_ms(&d->e.loop) +
 		       d->cfg->daemon.shutdown_grace_ms, on_grace);
 	spill_sweep(d, false);
@@ -649,6 +663,15 @@ static int start(struct daemon *d)
 	}
 	if (load_spill(d) < 0)
 		return EXIT_FATAL;
+	if (d->cfg->source.redis.url[0]) {
+		if (fleet_open(&d->fleet, &d->e.loop, &d->e.sched,
+			       &d->e.results, d->cfg, err, sizeof(err)) < 0) {
+			log_error("source.redis: %s", err);
+			return EXIT_FATAL;
+		}
+		d->fleet_on = true;
+		metrics_set_extra(d->e.metrics, fleet_metrics, &d->fleet);
+	}
 	/* with the journal, the jobs left at the end stay in it instead */
 	d->spill_loaded = !d->du.on;
 	d->hook.fn = daemon_hook;
@@ -667,12 +690,18 @@ static int start(struct daemon *d)
 	return 0;
 }
 
+static bool redis_gone(void *arg)
+{
+	(void)arg;
+	return redis_draining() == 0;
+}
+
 static bool quiet(void *arg)
 {
 	struct daemon *d = arg;
 
 	return !d->sig_armed && (!d->ctl_ok || control_idle(&d->ctl)) &&
-	       durable_idle(&d->du);
+	       durable_idle(&d->du) && (!d->fleet_on || fleet_idle(&d->fleet));
 }
 
 /* After the loop: close everything, write the spill, free. */
@@ -684,6 +713,13 @@ static int finish(struct daemon *d)
 
 	if (d->engine_ok) {
 		spill_sweep(d, true);
+		if (d->fleet_on) {
+			metrics_set_extra(d->e.metrics, NULL, NULL);
+			/* the last records durable, so their entries are
+			 * acknowledged before the leases go */
+			results_sync_now(&d->e.results);
+			fleet_release_all(&d->fleet);
+		}
 		engine_stop(&d->e);
 	}
 	if (d->ctl_ok)
@@ -694,6 +730,12 @@ static int finish(struct daemon *d)
 		rc = EXIT_FATAL;
 	if (d->engine_ok)
 		engine_drain(&d->e, quiet, d, 2000);
+	if (d->fleet_on) {
+		fleet_fini(&d->fleet);
+		d->fleet_on = false;
+		if (d->engine_ok)
+			engine_drain(&d->e, redis_gone, NULL, 1000);
+	}
 	if (d->du.on && d->spilled)
 		log_info("journal: %llu unfinished jobs stay in %s for the "
 			 "next start", (unsigned long long)d->spilled,

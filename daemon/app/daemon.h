@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "config/config.h"
 #include "front/control.h"
+#include "front/fleet.h"
 
 enum daemon_state {
 	DS_RUNNING = 0,		/* taking jobs */
@@ -30,6 +31,8 @@ struct daemon {
 	struct engine e;		/* loop, results, sched, bodies, metrics */
 	struct control ctl;
 	struct durable du;		/* queue.journal */
+	struct fleet fleet;		/* source.redis, when fleet_on */
+	bool fleet_on;
 	struct sched_observer obs;	/* control's waiters and watchers */
 	enum daemon_state state;
 	struct buf spill;		/* JSONL of jobs taken out to spill */
