@@ -18,7 +18,7 @@ import sys, os
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import *  # noqa: F401,F403
-from harness import _pdeathsig, _stop_proc, read_records
+from harness import _pdeathsig, _stop_proc
 
 import contextlib
 import json
