@@ -12,6 +12,7 @@
 #
 #   scripts/bench.sh [--only S1,S3] [--runs N]
 #   scripts/bench.sh --scale [--runs N] [--nginx-workers W] [--only ...]
+#   scripts/bench.sh --fleet [--jobs N] [--runs N]
 #
 # Every client runs RUNS times (default 3), the order of the clients
 # rotating from run to run so that a neighbour's load falls on all of them
@@ -21,6 +22,13 @@
 # server's CPU per 1,000 requests, ratios to curl and wrk. Success is
 # counted at the server (nginx's access log, rfserver's counters) for every
 # client; a run short of its count is marked SHORT.
+#
+# --fleet runs only the fleet scenario (SPEC "Fleet", issue 15): three
+# ringfetchd daemons fed through one redis-server on loopback, N jobs
+# (default 20,000) of 4 KiB over 20 hosts (127.0.0.2-21, nginx), pushed
+# with XADD into their partitions; jobs/s end to end (first XADD to last
+# record) and the Redis CPU per 1,000 jobs (scripts/fleetbench.py; needs
+# redis-server and python3-redis, not curl or wrk).
 #
 # --scale runs S1, S2 and S5 with nginx given W workers (default half the
 # CPUs, at least 1) and ringfetchd with limits.workers K = 1, 2, 4, ... up
@@ -36,6 +44,8 @@ cd "$(dirname "$0")/.."
 RUNS=3
 ONLY=""
 SCALE=0
+FLEET=0
+FLEET_JOBS=20000
 NGX_W=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
@@ -45,12 +55,16 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS=$2; shift 2 ;;
 	--runs=*) RUNS=${1#*=}; shift ;;
 	--scale) SCALE=1; shift ;;
+	--fleet) FLEET=1; shift ;;
+	--jobs) FLEET_JOBS=$2; shift 2 ;;
+	--jobs=*) FLEET_JOBS=${1#*=}; shift ;;
 	--nginx-workers) NGX_W=$2; shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; usage 2 >&2 ;;
 	esac
 done
 case $RUNS in ''|*[!0-9]*|0) echo "bench.sh: --runs wants a positive number" >&2; exit 2 ;; esac
+case $FLEET_JOBS in ''|*[!0-9]*|0) echo "bench.sh: --jobs wants a positive number" >&2; exit 2 ;; esac
 
 BIN=${RINGFETCHD:-build/rel/ringfetchd}
 WRK_SECONDS=${WRK_SECONDS:-3}
@@ -67,12 +81,21 @@ export NGINX_WORKERS
 LT=$((NCPU - NGINX_WORKERS > 1 ? NCPU - NGINX_WORKERS : 1))
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
-for t in nginx curl wrk openssl; do
+if [ "$FLEET" = 1 ]; then
+	NEED="nginx curl"
+	[ -x /usr/bin/redis-server ] || { echo "bench.sh: --fleet needs redis-server (apt-get install redis-server)" >&2; exit 1; }
+	/usr/bin/python3 -c 'import redis' 2>/dev/null || { echo "bench.sh: --fleet needs python3-redis" >&2; exit 1; }
+else
+	NEED="nginx curl wrk openssl"
+fi
+for t in $NEED; do
 	command -v "$t" >/dev/null || { echo "bench.sh: $t is missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 HAVE_WGET2=1; HAVE_H2LOAD=1
-command -v wget2 >/dev/null || { HAVE_WGET2=0; echo "bench.sh: wget2 missing: its rows are left out" >&2; }
-command -v h2load >/dev/null || { HAVE_H2LOAD=0; echo "bench.sh: h2load missing: its rows are left out" >&2; }
+if [ "$FLEET" = 0 ]; then
+	command -v wget2 >/dev/null || { HAVE_WGET2=0; echo "bench.sh: wget2 missing: its rows are left out" >&2; }
+	command -v h2load >/dev/null || { HAVE_H2LOAD=0; echo "bench.sh: h2load missing: its rows are left out" >&2; }
+fi
 [ -x "$BIN" ] || make -s build/rel/ringfetchd
 
 [ -n "${BENCH_TMPDIR:-}" ] || { [ -d /dev/shm ] && [ -w /dev/shm ] && BENCH_TMPDIR=/dev/shm || BENCH_TMPDIR=/tmp; }
@@ -95,7 +118,7 @@ echo "## ringfetch benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "machine: $NCPU CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
 echo "ringfetchd: $BIN ($("$BIN" --version 2>&1 | head -1)); runs $RUNS, medians"
-echo "peers: $(curl --version | head -1 | cut -d' ' -f1-2), $( [ $HAVE_WGET2 = 1 ] && wget2 --version | head -1 | cut -d' ' -f1-3 || echo 'no wget2'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $( [ $HAVE_H2LOAD = 1 ] && h2load --version || echo 'no h2load'), $(nginx -v 2>&1 | cut -d' ' -f3) with $NGINX_WORKERS worker(s)"
+[ "$FLEET" = 1 ] || echo "peers: $(curl --version | head -1 | cut -d' ' -f1-2), $( [ $HAVE_WGET2 = 1 ] && wget2 --version | head -1 | cut -d' ' -f1-3 || echo 'no wget2'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $( [ $HAVE_H2LOAD = 1 ] && h2load --version || echo 'no h2load'), $(nginx -v 2>&1 | cut -d' ' -f3) with $NGINX_WORKERS worker(s)"
 if [ $HASH_NONE = 1 ]; then
 	echo "output.hash=none: accepted by this ringfetchd, so it gets a row of its own"
 else
@@ -127,6 +150,14 @@ $LISTEN		root $W/www;
 NGX_HTTP=${NGINX_PIDS##* }
 wait_url "http://127.0.0.1:$PORT/4k.bin" && wait_url "http://127.0.0.21:$PORT/4k.bin" ||
 	{ echo "bench.sh: nginx did not start" >&2; cat "$W/http/logs/error.log" >&2; exit 1; }
+
+# ---- the fleet scenario (--fleet): its own driver, then done ---------------
+if [ "$FLEET" = 1 ]; then
+	echo "fleet: 3 daemons, one redis-server ($(/usr/bin/redis-server --version | cut -d' ' -f3)), $FLEET_JOBS jobs"
+	$PY scripts/fleetbench.py --bin "$BIN" --port "$PORT" --work "$W" \
+		--jobs "$FLEET_JOBS" --runs "$RUNS"
+	exit $?
+fi
 
 # gen_urls FILE N BASE...: N distinct URLs (a query string each: no client
 # may deduplicate them away; wget2 would) over the BASEs in turn.

@@ -7,7 +7,8 @@ request path, so a URL list is the whole test script.
 
 Start:
     /usr/bin/python3 tests/server/rfserver.py --port 0 [--host 127.0.0.1]
-        [--ports N] [--port-file FILE] [--bind6] [--tls-cert F --tls-key F]
+        [--ports N] [--port-file FILE] [--bind6] [--also-host ADDR]...
+        [--tls-cert F --tls-key F]
 
   --port P      first port (0: the OS picks; with --ports N and P != 0 the
                 listeners use P, P+1, ... P+N-1)
@@ -16,6 +17,10 @@ Start:
                 and a final newline (written in one write)
   --bind6       every listener also listens on [::1] at the same port number
                 (same counters); host 127.0.0.1 and [::1] both work
+  --also-host A every listener also listens on address A (e.g. 127.0.0.7;
+                repeatable) at the same port number, same counters: many
+                host names for a client that keys per-host limits on them
+                (see per_host in /__stats)
   --tls-cert/--tls-key  serve HTTPS instead of HTTP on every listener
 Prints "listening P1 [P2 ...]" on stdout.  SIGTERM/SIGINT: clean exit 0.
 Writes nothing to disk but the port file.
@@ -120,6 +125,9 @@ Control endpoints (never counted in any statistic; GET):
         per_prefix_counts          first path segment ("/size") -> count
         status_counts              "200" -> count (of responses sent)
         bad_requests, port(s)
+        per_host                   "ADDR:PORT" (the local address the
+                                   connection came in on) -> {"requests",
+                                   "in_flight", "max_concurrent_requests"}
   /__reset[?all=1]    zero the counters (and flaky keys, request log)
   /__log[?n=N][&path=PREFIX][&all=1]   {"requests":[{"port","conn","method",
                       "target","headers":[[n,v]..],"t"}...]} last N (default
@@ -212,6 +220,7 @@ class Stats:
         self.in_flight = 0
         self.connections_open = 0
         self.accepts_total = 0
+        self.host_in_flight = collections.Counter()  # live, like in_flight
         self.zero()
 
     def zero(self):
@@ -226,6 +235,9 @@ class Stats:
         self.per_prefix = collections.Counter()
         self.status = collections.Counter()
         self.bad_requests = 0
+        self.host_requests = collections.Counter()
+        self.host_max = collections.Counter(
+            {k: v for k, v in self.host_in_flight.items() if v > 0})
 
     def as_dict(self):
         return {
@@ -241,6 +253,10 @@ class Stats:
             "per_prefix_counts": dict(self.per_prefix),
             "status_counts": {str(k): v for k, v in self.status.items()},
             "bad_requests": self.bad_requests,
+            "per_host": {k: {"requests": self.host_requests[k],
+                             "in_flight": self.host_in_flight[k],
+                             "max_concurrent_requests": self.host_max[k]}
+                         for k in set(self.host_requests) | set(self.host_max)},
         }
 
 
@@ -371,6 +387,9 @@ class Conn(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         transport.set_write_buffer_limits(high=256 * 1024)
+        sn = transport.get_extra_info("sockname") or ("?", 0)
+        self.hostkey = ("[%s]:%d" if ":" in sn[0] else "%s:%d") % (
+            sn[0], sn[1])
         self.server.conns.add(self)
         for s in self.st:
             s.accepts_total += 1
@@ -486,6 +505,7 @@ class Conn(asyncio.Protocol):
         req.done = True
         for s in self.st:
             s.in_flight -= 1
+            s.host_in_flight[self.hostkey] -= 1
             if status is not None:
                 s.status[status] += 1
 
@@ -563,6 +583,11 @@ class Conn(asyncio.Protocol):
                 s.max_concurrent_requests = s.in_flight
             s.per_path[path] += 1
             s.per_prefix[prefix] += 1
+            hk = self.hostkey
+            s.host_requests[hk] += 1
+            s.host_in_flight[hk] += 1
+            if s.host_in_flight[hk] > s.host_max[hk]:
+                s.host_max[hk] = s.host_in_flight[hk]
         self.nreq += 1
         for s in self.st:
             if self.nreq > s.max_requests_per_connection:
@@ -1226,6 +1251,11 @@ async def amain(opts):
                     backlog=4096, reuse_address=True, ssl=sslctx)
                 made.append(s)
                 port = s.sockets[0].getsockname()[1]
+                for extra in opts.also_host:
+                    sx = await loop.create_server(
+                        lambda lst=lst: Conn(srv, lst), extra, port,
+                        backlog=4096, reuse_address=True, ssl=sslctx)
+                    made.append(sx)
                 if opts.bind6:
                     s6 = await loop.create_server(
                         lambda lst=lst: Conn(srv, lst), "::1", port,
@@ -1268,6 +1298,7 @@ def main():
     ap.add_argument("--ports", type=int, default=1)
     ap.add_argument("--port-file")
     ap.add_argument("--bind6", action="store_true")
+    ap.add_argument("--also-host", action="append", default=[])
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     opts = ap.parse_args()
