@@ -670,7 +670,7 @@ static int start(struct daemon *d)
 			return EXIT_FATAL;
 		}
 		d->fleet_on = true;
-		metrics_set_extra(d->e.metrics, fleet_metrics, &d->fleet);
+		metrics_add_extra(d->e.metrics, fleet_metrics, &d->fleet);
 	}
 	/* with the journal, the jobs left at the end stay in it instead */
 	d->spill_loaded = !d->du.on;
@@ -714,7 +714,6 @@ static int finish(struct daemon *d)
 	if (d->engine_ok) {
 		spill_sweep(d, true);
 		if (d->fleet_on) {
-			metrics_set_extra(d->e.metrics, NULL, NULL);
 			/* the last records durable, so their entries are
 			 * acknowledged before the leases go */
 			results_sync_now(&d->e.results);

@@ -11,6 +11,8 @@
 #include "base/log.h"
 #include "engine/job.h"
 #include "front/metrics.h"
+#include "front/redis_out.h"
+#include "net/redis.h"
 #include "output/bodies.h"
 #include "output/jobnum.h"
 
@@ -30,6 +32,27 @@ static void write_record(struct sched_observer *o, const struct job *j)
 	 * fetches (results_blocked); one over the buffer's ceiling is
 	 * logged by results.c. Either way the job has ended. */
 	(void)results_write(&e->results, j);
+}
+
+static void publish_record(struct sched_observer *o, const struct job *j)
+{
+	struct engine *e = container_of(o, struct engine, pub);
+
+	(void)j;
+	if (e->results.last.len)
+		redis_out_record(e->rout, e->results.last.p,
+				 e->results.last.len);
+}
+
+static bool published(void *arg)
+{
+	return redis_out_idle(arg);
+}
+
+static bool redis_gone(void *arg)
+{
+	(void)arg;
+	return redis_draining() == 0;
 }
 
 static void observe_metrics(struct sched_observer *o, const struct job *j)
@@ -107,6 +130,17 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 	}
 	e->met.finished = observe_metrics;
 	sched_observe(&e->sched, &e->met);
+	if (cfg->output.redis.url[0]) {
+		e->rout = redis_out_new(&e->loop, cfg, err, errlen);
+		if (!e->rout) {
+			rc = -EINVAL;
+			goto out_fail;
+		}
+		e->results.keep_last = true;
+		e->pub.finished = publish_record;
+		sched_observe(&e->sched, &e->pub);
+		metrics_add_extra(e->metrics, redis_out_metrics, e->rout);
+	}
 	return 0;
 out_fail:
 	engine_fini(e);
@@ -155,6 +189,16 @@ int engine_fini(struct engine *e)
 {
 	int rc = 0;
 
+	if (e->rout) {
+		/* what was written is published before the connection goes;
+		 * Redis being away costs this wait at most */
+		engine_drain(e, published, e->rout, 3000);
+		sched_unobserve(&e->sched, &e->pub);
+		engine_stop(e);
+		redis_out_free(e->rout);
+		e->rout = NULL;
+		engine_drain(e, redis_gone, NULL, 1000);
+	}
 	engine_stop(e);
 	if (e->up & UP_RESULTS) {
 		/* a sync in flight completes into e->results: wait for it

@@ -17,6 +17,7 @@
 
 struct bodies;
 struct metrics;
+struct redis_out;
 
 struct engine {
 	struct config *cfg;		/* borrowed; outlives the engine */
@@ -30,6 +31,8 @@ struct engine {
 					 * metrics.listen or .textfile is set */
 	struct sched_observer rec;	/* first observer: writes the record */
 	struct sched_observer met;	/* then: metrics histograms */
+	struct redis_out *rout;		/* output.redis, or NULL */
+	struct sched_observer pub;	/* then: the record to output.redis */
 	unsigned up;			/* what engine_init() got done */
 };
 

@@ -86,8 +86,11 @@ struct metrics {
 	struct buf page;		/* scratch for one rendering */
 	struct histogram phase[MP_COUNT];
 	uint64_t tls_resumptions;
-	int (*extra)(const void *arg, struct buf *out);
-	const void *extra_arg;
+	struct {
+		int (*fn)(const void *arg, struct buf *out);
+		const void *arg;
+	} extra[METRICS_EXTRA_MAX];	/* producers' own families */
+	unsigned n_extra;
 	struct metrics_client clients[METRICS_CLIENTS_MAX];
 };
 
@@ -262,17 +265,21 @@ int metrics_render(struct metrics *m, struct buf *out)
 	     "Always 1; the version and the commit are in the labels.");
 	pf(&p, "ringfetch_build_info{version=\"%s\",commit=\"%s\"} 1\n",
 	   RF_VERSION, RF_COMMIT);
-	if (!p.err && m->extra && m->extra(m->extra_arg, out) < 0)
-		p.err = -ENOBUFS;
+	for (unsigned i = 0; i < m->n_extra && !p.err; i++)
+		if (m->extra[i].fn(m->extra[i].arg, out) < 0)
+			p.err = -ENOBUFS;
 	return p.err;
 }
 
-void metrics_set_extra(struct metrics *m,
-		       int (*fn)(const void *arg, struct buf *out),
-		       const void *arg)
+int metrics_add_extra(struct metrics *m,
+		      int (*fn)(const void *arg, struct buf *out),
+		      const void *arg)
 {
-	m->extra = fn;
-	m->extra_arg = arg;
+	if (m->n_extra == METRICS_EXTRA_MAX)
+		return -ENOSPC;
+	m->extra[m->n_extra].fn = fn;
+	m->extra[m->n_extra++].arg = arg;
+	return 0;
 }
 
 void metrics_observe(struct metrics *m, const struct job *j)

@@ -68,12 +68,13 @@ void metrics_observe(struct metrics *m, const struct job *j);
  * past out's ceiling or -ENOMEM; on failure out may hold part of a page. */
 int metrics_render(struct metrics *m, struct buf *out);
 
+#define METRICS_EXTRA_MAX 4
 /* Have fn(arg, out) append more families at the end of every page (a
- * producer's own, such as ringfetch_redis_*); fn returns < 0 on failure.
- * NULL stops it. */
-void metrics_set_extra(struct metrics *m,
-		       int (*fn)(const void *arg, struct buf *out),
-		       const void *arg);
+ * producer's own, such as ringfetch_redis_*; arg must outlive m); fn
+ * returns < 0 on failure. Returns 0, or -ENOSPC past METRICS_EXTRA_MAX. */
+int metrics_add_extra(struct metrics *m,
+		      int (*fn)(const void *arg, struct buf *out),
+		      const void *arg);
 /* Rewrite metrics.textfile now: the page goes to PATH.tmp.PID, which is
  * then renamed over PATH, so a reader sees the old file or the new one,
  * never a part. Returns 0 (also when textfile is off) or -errno; the
