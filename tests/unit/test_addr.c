@@ -123,11 +123,62 @@ static int test_cidr(void)
 	return ok;
 }
 
+static int test_redis_urls(void)
+{
+	struct addr_redis r;
+	char why[128];
+	int ok = 1;
+
+	ok &= TAP_CHECK(addr_parse_redis("redis://127.0.0.1", &r, why,
+					 sizeof(why)) == 0);
+	ok &= TAP_CHECK(STREQ(r.host, "127.0.0.1") && r.port == 6379 &&
+			r.db == 0 && !r.user[0] && !r.pass[0] && !r.path[0]);
+	ok &= TAP_CHECK(addr_parse_redis("redis://:s%40cret@[::1]:7000/3", &r,
+					 why, sizeof(why)) == 0);
+	ok &= TAP_CHECK(STREQ(r.host, "::1") && r.port == 7000 && r.db == 3 &&
+			!r.user[0] && STREQ(r.pass, "s@cret"));
+	ok &= TAP_CHECK(addr_parse_redis("redis://alice:pw@localhost/", &r,
+					 why, sizeof(why)) == 0);
+	ok &= TAP_CHECK(STREQ(r.user, "alice") && STREQ(r.pass, "pw") &&
+			r.db == 0);
+	/* a password alone, as many clients write it */
+	ok &= TAP_CHECK(addr_parse_redis("redis://pw@h:1", &r, why,
+					 sizeof(why)) == 0);
+	ok &= TAP_CHECK(!r.user[0] && STREQ(r.pass, "pw") && r.port == 1);
+	ok &= TAP_CHECK(addr_parse_redis("unix:///run/redis.sock?db=2", &r,
+					 why, sizeof(why)) == 0);
+	ok &= TAP_CHECK(STREQ(r.path, "/run/redis.sock") && r.db == 2 &&
+			!r.host[0]);
+	return ok;
+}
+
+static int test_redis_url_errors(void)
+{
+	static const char *const bad[] = {
+		"", "http://127.0.0.1", "redis://", "redis://h:0",
+		"redis://h:99999", "redis://h/x", "redis://h/1?x=1",
+		"unix://", "unix://relative", "unix:///s?db=x", "redis://h:1/70000",
+	};
+	struct addr_redis r;
+	char why[128];
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		ok &= TAP_CHECK(addr_parse_redis(bad[i], &r, why,
+						 sizeof(why)) == -EINVAL);
+		ok &= TAP_CHECK(why[0] != '\0');
+	}
+	return ok;
+}
+
 int main(void)
 {
 	TAP_RUN(test_hostport_forms);
 	TAP_RUN(test_hostport_ports);
 	TAP_RUN(test_hostport_bad);
 	TAP_RUN(test_cidr);
+	TAP_RUN(test_redis_urls);
+	TAP_RUN(test_redis_url_errors);
 	return tap_done();
 }
