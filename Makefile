@@ -63,6 +63,7 @@ endif
 MAINS := daemon/app/main.c
 CORE_SRC := $(filter-out $(MAINS),$(wildcard daemon/*/*.c))
 LLHTTP_SRC := $(LLHTTP_DIR)/llhttp.c $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c
+CLIENT_SRC := $(wildcard client/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 
 define variant
@@ -86,7 +87,7 @@ $(1)/libcore.a: $(patsubst daemon/%.c,$(1)/core/%.o,$(CORE_SRC)) \
 $(1)/ringfetchd: $(1)/core/app/main.o $(1)/libcore.a
 	$$(if $$(Q),@echo "  LD      $$@")
 	$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
-$(1)/ringfetch: $(1)/client/client.o $(1)/libcore.a
+$(1)/ringfetch: $(patsubst client/%.c,$(1)/client/%.o,$(CLIENT_SRC)) $(1)/libcore.a
 	$$(if $$(Q),@echo "  LD      $$@")
 	$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(1)/libcore.a

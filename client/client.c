@@ -19,6 +19,7 @@
 #include "base/fsutil.h"
 #include "config/config.h"
 #include "base/json.h"
+#include "submit_redis.h"
 #include "version.h"	/* generated: RF_VERSION */
 
 #define DEFAULT_SOCKET "/run/ringfetch/ringfetch.sock"
@@ -30,6 +31,7 @@ enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_CONN = 3 };
 
 struct opts {
 	const char *socket, *config, *id, *cmd;
+	const char *redis, *stream, *partitions;	/* submit --redis */
 	bool wait, nowait;
 	char **args;		/* operands after the command */
 	int n_args;
@@ -48,6 +50,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: ringfetch [--socket PATH] submit [--wait] [--id ID] [--nowait]\n"
 "                                        [URL...]\n"
+"       ringfetch submit --redis URL [--stream PREFIX] [--partitions N]\n"
+"                        [--id ID] [URL...]\n"
 "       ringfetch [--socket PATH] status\n"
 "       ringfetch [--socket PATH] watch\n"
 "       ringfetch [--socket PATH] cancel JOB | --id ID\n"
@@ -68,10 +72,17 @@ static void usage(FILE *f)
 "  --wait          wait for the jobs' records\n"
 "  --id ID         the submitter id of every URL submitted\n"
 "  --nowait        answer queue_full instead of waiting for queue room\n"
+"  --redis URL     submit: XADD the jobs to the fleet's Redis streams\n"
+"                  (redis://[[USER]:PASS@]HOST[:PORT][/DB], unix:///PATH)\n"
+"                  instead of a daemon; one answer line per URL with the\n"
+"                  stream and entry id\n"
+"  --stream PREFIX the job streams PREFIX:0..N-1 (default " SUBMIT_REDIS_STREAM ")\n"
+"  --partitions N  N streams; a URL goes to FNV-1a(host) mod N (default %d)\n"
 "  -h, --help      this help;  --version  the version\n"
 "\n"
 "Exit status: 0 done, 1 a request was refused or a waited job failed,\n"
-"2 usage error, 3 the daemon is not there or the connection broke.\n");
+"2 usage error, 3 the daemon (or Redis) is not there or the connection\n"
+"broke.\n", SUBMIT_REDIS_PARTITIONS);
 }
 
 static int need_arg(int argc, char **argv, int i)
@@ -112,6 +123,15 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(a, "--id")) {
 			i = need_arg(argc, argv, i);
 			o->id = argv[i];
+		} else if (!strcmp(a, "--redis")) {
+			i = need_arg(argc, argv, i);
+			o->redis = argv[i];
+		} else if (!strcmp(a, "--stream")) {
+			i = need_arg(argc, argv, i);
+			o->stream = argv[i];
+		} else if (!strcmp(a, "--partitions")) {
+			i = need_arg(argc, argv, i);
+			o->partitions = argv[i];
 		} else if (!strcmp(a, "--wait")) {
 			o->wait = true;
 		} else if (!strcmp(a, "--nowait")) {
@@ -558,6 +578,43 @@ static int cmd_submit(struct conn *c, const struct opts *o)
 	return s.rc;
 }
 
+/* submit --redis: check its options, then no daemon is involved. */
+static int run_submit_redis(const struct opts *o)
+{
+	struct submit_redis_opts ro = {
+		.url = o->redis,
+		.stream = o->stream ? o->stream : SUBMIT_REDIS_STREAM,
+		.partitions = SUBMIT_REDIS_PARTITIONS,
+		.id = o->id,
+		.urls = o->n_args ? o->args : NULL,
+		.n_urls = o->n_args,
+	};
+	char *end;
+
+	if (strcmp(o->cmd, "submit") || o->wait || o->nowait) {
+		fprintf(stderr, "ringfetch: --redis goes with submit, without "
+			"--wait or --nowait\n");
+		return EX_USAGE;
+	}
+	if (o->partitions) {
+		unsigned long n = strtoul(o->partitions, &end, 10);
+
+		if (*end || !*o->partitions || o->partitions[0] == '-' ||
+		    n < 1 || n > 65536) {
+			fprintf(stderr, "ringfetch: --partitions: '%s' is not "
+				"a number from 1 to 65536\n", o->partitions);
+			return EX_USAGE;
+		}
+		ro.partitions = (unsigned)n;
+	}
+	if (!*ro.stream || strlen(ro.stream) > 900) {
+		fprintf(stderr, "ringfetch: --stream: the prefix must have 1 "
+			"to 900 bytes\n");
+		return EX_USAGE;
+	}
+	return submit_redis(&ro);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -581,6 +638,17 @@ int main(int argc, char **argv)
 	     (o.n_args || o.id)) || (strcmp(o.cmd, "submit") &&
 				    (o.wait || o.nowait))) {
 		fprintf(stderr, "ringfetch: %s: unexpected arguments\n", o.cmd);
+		return EX_USAGE;
+	}
+	if (o.redis) {
+		rc = run_submit_redis(&o);
+		free(o.args);
+		return rc;
+	}
+	if (o.stream || o.partitions) {
+		fprintf(stderr, "ringfetch: --stream and --partitions go with "
+			"submit --redis\n");
+		free(o.args);
 		return EX_USAGE;
 	}
 	path = socket_path(&o);

@@ -23,8 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_reply(const struct resp_reply *r, const char *p, size_t n,
 			unsigned depth)
 {
-	if (depth > RESP_DEPTH_MAX)
-		abort();
 	switch (r->type) {
 	case RESP_STRING:
 	case RESP_ERROR:
@@ -34,7 +32,9 @@ static void check_reply(const struct resp_reply *r, const char *p, size_t n,
 			abort();
 		break;
 	case RESP_ARRAY:
-		if (r->n > LEN_MAX || (r->n && !r->elem))
+		/* arrays nest 16 deep at most; their scalars may be one more */
+		if (depth > RESP_DEPTH_MAX || r->n > LEN_MAX ||
+		    (r->n && !r->elem))
 			abort();
 		for (size_t i = 0; i < r->n; i++)
 			check_reply(&r->elem[i], p, n, depth + 1);

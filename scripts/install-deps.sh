@@ -5,7 +5,8 @@ set -e
 PKGS="build-essential pkg-config liburing-dev libwolfssl-dev libyaml-dev
 node-llhttp libc-ares-dev openssl python3 nginx-light wrk curl dnsmasq-base
 socat man-db groff-base libsystemd-dev systemd zlib1g-dev libzstd-dev
-zstd libbrotli-dev brotli tinyproxy microsocks wget2 nghttp2-client time"
+zstd libbrotli-dev brotli tinyproxy microsocks wget2 nghttp2-client time
+redis-server python3-redis"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -19,7 +20,8 @@ fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# nginx-light must not start a system nginx: tests run their own.
+# nginx-light and redis-server must not start system services: tests run
+# their own.
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 chmod 0755 /usr/sbin/policy-rc.d
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

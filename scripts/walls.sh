@@ -12,7 +12,10 @@
 #   output  records, rotation, bodies, WARC, spill
 #   front   URL files, control socket, metrics, progress, summary
 #   app     main, the daemon and batch drivers, struct engine
-#   client  the ringfetch binary: speaks only the protocol
+#   client  the ringfetch binary: speaks only the protocol; may use http/
+#           parsers (which see buffers only) so submit --redis finds a
+#           URL's host, and the fleet's partition, exactly as the daemon
+#           does
 cd "$(dirname "$0")/.." || exit 1
 allowed() {
 	case $1 in
@@ -25,7 +28,7 @@ allowed() {
 	output) echo "base event config http engine output" ;;
 	front) echo "base event config http net engine output front" ;;
 	app) echo "base event config http net engine output front app" ;;
-	client) echo "base config client" ;;
+	client) echo "base config http client" ;;
 	*) echo "" ;;
 	esac
 }

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 
 #include "base/log.h"
-#include "net/redis_url.h"
+#include "base/redis_url.h"
 
 #define RECV_CHUNK 65536	/* at least this much room for each receive */
 #define KEEP_MAX (1u << 20)	/* buffers bigger than this are freed when

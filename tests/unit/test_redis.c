@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "event/loop.h"
 #include "net/redis.h"
-#include "net/redis_url.h"
+#include "base/redis_url.h"
 #include "tap.h"
 
 #define REDIS_SERVER "/usr/bin/redis-server"

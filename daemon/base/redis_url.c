@@ -1,7 +1,7 @@
 /* Redis URLs to socket addresses: percent-decoded credentials, IP
  * literals, localhost, and a blocking getaddrinfo() for other names (at
  * startup only: see redis_new()). */
-#include "net/redis_url.h"
+#include "base/redis_url.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,8 @@
 /* The address of a Redis server from a URL: redis://[[USER]:PASS@]HOST
- * [:PORT][/DB] or unix:///PATH (SPEC, Fleet). Used once, at startup. */
+ * [:PORT][/DB] or unix:///PATH (SPEC, Fleet). Used once, at startup, by
+ * the daemon (net/redis.c) and the client (submit --redis) alike, hence in
+ * base/: it parses a string and, for a host name, asks getaddrinfo(); it
+ * never touches the loop. */
 #ifndef RF_REDIS_URL_H
 #define RF_REDIS_URL_H
 
