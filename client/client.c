@@ -76,8 +76,10 @@ static void usage(FILE *f)
 "                  (redis://[[USER]:PASS@]HOST[:PORT][/DB], unix:///PATH)\n"
 "                  instead of a daemon; one answer line per URL with the\n"
 "                  stream and entry id\n"
-"  --stream PREFIX the job streams PREFIX:0..N-1 (default " SUBMIT_REDIS_STREAM ")\n"
-"  --partitions N  N streams; a URL goes to FNV-1a(host) mod N (default %d)\n"
+"  --stream PREFIX the job streams PREFIX:0..N-1 (default: the config's\n"
+"                  source.redis.stream, else " SUBMIT_REDIS_STREAM ")\n"
+"  --partitions N  N streams; a URL goes to FNV-1a(host) mod N (default:\n"
+"                  the config's source.redis.partitions, else %d)\n"
 "  -h, --help      this help;  --version  the version\n"
 "\n"
 "Exit status: 0 done, 1 a request was refused or a waited job failed,\n"
@@ -150,26 +152,34 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 }
 
+/* The config file (-c, else the default one when it is there) into c.
+ * Returns whether one was read; a broken -c file ends the program. */
+static bool read_config(const struct opts *o, struct config *c)
+{
+	const char *file = o->config ? o->config : DEFAULT_CONFIG;
+	char err[512];
+
+	config_init(c);
+	if (!o->config && access(file, R_OK) < 0)
+		return false;
+	if (config_load_file(c, file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringfetch: %s\n", err);
+		if (o->config)
+			exit(EX_USAGE);
+		return false;
+	}
+	return true;
+}
+
 /* --socket, else the config's daemon.socket, else the default. */
 static char *socket_path(const struct opts *o)
 {
-	const char *file = o->config ? o->config : DEFAULT_CONFIG;
 	struct config c;
-	char err[512], *path;
+	char *path;
 
 	if (o->socket)
 		return strdup(o->socket);
-	if (!o->config && access(file, R_OK) < 0)
-		return strdup(DEFAULT_SOCKET);
-	config_init(&c);
-	if (config_load_file(&c, file, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringfetch: %s\n", err);
-		config_fini(&c);
-		if (o->config)
-			exit(EX_USAGE);
-		return strdup(DEFAULT_SOCKET);
-	}
-	path = strdup(c.daemon.socket);
+	path = strdup(read_config(o, &c) ? c.daemon.socket : DEFAULT_SOCKET);
 	config_fini(&c);
 	return path;
 }
@@ -583,17 +593,23 @@ static int run_submit_redis(const struct opts *o)
 {
 	struct submit_redis_opts ro = {
 		.url = o->redis,
-		.stream = o->stream ? o->stream : SUBMIT_REDIS_STREAM,
-		.partitions = SUBMIT_REDIS_PARTITIONS,
 		.id = o->id,
 		.urls = o->n_args ? o->args : NULL,
 		.n_urls = o->n_args,
 	};
+	struct config c;
 	char *end;
+	int rc;
+
+	/* the fleet's stream and partitions, as its daemons are told */
+	read_config(o, &c);
+	ro.stream = o->stream ? o->stream : c.source.redis.stream;
+	ro.partitions = c.source.redis.partitions;
 
 	if (strcmp(o->cmd, "submit") || o->wait || o->nowait) {
 		fprintf(stderr, "ringfetch: --redis goes with submit, without "
 			"--wait or --nowait\n");
+		config_fini(&c);
 		return EX_USAGE;
 	}
 	if (o->partitions) {
@@ -603,6 +619,7 @@ static int run_submit_redis(const struct opts *o)
 		    n < 1 || n > 65536) {
 			fprintf(stderr, "ringfetch: --partitions: '%s' is not "
 				"a number from 1 to 65536\n", o->partitions);
+			config_fini(&c);
 			return EX_USAGE;
 		}
 		ro.partitions = (unsigned)n;
@@ -610,9 +627,12 @@ static int run_submit_redis(const struct opts *o)
 	if (!*ro.stream || strlen(ro.stream) > 900) {
 		fprintf(stderr, "ringfetch: --stream: the prefix must have 1 "
 			"to 900 bytes\n");
+		config_fini(&c);
 		return EX_USAGE;
 	}
-	return submit_redis(&ro);
+	rc = submit_redis(&ro);
+	config_fini(&c);
+	return rc;
 }
 
 int main(int argc, char **argv)

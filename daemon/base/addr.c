@@ -206,6 +206,22 @@ int addr_parse_proxy(const char *url, struct addr_proxy *p, char *why,
 	return 0;
 }
 
+/* Whether n bytes at s hold a '%' not followed by two hex digits, or
+ * one that decodes to NUL. */
+static bool bad_escape(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%')
+			continue;
+		if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+		    !isxdigit((unsigned char)s[i + 2]) ||
+		    (s[i + 1] == '0' && s[i + 2] == '0'))
+			return true;
+		i += 2;
+	}
+	return false;
+}
+
 /* A database number: decimal, 0..65535 (Redis allows 16 by default). */
 static int parse_db(const char *s, size_t n, unsigned *db)
 {
@@ -273,6 +289,11 @@ int addr_parse_redis(const char *url, struct addr_redis *r, char *why,
 
 		/* "redis://PASS@HOST" is how many clients write a password
 		 * alone; with a colon, what precedes it is the ACL user. */
+		if (bad_escape(rest, (size_t)(at - rest))) {
+			snprintf(why, wl, "bad %%-escape in the user or "
+				 "password (write %%25 for a %%)");
+			return -EINVAL;
+		}
 		if (unescape(rest, (size_t)(uend - rest),
 			     colon ? r->user : r->pass,
 			     sizeof(r->user)) < 0 ||

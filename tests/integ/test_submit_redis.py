@@ -266,7 +266,7 @@ def _():
 @test("usage errors: exit status 2")
 def _():
     for args, what in [
-            (["--redis", "http://x/", "http://a/"], "is not a redis://"),
+            (["--redis", "http://x/", "http://a/"], "expected redis://"),
             (["--redis", "redis://127.0.0.1:1", "--partitions", "0"],
              "--partitions"),
             (["--redis", "redis://127.0.0.1:1", "--wait"], "--wait"),
