@@ -179,11 +179,12 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "journal_refused", d->du.refused);
 	put_num(b, "journal_compactions", d->du.compactions);
 	put_num(b, "uptime_s", (loop_now_ms(&d->e.loop) - d->t_start_ms) / 1000);
-	if (d->fleet_on) {
-		buf_puts(b, "\"redis\":");
+	buf_puts(b, "\"redis\":");
+	if (d->fleet_on)
 		fleet_status(&d->fleet, b);
-		buf_putc(b, ',');
-	}
+	else
+		buf_puts(b, "null");
+	buf_putc(b, ',');
 	buf_puts(b, "\"failed_by\":{");
 	for (int e = 1, first = 1; e < RF_ERR_COUNT; e++) {
 		if (!st->failed_by[e])
