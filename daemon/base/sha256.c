@@ -292,10 +292,13 @@ static __attribute__((noinline, cold)) blocks_fn *blocks_pick(void)
 
 	/* once a process (only the thread that finds NULL logs): which code
 	 * hashes is the first thing to ask of a slow large-body run */
-	if (__atomic_exchange_n(&blocks, fn, __ATOMIC_RELAXED) == NULL)
-		log_debug("sha256: %s compression%s", blocks_name(fn),
-			  portable_forced() ? " (RINGFETCH_SHA256=portable)" :
-					      "");
+	if (__atomic_exchange_n(&blocks, fn, __ATOMIC_RELAXED) != NULL)
+		return fn;
+	if (portable_forced())
+		log_debug("sha256: %s compression (RINGFETCH_SHA256=portable)",
+			  blocks_name(fn));
+	else
+		log_debug("sha256: %s compression", blocks_name(fn));
 	return fn;
 }
 
