@@ -34,6 +34,9 @@
 # CPUs, at least 1) and ringfetchd with limits.workers K = 1, 2, 4, ... up
 # to the number of CPUs; wrk and h2load get the CPUs nginx leaves.
 #
+# BENCH_SHA256_PORTABLE=1 adds a ringfetchd row that hashes with the portable
+# C code (RINGFETCH_SHA256=portable), as on a CPU without SHA extensions.
+#
 # Needs nginx-light, curl, wrk, openssl, wget2 and h2load (nghttp2-client)
 # (scripts/install-deps.sh installs them; wget2 or h2load missing: their rows
 # are left out) and a release build (make). Work files go to /dev/shm
@@ -185,6 +188,7 @@ one() {
 		--client "$client" --run "$run" --expect "$N" --size "$SIZE" \
 		--check "$CHECK" --srv-pid "$SRV" "$@"
 }
+RF_ENV=() # a command prefix for ringfetchd rows, e.g. (env K=V)
 tls_args_rf() { [ "$TLS" = 1 ] && echo "--set tls.ca_file=$W/ca.pem" || true; }
 c_rf() { # c_rf RUN [LABEL_SUFFIX [--set k=v ...]]
 	local run=$1 label=ringfetchd
@@ -192,7 +196,7 @@ c_rf() { # c_rf RUN [LABEL_SUFFIX [--set k=v ...]]
 	if [ $# -gt 0 ]; then label="ringfetchd $1"; shift; fi
 	rm -rf "$W/out" "$W/summary.json"
 	# shellcheck disable=SC2046
-	one "$label" "$run" --summary "$W/summary.json" -- "$BIN" --batch "$URLS" \
+	one "$label" "$run" --summary "$W/summary.json" -- "${RF_ENV[@]}" "$BIN" --batch "$URLS" \
 		--out "$W/out" -q --concurrency "$C" --per-host "$PH" \
 		--summary-json "$W/summary.json" "${RF_COMMON[@]}" $(tls_args_rf) "$@"
 	if [ "$TLS" = 1 ]; then
@@ -200,6 +204,13 @@ c_rf() { # c_rf RUN [LABEL_SUFFIX [--set k=v ...]]
 	fi
 }
 c_rf_nohash() { c_rf "$1" "output.hash=none" --set output.hash=none; }
+# BENCH_SHA256_PORTABLE=1: a row hashing with the portable C code, as a CPU
+# without the SHA extensions would (sha256.c's RINGFETCH_SHA256 switch)
+c_rf_portable() {
+	RF_ENV=(env RINGFETCH_SHA256=portable)
+	c_rf "$1" "RINGFETCH_SHA256=portable"
+	RF_ENV=()
+}
 c_curl() {
 	local tls=()
 	[ "$TLS" = 1 ] && tls=(--cacert "$W/ca.pem")
@@ -248,6 +259,7 @@ run_scenario() {
 default_clients() {
 	CLIENTS=(c_rf)
 	[ $HASH_NONE = 1 ] && CLIENTS+=(c_rf_nohash)
+	[ "${BENCH_SHA256_PORTABLE:-0}" = 1 ] && CLIENTS+=(c_rf_portable)
 	if [ "$SCALE" = 1 ]; then
 		local k=1
 		CLIENTS=()

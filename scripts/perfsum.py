@@ -42,7 +42,8 @@ for pct, kind, sym in rows[:top]:
                                         pct, per * pct / 100))
 
 groups = [
-    ("SHA-256", re.compile(r"sha256|sha_?ni", re.I)),
+    # blocks_portable: sha256.c's C compression (RINGFETCH_SHA256=portable)
+    ("SHA-256", re.compile(r"sha256|sha_?ni|^blocks_portable$", re.I)),
     ("TLS (wolfSSL, AES-GCM)", re.compile(
         r"wolf|aes|gcm|ghash|gmult|chacha|poly1305|tls|ssl|x25519|curve|"
         r"ecc|sp_256|sp_\w+|fe_", re.I)),

@@ -5,12 +5,15 @@
  * compression function is the hot path: SHA-NI does a 4 KiB body several
  * times faster than plain C. The build has no -march flags, so the SHA-NI
  * code is compiled for its own target alone and picked at run time, once,
- * on first use. Both compression functions take any number of whole blocks,
- * and sha256_update() hands them the caller's buffer directly; only a
- * partial block at either end goes through s->buf.
+ * on first use; RINGFETCH_SHA256=portable forces the C code, and the choice
+ * is logged at debug level. Both compression functions take any number of
+ * whole blocks, and sha256_update() hands them the caller's buffer
+ * directly; only a partial block at either end goes through s->buf.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/sha256.h"
 
 #if defined(__x86_64__)
@@ -251,28 +254,64 @@ static bool cpu_has_sha_ni(void)
 }
 #endif /* __x86_64__ */
 
+/* RINGFETCH_SHA256=portable runs the portable code where SHA-NI exists,
+ * so the fallback that other CPUs get can be tested and measured here. */
+static bool portable_forced(void)
+{
+	const char *v = getenv("RINGFETCH_SHA256");
+
+	return v && strcmp(v, "portable") == 0;
+}
+
 static blocks_fn *blocks_best(void)
 {
 #if defined(__x86_64__)
-	if (cpu_has_sha_ni())
+	if (!portable_forced() && cpu_has_sha_ni())
 		return blocks_sha_ni;
 #endif
 	return blocks_portable;
+}
+
+static const char *blocks_name(blocks_fn *fn)
+{
+#if defined(__x86_64__)
+	if (fn == blocks_sha_ni)
+		return "sha-ni";
+#endif
+	return "portable";
 }
 
 /* NULL until first used. Every thread that races to fill it stores the
  * same pointer; the atomics only make that race well-defined. */
 static blocks_fn *blocks;
 
+/* Kept out of line: the hashing hot path should carry only the test. */
+static __attribute__((noinline, cold)) blocks_fn *blocks_pick(void)
+{
+	blocks_fn *fn = blocks_best();
+
+	/* once a process (only the thread that finds NULL logs): which code
+	 * hashes is the first thing to ask of a slow large-body run */
+	if (__atomic_exchange_n(&blocks, fn, __ATOMIC_RELAXED) != NULL)
+		return fn;
+	if (portable_forced())
+		log_debug("sha256: %s compression (RINGFETCH_SHA256=portable)",
+			  blocks_name(fn));
+	else
+		log_debug("sha256: %s compression", blocks_name(fn));
+	return fn;
+}
+
 static inline blocks_fn *blocks_get(void)
 {
 	blocks_fn *fn = __atomic_load_n(&blocks, __ATOMIC_RELAXED);
 
-	if (__builtin_expect(fn == NULL, 0)) {
-		fn = blocks_best();
-		__atomic_store_n(&blocks, fn, __ATOMIC_RELAXED);
-	}
-	return fn;
+	return __builtin_expect(fn == NULL, 0) ? blocks_pick() : fn;
+}
+
+const char *sha256_impl_name(void)
+{
+	return blocks_name(blocks_get());
 }
 
 void sha256_force_portable(bool on)

@@ -19,9 +19,13 @@ void sha256_final(struct sha256 *s, uint8_t out[32]);
 /* Lowercase hex of a digest into hex[65] (NUL-terminated). */
 void sha256_hex(const uint8_t digest[32], char hex[65]);
 
+/* "sha-ni" or "portable": the compression function this process uses,
+ * picking it first if nothing has hashed yet. Never fails. */
+const char *sha256_impl_name(void);
+
 /* For tests: true routes every later update through the portable C
  * compression even where SHA-NI exists; false goes back to the fastest one
- * the CPU supports. Process-wide; not for use while other threads hash. */
+ * the CPU supports, unless RINGFETCH_SHA256=portable is set. Process-wide; not for use while other threads hash. */
 void sha256_force_portable(bool on);
 
 #endif

@@ -53,6 +53,26 @@ def _():
             check_in(k, rec["timings_ms"], "timing")
 
 
+@test("RINGFETCH_SHA256=portable hashes bodies alike and the path is logged")
+def _():
+    # the SHA-NI and portable compressions end to end, on bodies that end
+    # at every kind of block edge; the debug line names the one that ran
+    sizes = [0, 55, 64, 4096, 70001]
+    with Server() as srv:
+        urls = [srv.url("/size/%d" % n) for n in sizes]
+        for env, name in [({}, None), ({"RINGFETCH_SHA256": "portable"},
+                                       "portable")]:
+            r = run_batch(urls, args=FAST + ["--set", "log.level=debug"],
+                          env=env)
+            check_eq(r.rc, 0, "exit status\n" + r.describe())
+            recs = r.by_url()
+            for n, u in zip(sizes, urls):
+                check_eq(recs[u]["sha256"], sha256_of(n), "sha256 %d" % n)
+            check_eq(r.stderr.count("sha256: "), 1, "logged once")
+            if name:
+                check_in("sha256: %s compression" % name, r.stderr, "path")
+
+
 @test("chunked and read-until-close bodies hash like plain ones")
 def _():
     with Server() as srv:
