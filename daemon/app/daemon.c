@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,30 @@ static void put_num(struct buf *b, const char *key, uint64_t v)
 	buf_printf(b, "\"%s\":%llu,", key, (unsigned long long)v);
 }
 
+/* "memory": what the heap holds (mallinfo2: in use, free inside the heap
+ * and so still in RSS, mmapped chunks) and the capacity of the buffers
+ * that grow with load, so a rising RSS can be told apart as buffers
+ * keeping a burst's size or as a fragmented heap. mallinfo2 walks the
+ * free lists: cheap next to a status line, not for every job. */
+static void put_memory(struct buf *b, struct daemon *d)
+{
+	struct mallinfo2 mi = mallinfo2();
+	size_t jr = d->du.on ? journal_mem_bytes(&d->du.jr) : 0;
+	size_t du = d->du.line.cap + d->du.cap * sizeof(*d->du.fifo);
+	size_t ctl = d->ctl_ok ? control_mem_bytes(&d->ctl) : 0;
+	size_t res = d->e.results.out.cap;
+
+	buf_puts(b, "\"memory\":{");
+	put_num(b, "heap_in_use", mi.uordblks + mi.hblkhd);
+	put_num(b, "heap_free", mi.fordblks);
+	put_num(b, "heap_mmap", mi.hblkhd);
+	put_num(b, "journal_buffers", jr + du);
+	put_num(b, "results_buffer", res);
+	put_num(b, "client_buffers", ctl);
+	buf_printf(b, "\"buffers\":%zu},", jr + du + ctl + res +
+		   d->spill.cap);
+}
+
 static int status(void *arg, struct buf *b)
 {
 	struct daemon *d = arg;
@@ -172,6 +197,7 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "journal_refused", d->du.refused);
 	put_num(b, "journal_compactions", d->du.compactions);
 	put_num(b, "uptime_s", (loop_now_ms(&d->e.loop) - d->t_start_ms) / 1000);
+	put_memory(b, d);
 	buf_puts(b, "\"failed_by\":{");
 	for (int e = 1, first = 1; e < RF_ERR_COUNT; e++) {
 		if (!st->failed_by[e])

@@ -614,6 +614,19 @@ void control_init(struct control *ctl, const struct control_ops *ops,
 	ctl->ls.starved = on_starved;
 }
 
+size_t control_mem_bytes(const struct control *ctl)
+{
+	size_t n = ctl->rec.cap + ctl->resp.cap;
+	const struct list_node *ln;
+
+	list_for_each(ln, &ctl->clients) {
+		const struct client *c = list_entry(ln, struct client, node);
+
+		n += sizeof(*c) + c->in.cap + c->out.cap + c->wire.cap;
+	}
+	return n;
+}
+
 void control_close(struct control *ctl)
 {
 	struct list_node *n;

@@ -241,6 +241,11 @@ size_t journal_pending(const struct journal *jr)
 	return jr->pend.len + (jr->wire.len - jr->wire_off);
 }
 
+size_t journal_mem_bytes(const struct journal *jr)
+{
+	return jr->pend.cap + jr->wire.cap;
+}
+
 /* Blocking: the wire's rest, then pend, then one fdatasync. */
 int journal_flush_now(struct journal *jr)
 {
