@@ -562,6 +562,8 @@ static void on_dns(struct dns_req *r, int err, const char *detail,
 
 	c->res.ms_dns = ms_since(c, c->t_attempt_ms);
 	if (err) {
+		/* no descriptor to ask with: ours, not the name's */
+		c->res.local_shortage = err == -EMFILE;
 		if (c->dns_phase == DNS_PROXY)
 			fail(c, RF_PROXY, "cannot resolve the proxy '%s': %s",
 			     c->env->proxy->host,

@@ -99,8 +99,9 @@ struct conn_result {
 	const char *retry_after; /* Retry-After as sent, "" when none */
 	bool retry_free;	/* a pooled conn the peer had closed: the
 				 * try should not count as an attempt */
-	bool local_shortage;	/* socket() found no descriptor here
-				 * (EMFILE, ENFILE): not the host's doing */
+	bool local_shortage;	/* socket() or the resolver's socket found
+				 * no descriptor here (EMFILE, ENFILE): not
+				 * the host's doing */
 	bool reusable;		/* the conn may go to the owner's pool */
 	void *sink;		/* the body sink (conn_sink.arg) or NULL:
 				 * the owner now commits or aborts it */
