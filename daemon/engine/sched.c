@@ -126,6 +126,7 @@ out_robots:
 void sched_fini(struct sched *s)
 {
 	assert(s->in_flight == 0);
+	conn_env_fini(&s->env);
 	dns_free(s->dns);
 	proxy_fini(&s->proxy);
 	netguard_fini(&s->guard);
