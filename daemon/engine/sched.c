@@ -924,7 +924,8 @@ static bool on_attempt(struct conn_env *env, void *owner,
 	j->conn = NULL;
 	if (r->sink && !j->robots) {
 		if (r->err == RF_OK)
-			s->body_ops->commit(r->sink, j);
+			j->local_shortage |= s->body_ops->commit(r->sink, j) ==
+					     -EMFILE;
 		else
 			s->body_ops->abort(r->sink);
 	}

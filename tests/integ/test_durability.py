@@ -528,6 +528,34 @@ def _():
         check("descriptors" in err, "the shortage is logged: " + err[-500:])
 
 
+@test("ulimit -n 64 with bodies spooled to files and to WARC: no "
+      "descriptor for a body file is a shortage; every body is stored")
+def _():
+    with Server() as srv:
+        for mode in ("files", "warc"):
+            work = scratch_dir("emfile-" + mode)
+            ufile = os.path.join(work, "urls.txt")
+            out = os.path.join(work, "out")
+            # 64 KiB bodies: past the 32 KiB held in memory, so spooled
+            write_urls(ufile, [srv.url("/size/65536?i=%d" % i)
+                               for i in range(1000)])
+            p = subprocess.run(
+                [rf_bin(), "--batch", ufile, "--out", out, "--concurrency",
+                 "512", "--per-host", "512", "--set", "retry.attempts=1",
+                 "--set", "output.bodies=" + mode],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                timeout=240, preexec_fn=nofile(64))
+            err = p.stderr.decode(errors="replace")
+            check_eq(p.returncode, 0, mode + ": exit status:\n" + err[-2000:])
+            recs, problems = read_records(out)
+            check(not problems, "whole records")
+            check_eq(len(recs), 1000, mode + ": records")
+            bad = [r for r in recs if not r["ok"] or r["attempts"] != 1
+                   or not r.get("body_path")]
+            check(not bad, "%s: all ok in one attempt, body stored: %s"
+                  % (mode, bad[:2]))
+
+
 @test("daemon under ulimit -n 64: idle clients and fetches share the "
       "descriptors, every job ok; the soft limit is raised to the hard one")
 def _():
