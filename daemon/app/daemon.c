@@ -28,6 +28,7 @@
 #include "version.h"	/* generated: RF_VERSION */
 
 #define TICK_MS 1000		/* STATUS= and the results flush */
+#define TRIM_MS 10000		/* free heap pages go back this often */
 
 static void stop_now(struct daemon *d);
 
@@ -231,6 +232,24 @@ static void notify_status(struct daemon *d)
 		   (unsigned long long)snap.st.failed,
 		   d->ctl.n_clients - d->ctl.n_dead);
 }
+
+/* Jobs, records and clients come and go by the thousand a second and
+ * leave free holes all through the heap; glibc gives back only its top,
+ * so RSS kept every page a hole had ever touched (in the soak, status'
+ * heap_free grew from 0.25 to 0.65 MiB in 3 minutes, and RssAnon with
+ * it, while heap_in_use stayed flat). malloc_trim() hands the free pages
+ * back. It walks the free lists (0.3-0.7 ms in the soak on a loaded
+ * 2-core VM), hence only every TRIM_MS. */
+static void trim_heap(struct daemon *d)
+{
+	uint64_t now = loop_now_ms(&d->e.loop);
+
+	if (now < d->trim_at_ms)
+		return;
+	d->trim_at_ms = now + TRIM_MS;
+	malloc_trim(0);
+}
+
 static void on_tick(struct timer *t)
 {
 	struct daemon *d = container_of(t, struct daemon, t_tick);
@@ -238,6 +257,7 @@ static void on_tick(struct timer *t)
 	notify_status(d);
 	if (d->watchdog)
 		sdnotify_send(&d->sdn, "WATCHDOG=1");
+	trim_heap(d);
 	loop_timer_arm(&d->e.loop, &d->t_tick, loop_now_ms(&d->e.loop) + d->tick_ms,
 		       on_tick);
 }
