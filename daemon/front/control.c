@@ -30,7 +30,7 @@
 #define CLIENT_OUT_SOFT (256 * 1024)	/* stop reading requests past this */
 #define CLIENT_OUT_MAX (8 * 1024 * 1024)	/* drop a client past this */
 #define WATCH_OUT_MAX (1024 * 1024)	/* drop a watcher past this */
-#define CLIENT_KEEP (64 * 1024)		/* a buffer's size after a burst */
+#define CLIENT_KEEP (64 * 1024)		/* a buffer's room after a burst */
 #define CONTROL_ACCEPT_RETRY_MS 100	/* after EMFILE and the like */
 /* an id of 64 KiB of control characters is 384 KiB escaped */
 #define REPLY_MAX (8 * CONTROL_LINE_MAX)

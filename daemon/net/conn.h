@@ -135,7 +135,7 @@ struct conn_env {
 	void (*sink_start)(struct conn_env *env, void *owner, const char *req,
 			   size_t len, struct conn_sink *out);
 	/* private to conn.c; zero at first: freed conns kept for reuse */
-	struct conn *spare;		/* singly linked through spare_next */
+	struct conn *spare;		/* linked through spare_next */
 	uint32_t n_spare;		/* <= limits.concurrency */
 };
 

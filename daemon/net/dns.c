@@ -69,7 +69,7 @@ struct dns_query {
 	struct dns_req *waiters;
 	struct timer deadline;			/* timeout * attempts */
 	bool in_ares;				/* c-ares holds it as arg */
-	uint64_t fd_short_seq;			/* d's at the query's start */
+	uint64_t fd_short_seq;			/* d's when the query began */
 	bool finished;				/* res is final, on d->done */
 	struct dns_result res;
 	char name[];				/* lowercase */
@@ -103,7 +103,7 @@ struct dns {
 	struct list_node ages;		/* entries, oldest first */
 	struct dns_stats stats;
 	uint64_t fd_short_seq;			/* socket()s that found no
-						 * descriptor (EMFILE, ENFILE) */
+						 * descriptor: EMFILE, ENFILE */
 	bool closing;				/* dns_free() was called */
 	struct dns_entry *buckets[DNS_BUCKETS];
 };

@@ -44,7 +44,7 @@ struct body_sink {
 	int fd;				/* spool fd, -1 when not held */
 	bool created;			/* the spool file exists */
 	bool failed;			/* nothing will be stored */
-	bool fd_short;			/* failed for want of a descriptor */
+	bool fd_short;			/* failed: no descriptor left */
 	uint64_t len;			/* bytes spooled */
 	char *mem;			/* files mode: the body while small */
 	size_t mem_len, mem_cap;
