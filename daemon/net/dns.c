@@ -583,7 +583,9 @@ static void ares_timer_update(struct dns *d)
 static ares_socket_t sock_open(int af, int type, int protocol, void *data)
 {
 	struct dns *d = data;
-	int fd = socket(af, type, protocol);
+	/* c-ares leaves sockets it did not open as they are: blocking, its
+	 * read loop (which reads until EAGAIN) would stop the whole loop */
+	int fd = socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
 		d->fd_short_seq++;

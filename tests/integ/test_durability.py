@@ -510,7 +510,7 @@ def _():
         # many names, so that queries start while fetches hold every
         # descriptor; c-ares opens its socket anew for each burst
         write_urls(ufile, ["http://h%d.test:%d/delay/30?i=%d" %
-                           (i % 300, srv.port, i) for i in range(2000)])
+                           (i % 100, srv.port, i) for i in range(2000)])
         p = subprocess.run(
             [rf_bin(), "--batch", ufile, "--out", out, "--concurrency", "512",
              "--per-host", "512", "--set", "retry.attempts=1",
