@@ -3,7 +3,8 @@
 256) against tests/server/rfserver.py; submitter threads pipelining a mix
 of URLs (ok, 50-500 ms slow, 503-then-ok, 404, malformed, resets), a
 watcher reading every record, and a canceller; once a second the daemon's
-RSS and open fds (/proc), its queue (status) and the journal's size go to
+RSS and open fds (/proc), its queue (status), the journal's size and
+status' memory figures (heap in use and free, buffer capacity) go to
 OUT/soak.csv, and at the end gnuplot draws OUT/soak.png. Prints the first
 and last minute's averages of each series: flat means no growth."""
 import json
@@ -99,12 +100,13 @@ def canceller(sock):
 
 
 def proc_sample(pid):
-    rss = 0
+    kib = {}
     with open("/proc/%d/status" % pid) as f:
         for ln in f:
-            if ln.startswith("VmRSS:"):
-                rss = int(ln.split()[1])
-    return rss, len(os.listdir("/proc/%d/fd" % pid))
+            if ln.startswith(("VmRSS:", "RssAnon:", "RssFile:")):
+                kib[ln.split(":")[0]] = int(ln.split()[1])
+    return (kib.get("VmRSS", 0), kib.get("RssAnon", 0),
+            len(os.listdir("/proc/%d/fd" % pid)))
 
 
 def main():
@@ -145,18 +147,23 @@ def main():
         rows = []
         t0 = time.time()
         with open(os.path.join(out, "soak.csv"), "w") as csv:
-            csv.write("t,rss_kib,fds,queued,in_flight,done,journal_bytes\n")
+            csv.write("t,rss_kib,fds,queued,in_flight,done,journal_bytes,"
+                      "heap_in_use_kib,heap_free_kib,buffers_kib,rss_anon_kib\n")
             while time.time() - t0 < SECONDS and d.poll() is None:
                 time.sleep(1)
                 try:
                     st = status(sock)
-                    rss, fds = proc_sample(d.pid)
+                    rss, anon, fds = proc_sample(d.pid)
                 except (OSError, ValueError):
                     continue
                 if not st:
                     continue
+                mem = st.get("memory", {})
                 row = (int(time.time() - t0), rss, fds, st["queued"],
-                       st["in_flight"], st["done"], st.get("journal_bytes", 0))
+                       st["in_flight"], st["done"], st.get("journal_bytes", 0),
+                       mem.get("heap_in_use", 0) // 1024,
+                       mem.get("heap_free", 0) // 1024,
+                       mem.get("buffers", 0) // 1024, anon)
                 rows.append(row)
                 csv.write(",".join(map(str, row)) + "\n")
                 csv.flush()
@@ -196,8 +203,10 @@ def report(rows, alive):
         print("soak: too few samples")
         sys.exit(1)
     k = max(1, min(60, len(rows) // 4))
-    names = ["rss_kib", "fds", "queued", "in_flight", "journal_bytes"]
-    cols = [1, 2, 3, 4, 6]
+    names = ["rss_kib", "fds", "queued", "in_flight", "journal_bytes",
+             "heap_in_use_kib", "heap_free_kib", "buffers_kib",
+             "rss_anon_kib"]
+    cols = [1, 2, 3, 4, 6, 7, 8, 9, 10]
     print("soak: %d s, %d samples, %d jobs done, daemon %s" % (
         rows[-1][0], len(rows), rows[-1][5],
         "alive" if alive else "EXITED"))

@@ -50,6 +50,7 @@ struct daemon {
 	bool watchdog;			/* WATCHDOG_USEC set: ping each tick */
 	uint64_t t_start_ms;
 	uint64_t reloads;
+	uint64_t trim_at_ms;		/* loop clock of the next heap trim */
 	struct sdnotify sdn;		/* NOTIFY_SOCKET, never blocking */
 	/* what start() got done, for finish() to undo */
 	bool engine_ok, ctl_ok;

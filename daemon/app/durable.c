@@ -422,6 +422,7 @@ void durable_tick(struct durable *du)
 	if (!du->on)
 		return;
 	release(du);
+	buf_shrink(&du->line, 64 << 10);	/* one huge job's line */
 	if (du->jr.size >= du->compact_at && journal_idle(&du->jr) &&
 	    !journal_pending(&du->jr) && !du->jr.error)
 		compact(du);

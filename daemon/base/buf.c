@@ -103,6 +103,23 @@ out_restore:
 	return -EINVAL;
 }
 
+void buf_shrink(struct buf *b, size_t keep)
+{
+	char *p;
+
+	if (b->len > keep || b->cap <= keep + 1)
+		return;
+	if (keep == 0) {
+		buf_fini(b);
+		return;
+	}
+	p = realloc(b->p, keep + 1);
+	if (!p)
+		return;
+	b->p = p;
+	b->cap = keep + 1;
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

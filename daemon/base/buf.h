@@ -68,6 +68,14 @@ int buf_printf(struct buf *b, const char *fmt, ...)
  * the front. Keeps the memory. */
 void buf_consume(struct buf *b, size_t n);
 
+/* Give back what b holds beyond keep bytes of content once a burst is
+ * over: when len <= keep and more than keep + 1 bytes are allocated, the
+ * allocation shrinks to keep + 1 (it is freed when keep is 0 and b is
+ * empty). Otherwise, or when realloc fails, b is unchanged. Contents stay.
+ * For buffers that live long and see rare bursts: without it they keep
+ * the largest burst's size for good. */
+void buf_shrink(struct buf *b, size_t keep);
+
 /* Empty b but keep its memory for the next round. */
 static inline void buf_reset(struct buf *b)
 {

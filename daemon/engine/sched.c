@@ -126,6 +126,7 @@ out_robots:
 void sched_fini(struct sched *s)
 {
 	assert(s->in_flight == 0);
+	conn_env_fini(&s->env);
 	dns_free(s->dns);
 	proxy_fini(&s->proxy);
 	netguard_fini(&s->guard);
@@ -975,7 +976,8 @@ static bool on_attempt(struct conn_env *env, void *owner,
 	j->conn = NULL;
 	if (r->sink && !j->robots) {
 		if (r->err == RF_OK)
-			s->body_ops->commit(r->sink, j);
+			j->local_shortage |= s->body_ops->commit(r->sink, j) ==
+					     -EMFILE;
 		else
 			s->body_ops->abort(r->sink);
 	}

@@ -56,8 +56,10 @@ struct sched_body_ops {
 	void (*body)(void *sink, const char *p, size_t n);
 	void (*raw)(void *sink, const char *p, size_t n);
 	/* The attempt of j succeeded (j's record fields set): store the body
-	 * and set j->body_path; frees the sink. */
-	void (*commit)(struct body_sink *sink, struct job *j);
+	 * and set j->body_path; frees the sink. Returns 0, or -EMFILE when
+	 * no descriptor was left to store it: the attempt is then a local
+	 * shortage (retried, not charged). */
+	int (*commit)(struct body_sink *sink, struct job *j);
 	/* Drop the sink and what it spooled. */
 	void (*abort)(struct body_sink *sink);
 };

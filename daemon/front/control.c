@@ -30,6 +30,7 @@
 #define CLIENT_OUT_SOFT (256 * 1024)	/* stop reading requests past this */
 #define CLIENT_OUT_MAX (8 * 1024 * 1024)	/* drop a client past this */
 #define WATCH_OUT_MAX (1024 * 1024)	/* drop a watcher past this */
+#define CLIENT_KEEP (64 * 1024)		/* a buffer's room after a burst */
 #define CONTROL_ACCEPT_RETRY_MS 100	/* after EMFILE and the like */
 /* an id of 64 KiB of control characters is 384 KiB escaped */
 #define REPLY_MAX (8 * CONTROL_LINE_MAX)
@@ -161,6 +162,10 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 		c->wire = c->out;
 		c->out = t;
 	}
+	/* A watcher lives for days: what a burst of records grew goes back.
+	 * Only here, with no send in flight, may wire move. */
+	buf_shrink(&c->out, CLIENT_KEEP);
+	buf_shrink(&c->wire, CLIENT_KEEP);
 	if (c->wire.len) {
 		io_uring_prep_send(loop_sqe(c->ctl->loop, &c->op_send), c->fd,
 				   c->wire.p, c->wire.len, MSG_NOSIGNAL);
@@ -554,6 +559,9 @@ static void control_hook(struct loop_hook *h)
 
 	if (!list_empty(&ctl->blocked) && !ctl->ops->accepting(ctl->arg))
 		resume_paused(ctl);
+	/* scratch: a huge id or record grew them once */
+	buf_shrink(&ctl->rec, CLIENT_KEEP);
+	buf_shrink(&ctl->resp, CLIENT_KEEP);
 	if (!ctl->n_dead)
 		return;
 	list_for_each_safe(n, tmp, &ctl->clients) {
@@ -612,6 +620,19 @@ void control_init(struct control *ctl, const struct control_ops *ops,
 	listener_init(&ctl->ls, l, lfd, "control", CONTROL_ACCEPT_RETRY_MS,
 		      on_conn);
 	ctl->ls.starved = on_starved;
+}
+
+size_t control_mem_bytes(const struct control *ctl)
+{
+	size_t n = ctl->rec.cap + ctl->resp.cap;
+	const struct list_node *ln;
+
+	list_for_each(ln, &ctl->clients) {
+		const struct client *c = list_entry(ln, struct client, node);
+
+		n += sizeof(*c) + c->in.cap + c->out.cap + c->wire.cap;
+	}
+	return n;
 }
 
 void control_close(struct control *ctl)

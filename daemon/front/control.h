@@ -115,6 +115,10 @@ int control_listen(const char *path, unsigned mode, char *err,
  * every watcher. j is only read. */
 void control_on_finish(struct control *ctl, const struct job *j);
 
+/* Bytes ctl holds allocated for its buffers and those of its clients
+ * (capacity, not content), for the daemon's status. Walks the clients. */
+size_t control_mem_bytes(const struct control *ctl);
+
 /* Stop accepting and close every client, cancelling their SQEs; run loop
  * turns until control_idle() before control_fini(). */
 void control_close(struct control *ctl);

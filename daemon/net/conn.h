@@ -99,8 +99,9 @@ struct conn_result {
 	const char *retry_after; /* Retry-After as sent, "" when none */
 	bool retry_free;	/* a pooled conn the peer had closed: the
 				 * try should not count as an attempt */
-	bool local_shortage;	/* socket() found no descriptor here
-				 * (EMFILE, ENFILE): not the host's doing */
+	bool local_shortage;	/* socket() or the resolver's socket found
+				 * no descriptor here (EMFILE, ENFILE): not
+				 * the host's doing */
 	bool reusable;		/* the conn may go to the owner's pool */
 	void *sink;		/* the body sink (conn_sink.arg) or NULL:
 				 * the owner now commits or aborts it */
@@ -133,6 +134,9 @@ struct conn_env {
 	 * request bytes at req of owner. NULL: bodies are not kept. */
 	void (*sink_start)(struct conn_env *env, void *owner, const char *req,
 			   size_t len, struct conn_sink *out);
+	/* private to conn.c; zero at first: freed conns kept for reuse */
+	struct conn *spare;		/* linked through spare_next */
+	uint32_t n_spare;		/* <= limits.concurrency */
 };
 
 struct conn {
@@ -140,6 +144,7 @@ struct conn {
 	int fd;				/* -1 when none */
 	struct conn_env *env;		/* borrowed */
 	void *home;			/* the owner's (sched: its host) */
+	struct conn *spare_next;	/* in env->spare while kept */
 	struct list_node pool_node;	/* in the home's pool while pooled */
 	struct conn_req req;		/* the attempt's; owner NULL when idle
 					 * or detached */
@@ -201,5 +206,10 @@ void conn_detach(struct conn *c, struct slot *slot, void **sink);
 /* Close an idle conn (keep-alive expiry, shutdown); env->idle_closing()
  * runs for it. */
 void conn_close_idle(struct conn *c);
+
+/* Free the conns env keeps for reuse (up to limits.concurrency of them,
+ * so that conns, 43 KiB each, are not freed and carved anew from the heap
+ * at every connection). Call when no conn of env is left. */
+void conn_env_fini(struct conn_env *env);
 
 #endif

@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "base/addr.h"
@@ -67,6 +69,7 @@ struct dns_query {
 	struct dns_req *waiters;
 	struct timer deadline;			/* timeout * attempts */
 	bool in_ares;				/* c-ares holds it as arg */
+	uint64_t fd_short_seq;			/* d's when the query began */
 	bool finished;				/* res is final, on d->done */
 	struct dns_result res;
 	char name[];				/* lowercase */
@@ -99,6 +102,8 @@ struct dns {
 	struct dns_query *done;			/* results not yet delivered */
 	struct list_node ages;		/* entries, oldest first */
 	struct dns_stats stats;
+	uint64_t fd_short_seq;			/* socket()s that found no
+						 * descriptor: EMFILE, ENFILE */
 	bool closing;				/* dns_free() was called */
 	struct dns_entry *buckets[DNS_BUCKETS];
 };
@@ -302,6 +307,7 @@ static const struct {
 	{ ARES_ESERVFAIL, -ECONNREFUSED, "DNS server failure for" },
 	{ ARES_EREFUSED, -ECONNREFUSED, "DNS servers refused" },
 	{ ARES_ENOMEM, -ENOMEM, "out of memory resolving" },
+	{ -1, -EMFILE, "no descriptor for a DNS socket resolving" },
 	{ ARES_SUCCESS, -EIO, "DNS lookup failed for" },
 };
 #define DNS_NERRS (sizeof(dns_errs) / sizeof(*dns_errs))
@@ -387,6 +393,11 @@ static void on_answer(void *arg, int status, int timeouts,
 	} else {
 		rs.err = status_to_err(status);
 	}
+	/* c-ares says only "servers unreachable" when it could not open a
+	 * socket; ours tell it was for want of a descriptor here. */
+	if (rs.err && rs.err != -ENOENT && rs.err != -ENODATA &&
+	    d->fd_short_seq != q->fd_short_seq)
+		rs.err = -EMFILE;
 	if (res)
 		ares_freeaddrinfo(res);
 	if (status == ARES_EDESTRUCTION || d->closing) {
@@ -396,7 +407,7 @@ static void on_answer(void *arg, int status, int timeouts,
 	/* Past our deadline the waiters had their answer: only cache. */
 	if (!q->finished) {
 		q->res = rs;
-		if (rs.err)
+		if (rs.err && rs.err != -EMFILE)
 			d->stats.failures++;
 		query_finish(q);
 	}
@@ -562,6 +573,65 @@ static void ares_timer_update(struct dns *d)
 		       on_ares_timer);
 }
 
+/* --- c-ares' socket calls ---------------------------------------------- */
+
+/* c-ares 1.18 turns a socket() that fails into "servers unreachable"
+ * (ARES_ECONNREFUSED) and keeps errno to itself, so a process out of
+ * descriptors would read as a DNS failure of every name. Its socket calls
+ * go through these to see EMFILE/ENFILE; the rest are the plain calls
+ * c-ares makes without them. */
+static ares_socket_t sock_open(int af, int type, int protocol, void *data)
+{
+	struct dns *d = data;
+	/* c-ares leaves sockets it did not open as they are: blocking, its
+	 * read loop (which reads until EAGAIN) would stop the whole loop */
+	int fd = socket(af, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		d->fd_short_seq++;
+	return fd;
+}
+
+static int sock_close(ares_socket_t fd, void *data)
+{
+	(void)data;
+	return close(fd);
+}
+
+static int sock_connect(ares_socket_t fd, const struct sockaddr *sa,
+			ares_socklen_t len, void *data)
+{
+	(void)data;
+	return connect(fd, sa, len);
+}
+
+static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *p, size_t n,
+				  int flags, struct sockaddr *from,
+				  ares_socklen_t *from_len, void *data)
+{
+	(void)data;
+	return recvfrom(fd, p, n, flags, from, from_len);
+}
+
+static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov,
+			       int n, void *data)
+{
+	/* as c-ares' own send: a TCP server gone is an error, not SIGPIPE */
+	struct msghdr m = { .msg_iov = (struct iovec *)iov,
+			    .msg_iovlen = (size_t)n };
+
+	(void)data;
+	return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
+static const struct ares_socket_functions sock_funcs = {
+	.asocket = sock_open,
+	.aclose = sock_close,
+	.aconnect = sock_connect,
+	.arecvfrom = sock_recvfrom,
+	.asendv = sock_sendv,
+};
+
 /* --- setup ------------------------------------------------------------- */
 
 /* "IP", "IP:port", "[v6]:port" or a bare v6 into c-ares 1.18's csv form,
@@ -645,6 +715,7 @@ static int channel_open(struct dns *d, const struct config *cfg, char *err,
 			 ares_strerror(rc));
 		return rc == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 	}
+	ares_set_socket_functions(d->ch, &sock_funcs, d);
 	/* Before any query, so resolv.conf's servers are never asked. */
 	if (cfg->dns.servers.n) {
 		rc = servers_set(d, &cfg->dns.servers, err, errlen);
@@ -812,6 +883,7 @@ static int lookup_start(struct dns *d, struct dns_req *r, const char *name,
 	hints.ai_flags = d->ai_flags;
 	d->stats.queries++;
 	q->in_ares = true;
+	q->fd_short_seq = d->fd_short_seq;
 	/* May answer at once (hosts file); on_answer then queues delivery. */
 	ares_getaddrinfo(d->ch, name, NULL, &hints, on_answer, q);
 	if (!q->finished)

@@ -36,7 +36,9 @@ struct dns_req;
  * borrowed for the call only; a is NULL on failure):
  *   -ENOENT no such host (NXDOMAIN), -ENODATA no address for the name,
  *   -ETIMEDOUT no answer in time, -ECONNREFUSED servers unreachable or
- *   refusing, -ENOMEM, -EIO anything else.
+ *   refusing, -EMFILE no descriptor here for a socket to ask with
+ *   (EMFILE, ENFILE: a local shortage, not the name's; never cached),
+ *   -ENOMEM, -EIO anything else.
  * The request is idle again when cb runs: it may be reused or freed. */
 typedef void (*dns_cb)(struct dns_req *r, int err, const char *detail,
 		       const struct dns_addrs *a);

@@ -44,6 +44,7 @@ struct body_sink {
 	int fd;				/* spool fd, -1 when not held */
 	bool created;			/* the spool file exists */
 	bool failed;			/* nothing will be stored */
+	bool fd_short;			/* failed: no descriptor left */
 	uint64_t len;			/* bytes spooled */
 	char *mem;			/* files mode: the body while small */
 	size_t mem_len, mem_cap;
@@ -162,11 +163,14 @@ static void sink_close(struct body_sink *s)
 
 static void sink_fail(struct body_sink *s, const char *what, int err)
 {
-	if (!s->b->warned)
+	/* EMFILE/ENFILE: ours, not the body's; the job is fetched again
+	 * (bodies_commit() says so) and sched logs the shortage */
+	s->fd_short = err == EMFILE || err == ENFILE;
+	if (!s->b->warned && !s->fd_short)
 		log_warn("output.bodies: %s %s: %s; bodies that fail are not "
 			 "stored (body_path null)", what, s->tmp,
 			 strerror(err));
-	s->b->warned = true;
+	s->b->warned |= !s->fd_short;
 	s->failed = true;
 	sink_close(s);
 	if (s->created)
@@ -374,15 +378,19 @@ static void commit_warc(struct body_sink *s, struct job *j)
 	set_path(j, "warc/", where);
 }
 
-void bodies_commit(struct body_sink *s, struct job *j)
+int bodies_commit(struct body_sink *s, struct job *j)
 {
+	int rc;
+
 	free(j->body_path);
 	j->body_path = NULL;
 	if (s->b->mode == BODIES_WARC)
 		commit_warc(s, j);
 	else
 		commit_file(s, j);
+	rc = s->fd_short ? -EMFILE : 0;
 	bodies_abort(s);
+	return rc;
 }
 
 /* bodies_raw for a sink the caller holds as void *. */

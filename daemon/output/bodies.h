@@ -51,9 +51,12 @@ void bodies_body(void *arg, const char *p, size_t n);
 void bodies_raw(struct body_sink *s, const char *p, size_t n);
 
 /* The response for j completed (j->sha256, url, ip set): store it, set
- * j->body_path (relative to the output directory; "" when storing failed)
- * and free s. */
-void bodies_commit(struct body_sink *s, struct job *j);
+ * j->body_path (relative to the output directory; NULL when storing
+ * failed) and free s. Returns 0, or -EMFILE when a spool, body or WARC
+ * file could not be opened for want of a descriptor (EMFILE, ENFILE): a
+ * local shortage, and the caller should fetch again rather than record a
+ * job without its body. */
+int bodies_commit(struct body_sink *s, struct job *j);
 
 /* The response failed: remove the spool file, free s. Harmless on NULL. */
 void bodies_abort(struct body_sink *s);

@@ -16,6 +16,11 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 
+/* What pend and wire keep between batches: a burst of submits (while a
+ * sync is slow) grows them up to JOURNAL_PEND_MAX; kept, that would be
+ * the daemon's size from then on. */
+#define JOURNAL_KEEP (64u << 10)
+
 static void submit(struct journal *jr);
 static void on_retry(struct timer *t);
 
@@ -59,6 +64,7 @@ static void batch_done(struct journal *jr)
 	jr->error = 0;
 	jr->durable = jr->wire_seq;
 	buf_reset(&jr->wire);
+	buf_shrink(&jr->wire, JOURNAL_KEEP);
 	jr->wire_off = 0;
 	tell_waiters(jr, 0);
 	if (jr->closing) {
@@ -241,6 +247,11 @@ size_t journal_pending(const struct journal *jr)
 	return jr->pend.len + (jr->wire.len - jr->wire_off);
 }
 
+size_t journal_mem_bytes(const struct journal *jr)
+{
+	return jr->pend.cap + jr->wire.cap;
+}
+
 /* Blocking: the wire's rest, then pend, then one fdatasync. */
 int journal_flush_now(struct journal *jr)
 {
@@ -260,6 +271,8 @@ int journal_flush_now(struct journal *jr)
 	jr->size += jr->pend.len;
 	buf_reset(&jr->pend);
 	buf_reset(&jr->wire);
+	buf_shrink(&jr->pend, JOURNAL_KEEP);
+	buf_shrink(&jr->wire, JOURNAL_KEEP);
 	jr->wire_off = 0;
 	if (jr->sync && fdatasync(jr->fd) < 0)
 		return -errno;

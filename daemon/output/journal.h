@@ -78,6 +78,10 @@ void journal_unwait(struct journal_wait *w);
 /* Bytes appended and not yet on the disk. */
 size_t journal_pending(const struct journal *jr);
 
+/* Bytes jr holds allocated for its buffers (their capacity, not their
+ * content), for the daemon's status. */
+size_t journal_mem_bytes(const struct journal *jr);
+
 /* Write out everything appended, blocking (at shutdown, and before a
  * compaction). Returns 0 or -errno. */
 int journal_flush_now(struct journal *jr);

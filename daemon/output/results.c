@@ -587,6 +587,9 @@ static int flush_now(struct results *r)
 		r->written += count_lines(r->out.p, n);
 		buf_consume(&r->out, n);
 	}
+	/* Records pile up while a write fails or a rotation waits; once
+	 * out, the room they took goes back (a batch keeps its size). */
+	buf_shrink(&r->out, 2 * RESULTS_BATCH);
 	if (r->cfg && r->cfg->output.sync == SYNC_NONE)
 		tell_durable(r, r->written);
 	if (r->blocked) {

@@ -223,6 +223,14 @@ def _():
                   "bytes", "connections_open", "connections_idle",
                   "hosts_active", "uptime_s", "watch_dropped"):
             check_in(k, st, "status key")
+        mem = st["memory"]
+        for k in ("heap_in_use", "heap_free", "heap_mmap", "journal_buffers",
+                  "results_buffer", "client_buffers", "buffers"):
+            check(isinstance(mem.get(k), int), "memory key %s: %r" % (k, mem))
+        # (ASan's allocator answers mallinfo2() with zeros)
+        check(mem["client_buffers"] > 0, "memory figures: %r" % mem)
+        check(mem["buffers"] >= mem["journal_buffers"] +
+              mem["results_buffer"] + mem["client_buffers"], "their sum")
         check_eq(st["ok"], 3, "status ok")
         c.close()
         check_eq(d.stop(), 0, "exit status")

@@ -113,4 +113,5 @@ def _():
         check(all(x["ok"] for x in r.records), "all ok")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,8 @@ import time
 import harness
 _n_tests = len(harness._TESTS)
 from test_daemon import Daemon, Line, by_id  # noqa: E402
-del harness._TESTS[_n_tests:]   # its helpers, not its tests
+from test_dns import Dnsmasq  # noqa: E402
+del harness._TESTS[_n_tests:]   # their helpers, not their tests
 
 FULL = os.environ.get("RF_CHAOS") == "1"
 SEED = int(os.environ.get("RF_SEED", str(int(time.time()))))
@@ -498,6 +499,61 @@ def _():
         check(all(r["ok"] and r["attempts"] == 1 for r in recs),
               "all ok in one attempt")
         check("descriptors" in err, "the shortage is logged: " + err[-500:])
+
+
+@test("ulimit -n 64 while names resolve through a loopback DNS server: "
+      "no descriptor for the resolver's socket is a shortage, not class dns")
+def _():
+    with Server() as srv, Dnsmasq() as dns:
+        work = scratch_dir("emfile-dns")
+        ufile, out = os.path.join(work, "urls.txt"), os.path.join(work, "out")
+        # many names, so that queries start while fetches hold every
+        # descriptor; c-ares opens its socket anew for each burst
+        write_urls(ufile, ["http://h%d.test:%d/delay/30?i=%d" %
+                           (i % 100, srv.port, i) for i in range(2000)])
+        p = subprocess.run(
+            [rf_bin(), "--batch", ufile, "--out", out, "--concurrency", "512",
+             "--per-host", "512", "--set", "retry.attempts=1",
+             "--set", "dns.cache_min_ttl=0s", "--set", "dns.cache_max_ttl=0s"]
+            + dns.args(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=240,
+            preexec_fn=nofile(64))
+        err = p.stderr.decode(errors="replace")
+        check_eq(p.returncode, 0, "exit status:\n" + err[-2000:])
+        recs, problems = read_records(out)
+        check(not problems, "whole records")
+        check_eq(len(recs), 2000, "records")
+        bad = [r for r in recs if not r["ok"] or r["attempts"] != 1]
+        check(not bad, "all ok in one attempt: %s" % bad[:2])
+        check("descriptors" in err, "the shortage is logged: " + err[-500:])
+
+
+@test("ulimit -n 64 with bodies spooled to files and to WARC: no "
+      "descriptor for a body file is a shortage; every body is stored")
+def _():
+    with Server() as srv:
+        for mode in ("files", "warc"):
+            work = scratch_dir("emfile-" + mode)
+            ufile = os.path.join(work, "urls.txt")
+            out = os.path.join(work, "out")
+            # 64 KiB bodies: past the 32 KiB held in memory, so spooled
+            write_urls(ufile, [srv.url("/size/65536?i=%d" % i)
+                               for i in range(1000)])
+            p = subprocess.run(
+                [rf_bin(), "--batch", ufile, "--out", out, "--concurrency",
+                 "512", "--per-host", "512", "--set", "retry.attempts=1",
+                 "--set", "output.bodies=" + mode],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                timeout=240, preexec_fn=nofile(64))
+            err = p.stderr.decode(errors="replace")
+            check_eq(p.returncode, 0, mode + ": exit status:\n" + err[-2000:])
+            recs, problems = read_records(out)
+            check(not problems, "whole records")
+            check_eq(len(recs), 1000, mode + ": records")
+            bad = [r for r in recs if not r["ok"] or r["attempts"] != 1
+                   or not r.get("body_path")]
+            check(not bad, "%s: all ok in one attempt, body stored: %s"
+                  % (mode, bad[:2]))
 
 
 @test("daemon under ulimit -n 64: idle clients and fetches share the "

@@ -102,6 +102,33 @@ static int test_consume(void)
 	return ok;
 }
 
+static int test_shrink(void)
+{
+	struct buf b;
+	int ok = 1;
+
+	buf_init(&b, 1 << 20);
+	buf_shrink(&b, 64);	/* never allocated: nothing to give back */
+	ok &= TAP_CHECK(b.p == NULL && b.cap == 0);
+	ok &= TAP_CHECK(buf_printf(&b, "%100000d", 1) == 0);
+	buf_shrink(&b, 64);	/* holds more than keep: unchanged */
+	ok &= TAP_CHECK(b.len == 100000 && b.cap > 100000);
+	buf_consume(&b, 100000 - 10);
+	buf_shrink(&b, 64);
+	ok &= TAP_CHECK(b.cap == 65 && b.len == 10);
+	ok &= TAP_CHECK(STREQ(b.p, "         1"));
+	/* still a buffer: grows again, up to its ceiling */
+	ok &= TAP_CHECK(buf_printf(&b, "%1000d", 2) == 0 && b.len == 1010);
+	buf_reset(&b);
+	buf_shrink(&b, 0);	/* empty with keep 0: freed */
+	ok &= TAP_CHECK(b.p == NULL && b.cap == 0 && b.len == 0);
+	ok &= TAP_CHECK(buf_puts(&b, "x") == 0 && STREQ(b.p, "x"));
+	buf_shrink(&b, 4096);	/* smaller than keep already */
+	ok &= TAP_CHECK(STREQ(b.p, "x"));
+	buf_fini(&b);
+	return ok;
+}
+
 static int test_printf(void)
 {
 	struct buf b;
@@ -140,6 +167,7 @@ int main(void)
 	TAP_RUN(test_ceiling);
 	TAP_RUN(test_growth);
 	TAP_RUN(test_consume);
+	TAP_RUN(test_shrink);
 	TAP_RUN(test_printf);
 	return tap_done();
 }

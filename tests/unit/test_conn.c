@@ -505,6 +505,7 @@ int main(void)
 	TAP_RUN(test_peer_closes_idle);
 	TAP_RUN(test_abort_keeps_slot);
 	TAP_RUN(test_detach);
+	conn_env_fini(&env);
 	netguard_fini(&guard);
 	dns_free(dns);
 	/* dns_free() may leave a cancelled poll: drain without blocking */
