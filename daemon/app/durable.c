@@ -384,7 +384,18 @@ static int live_lines(struct durable *du, struct buf *b)
 	return 0;
 }
 
-/* Blocking, and rare (every DURABLE_COMPACT_BYTES of journal): records
+/* When the journal, size bytes now, is next compacted. */
+static uint64_t next_compaction(uint64_t size)
+{
+	const char *env = getenv("RINGFETCH_JOURNAL_COMPACT");
+	uint64_t grow = size * DURABLE_COMPACT_FACTOR;
+
+	if (env)
+		return size + strtoull(env, NULL, 10);
+	return size + (grow > DURABLE_COMPACT_MIN ? grow : DURABLE_COMPACT_MIN);
+}
+
+/* Blocking, and rare (see DURABLE_COMPACT_FACTOR): records
  * synced and their marks written first, so what the new file leaves out
  * is exactly the finished jobs. */
 static void compact(struct durable *du)
@@ -403,10 +414,7 @@ static void compact(struct durable *du)
 	if (rc == 0)
 		rc = journal_rewrite(&du->jr, b.p, b.len);
 	buf_fini(&b);
-	du->compact_at = du->jr.size + DURABLE_COMPACT_BYTES;
-	if (getenv("RINGFETCH_JOURNAL_COMPACT"))
-		du->compact_at = du->jr.size +
-			strtoull(getenv("RINGFETCH_JOURNAL_COMPACT"), NULL, 10);
+	du->compact_at = next_compaction(du->jr.size);
 	if (rc < 0) {
 		log_warn("journal: compacting %s failed: %s; tried again "
 			 "later", du->path, strerror(-rc));
@@ -461,7 +469,6 @@ void durable_gate(struct durable *du, struct journal_wait *w)
 int durable_open(struct durable *du, struct engine *e, bool on,
 		 const char *state_dir, char *err, size_t errlen)
 {
-	const char *env = getenv("RINGFETCH_JOURNAL_COMPACT");
 	int rc;
 
 	du->e = e;
@@ -480,8 +487,7 @@ int durable_open(struct durable *du, struct engine *e, bool on,
 		du->on = false;
 		return rc;
 	}
-	du->compact_at = du->jr.size + (env ? strtoull(env, NULL, 10) :
-					DURABLE_COMPACT_BYTES);
+	du->compact_at = next_compaction(du->jr.size);
 	du->obs.finished = on_finished;
 	sched_observe(&e->sched, &du->obs);
 	e->results.durable = on_durable;

@@ -4,7 +4,10 @@
  * (output.sync), never before. A start replays the accepted jobs that have
  * neither a done line nor a record in results.jsonl, with their numbers,
  * and compacts the journal to the live jobs; so does a running daemon once
- * the journal passes DURABLE_COMPACT_BYTES.
+ * the journal has grown by DURABLE_COMPACT_FACTOR times what compaction
+ * left, and at least DURABLE_COMPACT_MIN: so it stays proportional to the
+ * live jobs, and a compaction (blocking, costing about what it keeps)
+ * comes no more often than every 8 times its own size of traffic.
  *
  * Ordering, which is what makes "exactly one record" hold across kill -9:
  *   accept line durable  <  acknowledgement sent
@@ -22,8 +25,9 @@
 #include "output/journal.h"
 #include "output/spill.h"
 
-#define DURABLE_COMPACT_BYTES (64ull << 20)	/* RINGFETCH_JOURNAL_COMPACT
+#define DURABLE_COMPACT_MIN (8ull << 20)	/* RINGFETCH_JOURNAL_COMPACT
 						 * overrides (tests) */
+#define DURABLE_COMPACT_FACTOR 8
 
 struct durable_mark {
 	uint64_t num;			/* job number */
