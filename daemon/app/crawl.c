@@ -310,6 +310,9 @@ static int start(struct run *r, struct config *c, struct crawl_opts *o)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return EXIT_FATAL;
 	}
+	if (c->source.redis.url[0])
+		log_warn("source.redis is for the daemon: a batch crawl reads "
+			 "only its URL files");
 	/* the files first: one that cannot be read is a usage error */
 	if (batch_open(&r->batch, &r->e.sched, &r->e.loop, o->files,
 		       o->n_files, err, sizeof(err)) < 0) {
