@@ -694,6 +694,37 @@ def _():
         wait_acked(r)
 
 
+@test("a daemon stopped with SIGTERM hands its partitions over at once "
+      "(long before claim_idle); every job once", timeout=150)
+def _():
+    need_redis()
+    with contextlib.ExitStack() as st:
+        rds = st.enter_context(RedisServer())
+        srv = fleet_server(st)
+        ds = start_fleet(st, rds, 2, per_host=2, capacity=300,
+                         claim_idle="60s")
+        settled(ds)
+        r = rds.client()
+        jobs = make_jobs(srv, 3000, "/delay/50")
+        ids = [j["id"] for j in jobs]
+        srcs = dict(zip(ids, push_jobs(r, jobs)))
+        wait_until(lambda: sum(d.nlines() for d in ds) >= 500, 60, 0.1,
+                   "500 records")
+        t0 = time.monotonic()
+        check_eq(ds[0].stop(), 0, "exit after SIGTERM")
+        ds[0].killed = True     # gone on purpose: read its files as left
+        wait_until(lambda: len(ds[1].owned()) == PARTITIONS, 30, 0.2,
+                   "the other daemon to own every partition")
+        took = time.monotonic() - t0
+        diag("all %d partitions moved %.1fs after SIGTERM (claim_idle "
+             "60s)" % (PARTITIONS, took))
+        check(took < 30, "handed over, not waited out: %.1fs" % took)
+        pairs = wait_done(ds, ids, by_id_key, timeout=90)
+        g = check_exactly_one(pairs, by_id_key, ids)
+        check_sources(g, srcs)
+        wait_acked(r)
+
+
 @test("invalid entries (no url, bad URLs, headers not a JSON object) end "
       "with one record each (invalid_url) and are acked, never retried",
       timeout=90)
