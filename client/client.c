@@ -68,6 +68,7 @@ static void usage(FILE *f)
 "  --wait          wait for the jobs' records\n"
 "  --id ID         the submitter id of every URL submitted\n"
 "  --nowait        answer queue_full instead of waiting for queue room\n"
+"                  or for the URL's host to drop below its share\n"
 "  -h, --help      this help;  --version  the version\n"
 "\n"
 "Exit status: 0 done, 1 a request was refused or a waited job failed,\n"
