@@ -72,6 +72,7 @@ static void usage(FILE *f)
 "  --wait          wait for the jobs' records\n"
 "  --id ID         the submitter id of every URL submitted\n"
 "  --nowait        answer queue_full instead of waiting for queue room\n"
+"                  or for the URL's host to drop below its share\n"
 "  --redis URL     submit: XADD the jobs to the fleet's Redis streams\n"
 "                  (redis://[[USER]:PASS@]HOST[:PORT][/DB], unix:///PATH)\n"
 "                  instead of a daemon; one answer line per URL with the\n"

@@ -197,6 +197,8 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "watchers", c->n_watchers);
 	put_num(b, "clients_paused", c->n_paused);
 	put_num(b, "queue_waits", c->st.queue_waits);
+	put_num(b, "clients_at_share", c->n_at_share);
+	put_num(b, "share_waits", c->st.share_waits);
 	put_num(b, "watch_dropped", c->st.watch_dropped);
 	put_num(b, "clients_dropped", c->st.dropped);
 	put_num(b, "clients_refused", c->st.refused);

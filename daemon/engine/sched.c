@@ -29,18 +29,30 @@
 static void pump(struct loop_hook *hook);
 static void env_init(struct sched *s);
 
-/* SPEC Fair intake: max(host_share x capacity, 4 x per_host). A change
- * by a reload leaves hosts_at_share as counted under the old share until
- * those hosts' counts move (a status figure, not a bound). */
+/* SPEC Fair intake: max(host_share x capacity, 4 x per_host). hold() and
+ * unhold() count hosts_at_share only as a host's held crosses the share,
+ * so a new share (a reload) recounts it: left as it was, a host above a
+ * lowered share would be counted down once too often on its way back
+ * below. Producers held back by a share look again, as it may have risen. */
 static void set_share(struct sched *s)
 {
 	const struct config *c = s->cfg;
 	uint32_t share = (uint32_t)(c->queue.host_share * c->queue.capacity);
 	uint32_t floor = c->limits.per_host * 4;
+	uint32_t at = 0;
 
-	s->share = share > floor ? share : floor;
-	if (s->share == 0)
-		s->share = 1;
+	share = share > floor ? share : floor;
+	if (share == 0)
+		share = 1;
+	if (share == s->share)
+		return;
+	s->share = share;
+	for (struct host *h = host_first(&s->hosts); h;
+	     h = host_next(&s->hosts, h))
+		at += h->held >= share;
+	s->hosts_at_share = at;
+	s->share_freed = true;
+	s->loop->busy = true;
 }
 
 /* j enters the bounded queue (queued, or waiting to retry) on its host. */

@@ -44,7 +44,10 @@ struct client {
 	bool eof;			/* peer finished writing */
 	bool dead;			/* closed; freed once inflight is 0 */
 	bool watching;
-	bool paused;			/* in the blocked list: queue full */
+	bool paused;			/* not read: in the blocked list (queue
+					 * full) or the at_share one */
+	bool at_share;			/* paused in the at_share list: its
+					 * next submit's host is at its share */
 	bool skipping;			/* discarding an over-long line */
 	bool gated;			/* output held until jw is told */
 	struct journal_wait jw;		/* the gate (control_ops.gate) */
@@ -53,7 +56,8 @@ struct client {
 	struct buf wire;		/* under the send SQE; never moved */
 	uint32_t waits;			/* records owed here ("wait") */
 	struct list_node node;		/* in ctl->clients */
-	struct list_node bnode;		/* in ctl->blocked while paused */
+	struct list_node bnode;		/* in ctl->blocked or ctl->at_share
+					 * while paused */
 };
 
 #define client_of(n) list_entry(n, struct client, node)
@@ -62,9 +66,25 @@ static void process(struct client *c);
 static void arm_recv(struct client *c);
 static void on_gate(struct journal_wait *w, int err);
 
-static void blocked_push(struct control *ctl, struct client *c)
+/* What a submit that cannot be taken yet waits for. */
+enum client_wait {
+	WAIT_NONE = 0,		/* answered: nothing to wait for */
+	WAIT_ROOM,		/* the queue is full */
+	WAIT_SHARE,		/* its host holds queue.host_share */
+};
+
+static void blocked_push(struct control *ctl, struct client *c,
+			 enum client_wait why)
 {
 	c->paused = true;
+	c->at_share = why == WAIT_SHARE;
+	if (c->at_share) {
+		list_push_back(&ctl->at_share, &c->bnode);
+		ctl->st.share_waits++;
+		ctl->n_at_share++;
+		sched_wait_share(ctl->sched, &ctl->share);
+		return;
+	}
 	list_push_back(&ctl->blocked, &c->bnode);
 	ctl->st.queue_waits++;
 	ctl->n_paused++;
@@ -75,6 +95,13 @@ static void blocked_remove(struct control *ctl, struct client *c)
 {
 	list_remove(&c->bnode);
 	c->paused = false;
+	if (c->at_share) {
+		c->at_share = false;
+		ctl->n_at_share--;
+		if (list_empty(&ctl->at_share))
+			sched_unwait_room(&ctl->share);
+		return;
+	}
 	ctl->n_paused--;
 	if (list_empty(&ctl->blocked))
 		sched_unwait_room(&ctl->room);
@@ -254,8 +281,11 @@ static void reply_err(struct client *c, const char *cls, const char *fmt, ...)
 	reply(c, b);
 }
 
-/* Returns -EAGAIN when the queue is full and c must wait (nothing was
- * answered); else 0 after one answer. */
+/* Returns WAIT_ROOM when the queue is full, WAIT_SHARE when it has room
+ * but the URL's host is at its share, and c must wait (nothing was
+ * answered); else 0 after one answer. A full queue is looked at first, so
+ * clients_paused keeps its meaning; a client resumed for room whose host
+ * is at its share is then held at the share without taking the room. */
 static int submit(struct client *c, const struct control_req *rq)
 {
 	struct control *ctl = c->ctl;
@@ -266,6 +296,7 @@ static int submit(struct client *c, const struct control_req *rq)
 	char why[256];
 	struct url u;
 	struct job *j;
+	enum client_wait wait = WAIT_NONE;
 	int rc;
 
 	if (!ctl->ops->accepting(ctl->arg)) {
@@ -278,14 +309,20 @@ static int submit(struct client *c, const struct control_req *rq)
 			  "invalid_url", "%s", detail);
 		return 0;
 	}
-	url_fini(&u);
-	if (sched_room(ctl->sched) == 0) {
-		if (!rq->nowait)
-			return -EAGAIN;
+	if (sched_room(ctl->sched) == 0)
+		wait = WAIT_ROOM;
+	else if (sched_host_room(ctl->sched, &u) == 0)
+		wait = WAIT_SHARE;
+	if (wait == WAIT_ROOM && rq->nowait)
 		reply_err(c, "queue_full", "the queue holds queue.capacity "
 			  "(%u) jobs", ctl->sched->cfg->queue.capacity);
-		return 0;
-	}
+	else if (wait == WAIT_SHARE && rq->nowait)
+		reply_err(c, "queue_full", "host %.200s holds its share of the "
+			  "queue (queue.host_share: %u jobs)", u.host,
+			  ctl->sched->share);
+	url_fini(&u);
+	if (wait)
+		return rq->nowait ? 0 : (int)wait;
 	j = ctl->ops->submit(ctl->arg, url, len, id, rq->fields, why,
 			     sizeof(why));
 	if (!j) {
@@ -338,7 +375,8 @@ static void op_cancel(struct client *c, const struct control_req *rq)
 	reply(c, b);
 }
 
-/* Answer one line (without its newline). Returns -EAGAIN to keep it. */
+/* Answer one line (without its newline). Returns 0, or the enum
+ * client_wait that keeps it. */
 static int line(struct client *c, const char *p, size_t n)
 {
 	struct control *ctl = c->ctl;
@@ -383,6 +421,7 @@ static int line(struct client *c, const char *p, size_t n)
 static void process(struct client *c)
 {
 	size_t off = 0;
+	int rc;
 
 	while (!c->dead && !c->paused && off < c->in.len &&
 	       c->out.len + c->wire.len < CLIENT_OUT_SOFT) {
@@ -405,8 +444,9 @@ static void process(struct client *c)
 		}
 		if (!nl && !c->eof)
 			break;		/* wait for the rest of the line */
-		if (line(c, p, n) == -EAGAIN) {
-			blocked_push(c->ctl, c);
+		rc = line(c, p, n);
+		if (rc) {
+			blocked_push(c->ctl, c, rc);
 			break;
 		}
 		off += nl ? n + 1 : n;
@@ -551,14 +591,49 @@ static void on_room(struct sched_room_wait *w)
 	resume_paused(container_of(w, struct control, room));
 }
 
+/* A host dropped below its share (or the daemon stops taking work): give
+ * every client held at a share one more look. Which host freed is not
+ * said, so each re-reads its kept line; one whose host is still at its
+ * share is held again, at the back. Only the clients held now are looked
+ * at, so this ends even when all of them are held anew. */
+static void resume_at_share(struct control *ctl)
+{
+	struct list_node now, *n;
+
+	list_init(&now);
+	while ((n = list_first(&ctl->at_share))) {
+		list_remove(n);
+		list_push_back(&now, n);
+	}
+	sched_unwait_room(&ctl->share);
+	while ((n = list_first(&now))) {
+		struct client *c = list_entry(n, struct client, bnode);
+
+		blocked_remove(ctl, c);
+		process(c);
+		arm_recv(c);
+		maybe_done(c);
+	}
+}
+
+/* sched's share signal, at the start of a turn. */
+static void on_share(struct sched_room_wait *w)
+{
+	resume_at_share(container_of(w, struct control, share));
+}
+
 /* Once per turn: a stopping daemon's paused clients, and the dead. */
 static void control_hook(struct loop_hook *h)
 {
 	struct control *ctl = container_of(h, struct control, hook);
 	struct list_node *n, *tmp;
 
-	if (!list_empty(&ctl->blocked) && !ctl->ops->accepting(ctl->arg))
-		resume_paused(ctl);
+	if (!ctl->ops->accepting(ctl->arg)) {
+		if (!list_empty(&ctl->blocked))
+			resume_paused(ctl);
+		if (!list_empty(&ctl->at_share))
+			resume_at_share(ctl);
+	}
 	/* scratch: a huge id or record grew them once */
 	buf_shrink(&ctl->rec, CLIENT_KEEP);
 	buf_shrink(&ctl->resp, CLIENT_KEEP);
@@ -612,7 +687,9 @@ void control_init(struct control *ctl, const struct control_ops *ops,
 	ctl->loop = l;
 	list_init(&ctl->clients);
 	list_init(&ctl->blocked);
+	list_init(&ctl->at_share);
 	ctl->room.room = on_room;
+	ctl->share.room = on_share;
 	buf_init(&ctl->rec, REPLY_MAX);
 	buf_init(&ctl->resp, REPLY_MAX);
 	ctl->hook.fn = control_hook;
@@ -654,6 +731,7 @@ void control_fini(struct control *ctl)
 	while (!list_empty(&ctl->clients))
 		client_free(client_of(list_first(&ctl->clients)));
 	sched_unwait_room(&ctl->room);
+	sched_unwait_room(&ctl->share);
 	listener_fini(&ctl->ls);
 	buf_fini(&ctl->rec);
 	buf_fini(&ctl->resp);

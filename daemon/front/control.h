@@ -8,11 +8,20 @@
  * loop. At most daemon.max_clients are connected at once (read at each
  * accept, so a reload applies it); a connection beyond is closed at once,
  * unanswered, and counted in refused: memory for clients is bounded by
- * max_clients times a client's buffers. A client whose submit finds the queue full is paused: its line
- * stays buffered and nothing more is read from it, so its writes block as
- * TCP would. The scheduler's room signal resumes paused clients, oldest
- * first, while the queue has room; once the daemon stops taking work, a
- * hook resumes them all (their submits then get shutting_down).
+ * max_clients times a client's buffers. A client whose submit finds the
+ * queue full is paused: its line stays buffered and nothing more is read
+ * from it, so its writes block as TCP would. The scheduler's room signal
+ * resumes paused clients, oldest first, while the queue has room; once the
+ * daemon stops taking work, a hook resumes them all (their submits then
+ * get shutting_down).
+ *
+ * Fair intake holds a client back the same way, by host: one whose next
+ * submit is for a host at its queue.host_share is held at share (its line
+ * kept, nothing more read) until the scheduler says a host dropped below
+ * its share, while clients submitting for other hosts go on being read. A
+ * client's submits are taken in its order, so a client that mixes hosts
+ * waits behind its first held one. "nowait" gets queue_full instead of
+ * either wait.
  *
  * With a gate (queue.journal), a client's output is held from its
  * acknowledgement until the daemon says the job is durable; its requests
@@ -75,6 +84,8 @@ struct control_stats {
 	uint64_t requests;		/* lines answered */
 	uint64_t errors;		/* of which {"ok":false} */
 	uint64_t queue_waits;		/* times a client waited for room */
+	uint64_t share_waits;		/* times one waited for its host's
+					 * share */
 	uint64_t watch_dropped;		/* watchers dropped: output full */
 	uint64_t dropped;		/* other clients dropped: output full */
 	uint64_t refused;		/* closed at accept: max_clients */
@@ -90,9 +101,14 @@ struct control {
 	struct list_node clients;	/* every client, open or dead */
 	struct list_node blocked;	/* paused clients, FIFO */
 	struct sched_room_wait room;	/* waiting while blocked is not empty */
+	struct list_node at_share;	/* clients held at their host's share,
+					 * FIFO */
+	struct sched_room_wait share;	/* waiting while at_share is not
+					 * empty */
 	uint32_t n_clients, n_watchers;
 	uint32_t n_dead;		/* closed, waiting for their SQEs */
 	uint32_t n_paused;		/* in the blocked list */
+	uint32_t n_at_share;		/* in the at_share list */
 	bool refusing;			/* the last connection was refused */
 	struct buf rec;			/* scratch: one {"result":...} line */
 	struct buf resp;		/* scratch: one response line */

@@ -636,7 +636,10 @@ def _():
 def _():
     n_clients, per = 50, 200
     with Server() as srv:
-        d = Daemon("queue:\n  capacity: 1000\nlimits:\n  concurrency: 64\n"
+        # one host fills the whole queue: host_share 1 (fair intake would
+        # hold it at a quarter; test_fair_daemon.py tests that)
+        d = Daemon("queue:\n  capacity: 1000\n  host_share: 1\n"
+                   "limits:\n  concurrency: 64\n"
                    "  per_host: 64\n")
         d.start()
         acked, refused, errs = set(), set(), []
@@ -1182,7 +1185,10 @@ def _():
         ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         ns.bind(npath)
         ns.settimeout(30)
-        d = Daemon("queue:\n  capacity: 1000\nlimits:\n  concurrency: 64\n"
+        # one host fills the whole queue: host_share 1 (fair intake would
+        # hold it at a quarter; test_fair_daemon.py tests that)
+        d = Daemon("queue:\n  capacity: 1000\n  host_share: 1\n"
+                   "limits:\n  concurrency: 64\n"
                    "  per_host: 64\n", env={"NOTIFY_SOCKET": npath})
         d.sock = os.path.join(d.dir, "act.sock")
         d.wrap = ["systemd-socket-activate", "-E", "NOTIFY_SOCKET",
