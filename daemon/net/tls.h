@@ -17,6 +17,9 @@ struct config;
  * (at most CONN_WBUF plaintext bytes) as records. Output never moves while
  * any of it is unsent, so a send SQE may point into it. */
 #define TLS_OUT_MAX (24 * 1024)
+/* Plaintext bytes one record carries at most (RFC 8446 5.1): a read buffer
+ * this size takes any record whole. */
+#define TLS_RECORD_MAX 16384
 
 enum tls_rc {
 	TLS_DONE = 0,		/* handshake finished */

@@ -397,8 +397,9 @@ static int test_peer_closes_idle(void)
 	ok &= TAP_CHECK(conn_open(&env, &rq, take_slot(), &home, &c) == 0);
 	ok &= TAP_CHECK(run_until(&rec.done, 2000));
 	/* Content-Length framed, no Connection: close: it is pooled, then
-	 * the peer's FIN arrives while idle */
-	ok &= TAP_CHECK(rec.err == RF_OK && rec.pooled == c);
+	 * the peer's FIN arrives while idle (with a multishot recv that may
+	 * be in the same turn as the response) */
+	ok &= TAP_CHECK(rec.err == RF_OK && rec.reusable);
 	ok &= TAP_CHECK(run_until(&rec.idle_closing, 2000));
 	ok &= TAP_CHECK(rec.pooled == NULL);
 	ok &= all_back();
@@ -459,6 +460,8 @@ static bool setup(char *err, size_t errlen)
 
 	if (loop_init(&L, 64, err, errlen) < 0)
 		return false;
+	/* the ring's buffers where the kernel has them, as the daemon does */
+	loop_bufs_init(&L, CONN_RBUF, CONN_POOL_BYTES);
 	config_init(&cfg);
 	cfg.timeouts.connect_ms = 2000;
 	cfg.timeouts.first_byte_ms = 2000;
