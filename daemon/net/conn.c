@@ -250,7 +250,7 @@ static const char *out_pending(struct conn *c, size_t *len)
 	if (c->tls)
 		return tls_out(c->tls, len);
 	*len = c->wlen - c->woff;
-	return c->wbuf + c->woff;
+	return *len ? c->wbuf + c->woff : NULL;
 }
 
 /* Make the n bytes at p the plain output (a request or a proxy message),
