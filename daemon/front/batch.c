@@ -353,6 +353,19 @@ static void give_up_file(struct batch *b)
  * thousands, and parsing them all at once would hold back the completions
  * of fetches already under way (the first TLS handshake of a crawl most of
  * all). */
+/* The budget ran out with work left: feed_hook goes on next turn. It
+ * feeds only a reader that waits for nothing, so a wait for room or a
+ * share left from an earlier feed() must go: else, once nothing runs any
+ * more to signal it, the reader is stuck with lines in hand (seen as a
+ * hung one-host crawl, its queue empty, lines parked and unread). Each
+ * feed() that ends waits anew for what it needs. */
+static void more_next_turn(struct batch *b)
+{
+	sched_unwait_room(&b->room);
+	sched_unwait_room(&b->share);
+	b->loop->busy = true;
+}
+
 static void feed(struct batch *b)
 {
 	size_t pos = b->pos;
@@ -363,7 +376,7 @@ static void feed(struct batch *b)
 		b->s->parked = b->park->lines;
 		b->s->parked_hosts = b->park->hosts_parked;
 		if (!budget) {
-			b->loop->busy = true;	/* more next turn */
+			more_next_turn(b);
 			return;
 		}
 	}
@@ -372,7 +385,7 @@ static void feed(struct batch *b)
 
 		if (budget-- == 0) {
 			/* The rest next turn; no read while lines wait. */
-			b->loop->busy = true;
+			more_next_turn(b);
 			b->pos = pos;
 			return;
 		}
