@@ -48,7 +48,8 @@ static int probe_multishot(struct bufpool *p, char *why, size_t whylen)
 	unsigned flags = 0;
 	int sv[2], res = 0, rc;
 
-	if (!sqe || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (!sqe ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(why, whylen, "no socketpair or SQE for the probe");
 		return -ENOTSUP;
 	}

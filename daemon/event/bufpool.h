@@ -14,11 +14,11 @@
 struct bufpool {
 	struct io_uring *ring;		/* borrowed; registered on it */
 	struct io_uring_buf_ring *br;	/* owned, shared with the kernel */
-	char *mem;			/* owned: nbufs buffers of size bytes */
+	char *mem;			/* owned: nbufs buffers of size */
 	unsigned nbufs;			/* a power of two, <= 32768 */
 	unsigned size;			/* bytes per buffer */
 	uint16_t bgid;			/* the buffer group SQEs select */
-	uint64_t enobufs;		/* receives that found the pool empty */
+	uint64_t enobufs;		/* receives that found it empty */
 };
 
 /* Register a pool of nbufs (rounded down to a power of two, at least 8)

@@ -155,8 +155,8 @@ struct conn {
 	unsigned inflight;		/* SQEs whose CQE has not come (a
 					 * multishot recv counts once) */
 	bool recv_armed;		/* a recv (or its poll) is in flight */
-	bool recv_poll;			/* per-conn buffers: the armed op is a
-					 * poll, the buffer taken once readable */
+	bool recv_poll;			/* per-conn buffers: the armed op is
+					 * a poll; rbuf taken once readable */
 	bool send_armed;		/* a send SQE is in flight */
 	bool reused;			/* this request rides a pooled conn */
 	bool deadline_bound;		/* the armed timer is the job's deadline */
@@ -184,7 +184,7 @@ struct conn {
 	size_t wlen, woff;		/* plain: unsent wbuf[woff..wlen) */
 	struct tls *tls;		/* owned, https only; else NULL */
 	struct conn_result res;		/* the attempt's, so far */
-	struct http_resp resp;		/* last: conn_new() clears up to it */
+	struct http_resp resp;		/* last: conn_new() clears the rest */
 };
 
 /* Open a new connection for req to its url's host, holding slot, with home

@@ -571,7 +571,7 @@ void tls_out_sent(struct tls *t, size_t n)
 	if (t->out_off < t->out_len)
 		return;
 	t->out_off = t->out_len = 0;
-	free(t->out);		/* sent: the room goes until the next flight */
+	free(t->out);		/* all sent: no room until the next flight */
 	t->out = NULL;
 }
 

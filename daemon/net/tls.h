@@ -33,8 +33,8 @@ struct tls {
 	const uint8_t *in;		/* fed ciphertext not yet consumed */
 	size_t in_len;
 	size_t out_off, out_len;	/* unsent: out[out_off..out_len) */
-	char *out;			/* TLS_OUT_MAX bytes while out_len > 0,
-					 * else NULL; owned */
+	char *out;			/* owned: TLS_OUT_MAX bytes while
+					 * out_len > 0, else NULL */
 	char host[URL_HOST_MAX + 1];	/* verified name, for messages */
 	char key[URL_HOST_MAX + 8];	/* session cache key "name:port" */
 	bool handshake_done;
