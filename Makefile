@@ -2,6 +2,8 @@
 #   make            release build in build/rel/ (ringfetchd and ringfetch)
 #   make check      install deps, build with ASan+UBSan, run every test
 #   make demo       install deps, build, crawl a local demo server
+#   make bench      scripts/bench.sh, then 10,000 held connections
+#                   (scripts/bench-conns.sh)
 #   make chaos      the fault tests at full size (20,000 jobs, 20 kill -9s)
 #   make fuzz       libFuzzer search on every fuzz target (needs clang)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -142,6 +144,7 @@ demo:
 
 bench: all
 	@bash scripts/bench.sh
+	@bash scripts/bench-conns.sh
 
 fuzz:
 	@bash scripts/fuzz.sh

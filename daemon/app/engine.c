@@ -12,6 +12,7 @@
 #include "engine/job.h"
 #include "front/metrics.h"
 #include "front/redis_out.h"
+#include "net/conn.h"
 #include "net/redis.h"
 #include "output/bodies.h"
 #include "output/jobnum.h"
@@ -97,6 +98,9 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 	if (rc < 0)
 		goto out_fail;
 	e->up |= UP_LOOP;
+	/* First, while nothing is in flight: its probe waits on the ring.
+	 * Without the pool conns receive into buffers of their own. */
+	loop_bufs_init(&e->loop, CONN_RBUF, CONN_POOL_BYTES);
 	rc = results_open(&e->results, &e->loop, cfg, e->out_dir, err, errlen);
 	if (rc < 0)
 		goto out_fail;

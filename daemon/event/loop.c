@@ -119,9 +119,30 @@ void loop_cancel_fd(struct loop *l, int fd, struct io_op *const *ops,
 		io_uring_prep_cancel(loop_sqe_noop(l), ops[i], 0);
 }
 
+int loop_bufs_init(struct loop *l, unsigned buf_size, size_t pool_bytes)
+{
+	char why[128] = "RINGFETCH_RING_COMPAT";
+	int rc = -ENOTSUP;
+
+	if (l->bufs_tried)
+		return l->bufs_on ? 0 : -ENOTSUP;
+	l->bufs_tried = true;
+	if (!compat_forced())
+		rc = bufpool_init(&l->bufs, &l->ring, 0,
+				  (unsigned)(pool_bytes / buf_size), buf_size,
+				  why, sizeof(why));
+	l->bufs_on = rc == 0;
+	if (rc < 0)
+		log_info("io_uring: single-shot recv into per-connection "
+			 "buffers, no provided buffer ring (%s)", why);
+	return rc;
+}
+
 void loop_fini(struct loop *l)
 {
 	io_uring_queue_exit(&l->ring);
+	bufpool_fini(&l->bufs);
+	l->bufs_on = false;
 	timer_heap_fini(&l->timers);
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event/bufpool.h"
 #include "event/timer.h"
 
 #ifndef container_of
@@ -47,6 +48,10 @@ struct loop {
 	bool busy;			/* a hook has work left: this turn's
 					 * wait must not sleep (reset per turn) */
 	bool cancel_fd;			/* the kernel cancels by fd (5.19+) */
+	bool bufs_tried;		/* loop_bufs_init() ran */
+	bool bufs_on;			/* bufs is registered: receive with
+					 * multishot recv from it (6.0+) */
+	struct bufpool bufs;		/* the ring's receive buffers */
 	const char *setup;		/* the setup flags in use, for the log */
 };
 
@@ -59,6 +64,15 @@ struct loop {
  * -l). */
 int loop_init(struct loop *l, unsigned sq_entries, char *err, size_t errlen);
 void loop_fini(struct loop *l);
+
+/* Give the ring a pool of receive buffers of buf_size bytes, about
+ * pool_bytes in all, for multishot receives (l->bufs_on). The first call
+ * decides; later ones return its answer. Kernels without buffer rings or
+ * multishot recv (before 6.0), or RINGFETCH_RING_COMPAT=1, leave bufs_on
+ * false, and the log says once that receives go into per-connection
+ * buffers. Run it before anything is in flight. Returns 0 when bufs_on,
+ * else -ENOTSUP (or -ENOMEM). */
+int loop_bufs_init(struct loop *l, unsigned buf_size, size_t pool_bytes);
 
 /* An SQE whose completion will call op->done. Submits pending SQEs when the
  * SQ is full, so it never returns NULL. */

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,13 +121,13 @@ static void report_tls(const struct conn *c, struct conn_result *r)
 	r->tls_cipher = r->tls_used ? tls_cipher(c->tls) : "";
 }
 
-/* The owner's body sink for the response to the n request bytes in wbuf:
+/* The owner's body sink for the response to the n request bytes at req:
  * decoded pieces go through resp.on_body, raw bytes through resp_feed(). */
-static void sink_start(struct conn *c, size_t n)
+static void sink_start(struct conn *c, const char *req, size_t n)
 {
 	memset(&c->sink, 0, sizeof(c->sink));
 	if (c->env->sink_start)
-		c->env->sink_start(c->env, c->req.owner, c->wbuf, n, &c->sink);
+		c->env->sink_start(c->env, c->req.owner, req, n, &c->sink);
 	if (c->sink.arg && c->sink.body) {
 		c->resp.on_body = c->sink.body;
 		c->resp.body_arg = c->sink.arg;
@@ -216,7 +217,7 @@ static struct conn *conn_new(struct conn_env *env, void *home)
 	} else if (!(c = malloc(sizeof(*c)))) {
 		return NULL;
 	}
-	/* The buffers need no clearing; only the header fields do. */
+	/* resp's kept header values need no clearing (8 KiB of them). */
 	memset(c, 0, offsetof(struct conn, resp));
 	http_resp_init(&c->resp, 0, false);
 	c->fd = -1;
@@ -242,10 +243,13 @@ static void conn_free(struct conn *c)
 	env->closed(env, c);
 	http_resp_fini(&c->resp);
 	tls_free(c->tls);
-	/* Keep it: a conn freed at every close leaves 43 KiB holes that the
-	 * heap splits for other objects, and the next conn lands on pages
-	 * never touched before, so RSS creeps up for as long as the daemon
-	 * runs (docs/soak.csv). Kept conns are the same pages each time. */
+	free(c->wbuf);
+	free(c->rbuf);
+	c->wbuf = c->rbuf = NULL;
+	/* Keep it: a conn freed at every close leaves holes that the heap
+	 * splits for other objects, and the next conn lands on pages never
+	 * touched before, so RSS creeps up for as long as the daemon runs
+	 * (docs/soak.csv). Kept conns are the same pages each time. */
 	if (env->n_spare < env->cfg->limits.concurrency) {
 		c->spare_next = env->spare;
 		env->spare = c;
@@ -272,7 +276,34 @@ static const char *out_pending(struct conn *c, size_t *len)
 	if (c->tls)
 		return tls_out(c->tls, len);
 	*len = c->wlen - c->woff;
-	return c->wbuf + c->woff;
+	return *len ? c->wbuf + c->woff : NULL;
+}
+
+/* Make the n bytes at p the plain output (a request or a proxy message),
+ * in a buffer held only until they are sent. Returns 0 or -ENOMEM. */
+static int wbuf_set(struct conn *c, const char *p, size_t n)
+{
+	char *w = malloc(n);
+
+	if (!w)
+		return -ENOMEM;
+	memcpy(w, p, n);
+	free(c->wbuf);
+	c->wbuf = w;
+	c->wlen = n;
+	c->woff = 0;
+	return 0;
+}
+
+/* Every plain byte left: an idle or waiting conn keeps no send buffer. */
+static void wbuf_sent(struct conn *c, size_t n)
+{
+	c->woff += n;
+	if (c->woff < c->wlen)
+		return;
+	free(c->wbuf);
+	c->wbuf = NULL;
+	c->wlen = c->woff = 0;
 }
 
 /* Send what is pending. One send at a time: its completion sends the
@@ -401,18 +432,44 @@ static void conn_on_timer(struct timer *t)
 	}
 }
 
-/* Arm the receive unless one is armed. For TLS, only once every fed
- * byte of rbuf is consumed: the receive writes over rbuf. */
+/* Per-conn buffers: a single-shot recv into rbuf, which must be there. A
+ * proxy's answer may come in pieces: they are kept together. */
+static void arm_recv_rbuf(struct conn *c)
+{
+	struct io_uring_sqe *sqe = loop_sqe(c->env->loop, &c->op_recv);
+
+	io_uring_prep_recv(sqe, c->fd, c->rbuf + c->pin, CONN_RBUF - c->pin, 0);
+	c->inflight++;
+	c->recv_armed = true;
+}
+
+/* Arm the receive unless one is armed; it stays armed while the conn is
+ * open, idle too, to notice the peer's close. With the ring's buffers it
+ * is one multishot recv for the conn's life (re-armed only when the
+ * kernel ends it). Without them, an idle conn, or one whose buffer cannot
+ * be had now, waits in a poll holding no buffer. For TLS, call it only
+ * once every fed byte is consumed: per-conn buffers are written over. */
 static void arm_recv(struct conn *c)
 {
+	struct loop *l = c->env->loop;
 	struct io_uring_sqe *sqe;
 
 	if (c->recv_armed)
 		return;
-	sqe = loop_sqe(c->env->loop, &c->op_recv);
-	/* a proxy's answer may come in pieces: they are kept together */
-	io_uring_prep_recv(sqe, c->fd, c->rbuf + c->pin,
-			   sizeof(c->rbuf) - c->pin, 0);
+	if (l->bufs_on) {
+		sqe = loop_sqe(l, &c->op_recv);
+		bufpool_prep_recv(&l->bufs, sqe, c->fd);
+	} else if (c->state != CS_IDLE &&
+		   (c->rbuf || (c->rbuf = malloc(CONN_RBUF)))) {
+		arm_recv_rbuf(c);
+		return;
+	} else {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		sqe = loop_sqe(l, &c->op_recv);
+		io_uring_prep_poll_add(sqe, c->fd, POLLIN);
+		c->recv_poll = true;
+	}
 	c->inflight++;
 	c->recv_armed = true;
 }
@@ -423,6 +480,7 @@ static int start_request(struct conn *c)
 {
 	const struct conn_req *rq = &c->req;
 	const struct config *cfg = c->env->cfg;
+	char req[CONN_WBUF];	/* only plain output outlives the call */
 	int n;
 
 	struct http_req_opts o = {
@@ -440,19 +498,20 @@ static int start_request(struct conn *c)
 		if (c->env->proxy->auth_b64[0])
 			o.proxy_auth_b64 = c->env->proxy->auth_b64;
 	}
-	n = http_build_request(c->wbuf, sizeof(c->wbuf), rq->url, &o);
+	n = http_build_request(req, sizeof(req), rq->url, &o);
 	if (n < 0) {
 		fail(c, RF_INVALID_URL, n == -ENOSPC ?
 		     "request does not fit in %zu bytes" :
 		     "a request header holds CR or LF (request of %zu bytes max)",
-		     sizeof(c->wbuf));
+		     sizeof(req));
 		return -1;
 	}
-	c->wlen = (size_t)n;
-	c->woff = 0;
+	if (!c->tls && wbuf_set(c, req, (size_t)n) < 0) {
+		fail(c, RF_CONNECT, "out of memory for the request");
+		return -1;
+	}
 	if (c->tls) {
-		c->wlen = 0;
-		if (tls_write(c->tls, c->wbuf, (size_t)n) < 0) {
+		if (tls_write(c->tls, req, (size_t)n) < 0) {
 			fail(c, RF_TLS_HANDSHAKE,
 			     "cannot encrypt the request: %s",
 			     c->tls->detail[0] ? c->tls->detail :
@@ -463,7 +522,7 @@ static int start_request(struct conn *c)
 	http_resp_init(&c->resp, cfg->http.max_body, false);
 	c->resp.decode = cfg->http.decode;
 	c->resp.no_hash = cfg->output.hash == HASH_NONE;
-	sink_start(c, (size_t)n);
+	sink_start(c, req, (size_t)n);
 	flush_out(c);
 	conn_enter(c, CS_SEND);
 	return 0;
@@ -672,6 +731,10 @@ static void start_tls(struct conn *c)
 static void tunnel_up(struct conn *c)
 {
 	c->pin = 0;
+	if (c->env->loop->bufs_on) {
+		free(c->rbuf);	/* the reply's spill is done with */
+		c->rbuf = NULL;
+	}
 	c->res.ms_connect = ms_since(c, c->t_start_ms);
 	if (c->req.url->https)
 		start_tls(c);
@@ -679,11 +742,13 @@ static void tunnel_up(struct conn *c)
 		arm_recv(c);
 }
 
-/* Send the handshake's next message, wlen bytes in wbuf. */
-static void proxy_send(struct conn *c, size_t len)
+/* Send the handshake's next message, len bytes at msg. */
+static void proxy_send(struct conn *c, const void *msg, size_t len)
 {
-	c->wlen = len;
-	c->woff = 0;
+	if (wbuf_set(c, msg, len) < 0) {
+		fail(c, RF_PROXY, "out of memory for the proxy handshake");
+		return;
+	}
 	flush_out(c);
 	arm_recv(c);
 }
@@ -694,6 +759,7 @@ static void proxy_send(struct conn *c, size_t len)
 static bool proxy_handshake(struct conn *c)
 {
 	const struct proxy *p = c->env->proxy;
+	char msg[CONN_WBUF];
 	int n;
 
 	if (p->kind == PROXY_HTTP && !c->req.url->https)
@@ -701,18 +767,17 @@ static bool proxy_handshake(struct conn *c)
 	c->pin = 0;
 	conn_enter(c, CS_PROXY);
 	if (p->kind == PROXY_HTTP) {
-		n = proxy_connect_request(p, c->req.url, c->wbuf,
-					  sizeof(c->wbuf));
+		n = proxy_connect_request(p, c->req.url, msg, sizeof(msg));
 		if (n < 0) {
 			fail(c, RF_PROXY, "CONNECT request does not fit in "
-			     "%zu bytes", sizeof(c->wbuf));
+			     "%zu bytes", sizeof(msg));
 			return true;
 		}
-		proxy_send(c, (size_t)n);
+		proxy_send(c, msg, (size_t)n);
 		return true;
 	}
 	c->socks_step = SOCKS_GREETING;
-	proxy_send(c, socks_greeting(p, (unsigned char *)c->wbuf));
+	proxy_send(c, msg, socks_greeting(p, (unsigned char *)msg));
 	return true;
 }
 
@@ -720,7 +785,7 @@ static bool proxy_handshake(struct conn *c)
 static void socks_next(struct conn *c, enum socks_step next)
 {
 	const struct proxy *p = c->env->proxy;
-	unsigned char *w = (unsigned char *)c->wbuf;
+	unsigned char w[CONN_WBUF];
 	size_t n;
 
 	c->socks_step = (uint8_t)next;
@@ -735,15 +800,17 @@ static void socks_next(struct conn *c, enum socks_step next)
 		     c->req.url->host);
 		return;
 	}
-	proxy_send(c, n);
+	proxy_send(c, w, n);
 }
 
-/* res bytes of the proxy's answer arrived after c->pin kept ones. */
-static void proxy_input(struct conn *c, int res)
+/* res bytes of the proxy's answer arrived at data, after c->pin kept
+ * ones. A ring buffer goes back after this call, so with those the answer
+ * is gathered in rbuf (per-conn buffers received it there already). */
+static void proxy_input(struct conn *c, const char *data, int res)
 {
 	const struct proxy *p = c->env->proxy;
 	enum socks_step next = SOCKS_DONE;
-	size_t used = 0;
+	size_t used = 0, room = CONN_RBUF - c->pin;
 	char why[160];
 	int rc;
 
@@ -751,6 +818,16 @@ static void proxy_input(struct conn *c, int res)
 		fail(c, RF_PROXY, "proxy %s %s during its handshake", c->ip,
 		     res ? strerror(-res) : "closed the connection");
 		return;
+	}
+	if (c->env->loop->bufs_on) {
+		if (!c->rbuf && !(c->rbuf = malloc(CONN_RBUF))) {
+			fail(c, RF_PROXY, "out of memory for the proxy's "
+			     "answer");
+			return;
+		}
+		/* more than fits fails below as an answer too long */
+		res = (size_t)res < room ? res : (int)room;
+		memcpy(c->rbuf + c->pin, data, (size_t)res);
 	}
 	c->pin += (size_t)res;
 	if (p->kind == PROXY_HTTP)
@@ -775,9 +852,9 @@ static void proxy_input(struct conn *c, int res)
 			tunnel_up(c);
 		else
 			socks_next(c, next);
-	} else if (c->pin == sizeof(c->rbuf)) {
+	} else if (c->pin == CONN_RBUF) {
 		fail(c, RF_PROXY, "proxy %s answered with over %zu bytes",
-		     c->ip, sizeof(c->rbuf));
+		     c->ip, (size_t)CONN_RBUF);
 	} else {
 		arm_recv(c);
 	}
@@ -840,7 +917,7 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 	if (c->tls)
 		tls_out_sent(c->tls, (size_t)res);
 	else
-		c->woff += (size_t)res;
+		wbuf_sent(c, (size_t)res);
 	flush_out(c);		/* a short send's rest, or newer records */
 	if (c->state == CS_SEND && !c->send_armed)
 		conn_enter(c, CS_RECV);
@@ -928,21 +1005,22 @@ static void recv_more(struct conn *c)
 }
 
 /* Decrypt what was fed and hand it to the codec, until every byte is
- * consumed or the request ended. The plaintext goes to wbuf, which the
- * request left when tls_write() copied it. */
+ * consumed or the request ended. The plaintext lives on the stack: the
+ * codec keeps what it needs of it, so no conn holds a buffer for it. */
 static void tls_input(struct conn *c)
 {
+	char plain[TLS_RECORD_MAX];
 	int n;
 
 	for (;;) {
-		n = tls_read(c->tls, c->wbuf, sizeof(c->wbuf));
+		n = tls_read(c->tls, plain, sizeof(plain));
 		if (n < 0) {
 			fail(c, RF_PROTOCOL, "%s", c->tls->detail);
 			return;
 		}
 		if (n == 0)
 			break;
-		if (resp_feed(c, c->wbuf, (size_t)n, tls_has_input(c->tls)))
+		if (resp_feed(c, plain, (size_t)n, tls_has_input(c->tls)))
 			return;
 	}
 	flush_out(c);		/* e.g. an answer to a key update */
@@ -977,13 +1055,14 @@ static void tls_step(struct conn *c)
 
 /* Bytes arrived on an idle pooled conn: a TLS 1.3 ticket is fine, but
  * anything else (plain bytes, a close, an alert) ends the conn. */
-static void on_recv_idle(struct conn *c, int res)
+static void on_recv_idle(struct conn *c, const char *data, int res)
 {
+	char plain[TLS_RECORD_MAX];
 	int n;
 
 	if (res > 0 && c->tls) {
-		tls_feed(c->tls, c->rbuf, (size_t)res);
-		n = tls_read(c->tls, c->wbuf, sizeof(c->wbuf));
+		tls_feed(c->tls, data, (size_t)res);
+		n = tls_read(c->tls, plain, sizeof(plain));
 		if (n == 0 && !c->tls->eof && !tls_has_input(c->tls)) {
 			arm_recv(c);
 			return;
@@ -992,19 +1071,55 @@ static void on_recv_idle(struct conn *c, int res)
 	close_idle(c, false);
 }
 
-static void on_recv(struct io_op *op, int res, unsigned flags)
+/* Per-conn buffers: the poll of an idle or buffer-less conn says the
+ * socket has something (bytes, a close, an error): take the buffer now
+ * and receive it. */
+static void on_readable(struct conn *c)
 {
-	struct conn *c = container_of(op, struct conn, op_recv);
-
-	(void)flags;
-	if (!op_landed(c, &c->recv_armed))
+	if (!c->rbuf && !(c->rbuf = malloc(CONN_RBUF))) {
+		if (c->state == CS_IDLE)
+			close_idle(c, false);
+		else
+			fail(c, RF_RESET, "out of memory for a receive buffer");
 		return;
+	}
+	arm_recv_rbuf(c);
+}
+
+/* A receive completed with res bytes at data (per-conn: rbuf + pin; else
+ * a ring buffer, valid during this call only). flags are the CQE's. */
+static void recv_input(struct conn *c, const char *data, int res,
+		       unsigned flags)
+{
+	bool polled = c->recv_poll;
+
+	if (flags & IORING_CQE_F_MORE) {
+		/* a multishot recv goes on: still armed, still in flight */
+		if (closing(c))
+			return;
+	} else {
+		c->recv_poll = false;
+		if (!op_landed(c, &c->recv_armed))
+			return;
+	}
+	if (polled) {
+		on_readable(c);
+		return;
+	}
+	if (res == -ENOBUFS && c->env->loop->bufs_on) {
+		/* The pool ran dry within one turn; the bytes wait in the
+		 * socket, and the buffers are back by the next submit. The
+		 * phase timer runs on, untouched. */
+		c->env->loop->bufs.enobufs++;
+		arm_recv(c);
+		return;
+	}
 	if (c->state == CS_IDLE) {
-		on_recv_idle(c, res);
+		on_recv_idle(c, data, res);
 		return;
 	}
 	if (c->state == CS_PROXY) {
-		proxy_input(c, res);
+		proxy_input(c, data, res);
 		return;
 	}
 	if (c->state == CS_TLS && res <= 0) {
@@ -1022,14 +1137,33 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 		on_recv_eof(c);
 		return;
 	}
+	/* Both consume every byte unless the request ends: wolfSSL and
+	 * llhttp copy what they must keep (a partial record, a header
+	 * value), so nothing here points into data after the call. */
 	if (c->tls) {
-		tls_feed(c->tls, c->rbuf, (size_t)res);
+		tls_feed(c->tls, data, (size_t)res);
 		if (c->state == CS_TLS)
 			tls_step(c);
 		else
 			tls_input(c);
 		return;
 	}
-	if (!resp_feed(c, c->rbuf, (size_t)res, false))
+	if (!resp_feed(c, data, (size_t)res, false))
 		recv_more(c);
+}
+
+static void on_recv(struct io_op *op, int res, unsigned flags)
+{
+	struct conn *c = container_of(op, struct conn, op_recv);
+	struct bufpool *bp = &c->env->loop->bufs;	/* c may be freed */
+	uint16_t bid;
+
+	if (!(flags & IORING_CQE_F_BUFFER)) {
+		recv_input(c, c->rbuf ? c->rbuf + c->pin : NULL, res, flags);
+		return;
+	}
+	/* The buffer goes back whatever became of c, closing or freed. */
+	bid = bufpool_id(flags);
+	recv_input(c, bufpool_data(bp, bid), res, flags);
+	bufpool_put(bp, bid);
 }

@@ -92,7 +92,9 @@ static int cb_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	struct tls *t = ctx;
 
 	(void)ssl;
-	if ((size_t)sz > sizeof(t->out) - t->out_len)
+	if ((size_t)sz > TLS_OUT_MAX - t->out_len)
+		return WOLFSSL_CBIO_ERR_GENERAL;
+	if (!t->out && !(t->out = malloc(TLS_OUT_MAX)))
 		return WOLFSSL_CBIO_ERR_GENERAL;
 	memcpy(t->out + t->out_len, buf, (size_t)sz);
 	t->out_len += (size_t)sz;
@@ -357,7 +359,7 @@ struct tls *tls_new(const char *host, uint16_t port, bool ip_literal,
 	t = malloc(sizeof(*t));
 	if (!t)
 		return NULL;
-	memset(t, 0, offsetof(struct tls, out));
+	memset(t, 0, sizeof(*t));
 	t->ssl = wolfSSL_new(g_ctx);
 	t->gen = g_gen;
 	if (!t->ssl) {
@@ -382,6 +384,7 @@ void tls_free(struct tls *t)
 	if (!t)
 		return;
 	wolfSSL_free(t->ssl);
+	free(t->out);
 	free(t);
 }
 
@@ -565,8 +568,11 @@ bool tls_has_input(const struct tls *t)
 void tls_out_sent(struct tls *t, size_t n)
 {
 	t->out_off += n;
-	if (t->out_off >= t->out_len)
-		t->out_off = t->out_len = 0;
+	if (t->out_off < t->out_len)
+		return;
+	t->out_off = t->out_len = 0;
+	free(t->out);		/* all sent: no room until the next flight */
+	t->out = NULL;
 }
 
 const char *tls_version(const struct tls *t)

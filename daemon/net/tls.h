@@ -15,8 +15,12 @@ struct config;
 
 /* Room for one flight of ours: a ClientHello, a Finished, or the request
  * (at most CONN_WBUF plaintext bytes) as records. Output never moves while
- * any of it is unsent, so a send SQE may point into it. */
+ * any of it is unsent, so a send SQE may point into it; the room is held
+ * only while output is unsent, so an idle connection holds none. */
 #define TLS_OUT_MAX (24 * 1024)
+/* Plaintext bytes one record carries at most (RFC 8446 5.1): a read buffer
+ * this size takes any record whole. */
+#define TLS_RECORD_MAX 16384
 
 enum tls_rc {
 	TLS_DONE = 0,		/* handshake finished */
@@ -29,6 +33,8 @@ struct tls {
 	const uint8_t *in;		/* fed ciphertext not yet consumed */
 	size_t in_len;
 	size_t out_off, out_len;	/* unsent: out[out_off..out_len) */
+	char *out;			/* owned: TLS_OUT_MAX bytes while
+					 * out_len > 0, else NULL */
 	char host[URL_HOST_MAX + 1];	/* verified name, for messages */
 	char key[URL_HOST_MAX + 8];	/* session cache key "name:port" */
 	bool handshake_done;
@@ -39,7 +45,6 @@ struct tls {
 	bool notify_sent;		/* close_notify queued */
 	enum rf_err err;		/* class of the last TLS_FAIL */
 	char detail[160];		/* its reason, one sentence */
-	char out[TLS_OUT_MAX];
 };
 
 /* Create the process's wolfSSL context from cfg->tls (verification, CA file
@@ -99,7 +104,7 @@ void tls_close_notify(struct tls *t);
 static inline const char *tls_out(const struct tls *t, size_t *len)
 {
 	*len = t->out_len - t->out_off;
-	return t->out + t->out_off;
+	return *len ? t->out + t->out_off : NULL;
 }
 
 /* Whether fed ciphertext or decrypted plaintext is still unread. */

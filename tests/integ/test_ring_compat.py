@@ -1,9 +1,12 @@
 """The io_uring fallbacks for older kernels (Debian 12's 6.1, Ubuntu
 22.04's 5.15) run on this kernel too: RINGFETCH_RING_COMPAT=1 makes the
-ring use no setup flags and cancel operation by operation instead of by fd.
-Under it the whole engine suite (test_engine.py: timeouts, resets, pooled
-connections torn down mid-flight) and a daemon's client teardown pass, and
-the log names the path in use."""
+ring use no setup flags, cancel operation by operation instead of by fd,
+and receive with single-shot recv into per-connection buffers (an idle
+connection waiting in a poll) instead of multishot recv from a provided
+buffer ring. Under it the whole engine suite (test_engine.py: timeouts,
+resets, pooled connections torn down mid-flight) and the TLS suite
+(test_tls.py: handshakes, resumption, tickets on idle connections) pass,
+and the log names the path in use."""
 import os
 import subprocess
 import sys
@@ -22,8 +25,14 @@ def _():
         check(r.records[0]["ok"], "ok")
         check_in("io_uring: no setup flags, cancel op by op "
                  "(RINGFETCH_RING_COMPAT)", r.stderr, "logged")
+        check_in("io_uring: single-shot recv into per-connection buffers, "
+                 "no provided buffer ring (RINGFETCH_RING_COMPAT)",
+                 r.stderr, "receive path logged")
+        check_eq(r.stderr.count("single-shot recv"), 1, "logged once")
         r = run_batch([srv.url("/ok")])
         check("cancel op by op" not in r.stderr, "not on the default path")
+        check("single-shot recv" not in r.stderr,
+              "buffer ring on the default path")
 
 
 @test("test_engine.py passes whole on the fallback path", timeout=290)
@@ -37,6 +46,20 @@ def _():
     good = [ln for ln in p.stdout.splitlines() if ln.startswith("ok ")]
     check(not bad, "failures: %r\n%s" % (bad, p.stdout[-2000:]))
     check(len(good) >= 20, "ran: %d ok" % len(good))
+    check_eq(p.returncode, 0, "exit status")
+
+
+@test("test_tls.py passes whole on the fallback path", timeout=290)
+def _():
+    env = dict(os.environ)
+    env.update(COMPAT)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run([sys.executable, os.path.join(here, "test_tls.py")],
+                       env=env, capture_output=True, text=True, timeout=280)
+    bad = [ln for ln in p.stdout.splitlines() if ln.startswith("not ok")]
+    good = [ln for ln in p.stdout.splitlines() if ln.startswith("ok ")]
+    check(not bad, "failures: %r\n%s" % (bad, p.stdout[-2000:]))
+    check(len(good) >= 10, "ran: %d ok" % len(good))
     check_eq(p.returncode, 0, "exit status")
 
 

@@ -365,6 +365,8 @@ static int test_reuse_idle(void)
 	ok &= TAP_CHECK(run_until(&rec.done, 2000));
 	ok &= TAP_CHECK(rec.pooled == c && c->state == CS_IDLE);
 	ok &= TAP_CHECK(counters.open == 1 && counters.idle == 1);
+	/* idle, it holds no buffer on either receive path */
+	ok &= TAP_CHECK(!c->rbuf && !c->wbuf && c->recv_armed);
 	first = c;
 	rec.done = 0;
 	rec.body_len = 0;
@@ -397,8 +399,9 @@ static int test_peer_closes_idle(void)
 	ok &= TAP_CHECK(conn_open(&env, &rq, take_slot(), &home, &c) == 0);
 	ok &= TAP_CHECK(run_until(&rec.done, 2000));
 	/* Content-Length framed, no Connection: close: it is pooled, then
-	 * the peer's FIN arrives while idle */
-	ok &= TAP_CHECK(rec.err == RF_OK && rec.pooled == c);
+	 * the peer's FIN arrives while idle (with a multishot recv that may
+	 * be in the same turn as the response) */
+	ok &= TAP_CHECK(rec.err == RF_OK && rec.reusable);
 	ok &= TAP_CHECK(run_until(&rec.idle_closing, 2000));
 	ok &= TAP_CHECK(rec.pooled == NULL);
 	ok &= all_back();
@@ -459,6 +462,8 @@ static bool setup(char *err, size_t errlen)
 
 	if (loop_init(&L, 64, err, errlen) < 0)
 		return false;
+	/* the ring's buffers where the kernel has them, as the daemon does */
+	loop_bufs_init(&L, CONN_RBUF, CONN_POOL_BYTES);
 	config_init(&cfg);
 	cfg.timeouts.connect_ms = 2000;
 	cfg.timeouts.first_byte_ms = 2000;
@@ -490,6 +495,17 @@ static bool setup(char *err, size_t errlen)
 	return true;
 }
 
+static void run_all(void)
+{
+	TAP_RUN(test_ok_body);
+	TAP_RUN(test_connect_refused);
+	TAP_RUN(test_first_byte_timeout);
+	TAP_RUN(test_reuse_idle);
+	TAP_RUN(test_peer_closes_idle);
+	TAP_RUN(test_abort_keeps_slot);
+	TAP_RUN(test_detach);
+}
+
 int main(void)
 {
 	char err[256];
@@ -498,13 +514,14 @@ int main(void)
 		printf("1..0 # SKIP %s\n", err);
 		return 77;
 	}
-	TAP_RUN(test_ok_body);
-	TAP_RUN(test_connect_refused);
-	TAP_RUN(test_first_byte_timeout);
-	TAP_RUN(test_reuse_idle);
-	TAP_RUN(test_peer_closes_idle);
-	TAP_RUN(test_abort_keeps_slot);
-	TAP_RUN(test_detach);
+	run_all();
+	if (L.bufs_on) {
+		/* Again on the per-conn buffers of kernels before 6.0: conns
+		 * read bufs_on per receive, and none is open between cases. */
+		printf("# again with per-connection receive buffers\n");
+		L.bufs_on = false;
+		run_all();
+	}
 	conn_env_fini(&env);
 	netguard_fini(&guard);
 	dns_free(dns);
