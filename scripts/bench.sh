@@ -116,6 +116,8 @@ HASH_NONE=0
 RF_COMMON=()
 "$BIN" --check-config --set limits.per_host_rate=0 >/dev/null 2>&1 &&
 	RF_COMMON+=(--set limits.per_host_rate=0)
+# BENCH_RF_SET="k=v k2=v2": more --set for every ringfetchd row (A/B runs)
+for kv in ${BENCH_RF_SET:-}; do RF_COMMON+=(--set "$kv"); done
 
 echo "## ringfetch benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
