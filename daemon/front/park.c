@@ -191,12 +191,36 @@ int park_put(struct park *p, const struct url *u, uint64_t num,
 	return 0;
 }
 
-/* Read the next block of h's file (what is written of it) after what rbuf
- * holds. Returns bytes read, 0 when nothing more is written yet, -errno. */
-static ssize_t read_block(struct park_host *h)
+static void on_read(struct io_op *op, int res, unsigned flags)
+{
+	struct park_host *h = container_of(op, struct park_host, op_read);
+
+	(void)flags;
+	h->read_busy = false;
+	if (h->orphan) {
+		/* park_fini() ran while this read was in flight */
+		free(h->rbuf);
+		if (journal_idle(&h->jr))
+			free(h);
+		return;
+	}
+	if (res <= 0) {
+		/* 0: the file is shorter than what was written to it */
+		h->read_err = res < 0 ? res : -EIO;
+	} else {
+		h->rlen += (size_t)res;
+		h->rd_off += (uint64_t)res;
+	}
+	h->park->written(h->park->arg);
+}
+
+/* Start reading the next block of h's file (what is written of it) after
+ * what rbuf holds, through the ring: one read a block, never one a line;
+ * park.written is called when it is in. Returns 1 when a read is on its
+ * way, 0 when nothing more is written yet, -errno. */
+static int read_block(struct park_host *h)
 {
 	size_t room;
-	ssize_t r;
 
 	if (!h->rbuf && !(h->rbuf = malloc(PARK_BLOCK)))
 		return -ENOMEM;
@@ -210,14 +234,11 @@ static ssize_t read_block(struct park_host *h)
 		room = (size_t)(h->jr.size - h->rd_off);
 	if (!room)
 		return 0;
-	do
-		r = pread(h->rfd, h->rbuf + h->rlen, room, (off_t)h->rd_off);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
-	h->rlen += (size_t)r;
-	h->rd_off += (uint64_t)r;
-	return r;
+	h->op_read.done = on_read;
+	io_uring_prep_read(loop_sqe(h->park->loop, &h->op_read), h->rfd,
+			   h->rbuf + h->rlen, (unsigned)room, h->rd_off);
+	h->read_busy = true;
+	return 1;
 }
 
 /* h took its last line back: its file is emptied, its block freed. */
@@ -244,7 +265,9 @@ int park_take(struct park *p, struct park_host *h, uint64_t *num,
 		return 0;
 	while (!(nl = h->rbuf ? memchr(h->rbuf + h->rpos, '\n',
 				       h->rlen - h->rpos) : NULL)) {
-		r = read_block(h);
+		if (h->read_busy)
+			return 0;	/* park.written comes with it */
+		r = h->read_err ? h->read_err : read_block(h);
 		if (r < 0) {
 			log_error("%s: cannot read parked lines back: %s",
 				  h->jr.path, strerror((int)-r));
@@ -263,6 +286,7 @@ int park_take(struct park *p, struct park_host *h, uint64_t *num,
 				journal_wait(&h->jr, &h->jw);
 			return 0;
 		}
+		return 0;		/* a read is on its way */
 	}
 	start = h->rbuf + h->rpos;
 	*num = strtoull(start, &sp, 10);
@@ -322,7 +346,11 @@ void park_fini(struct park *p)
 			next = h->hnext;
 			journal_unwait(&h->jw);
 			journal_close(&h->jr);
-			close(h->rfd);
+			close(h->rfd);	/* a read in flight holds its own */
+			if (h->read_busy) {
+				h->orphan = true;	/* on_read frees */
+				continue;
+			}
 			free(h->rbuf);
 			/* a write still in flight completes into jr: keep h */
 			if (journal_idle(&h->jr))

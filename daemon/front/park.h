@@ -4,7 +4,8 @@
  * parked line is nothing: a host keeps its file, a read offset and counts,
  * and while it has lines one block read back. Appends go through the
  * journal's group commit (one write a turn per host, through the ring);
- * reads back are blocking preads of a block at a time from the page cache.
+ * reads back are ring reads of a 128 KiB block at a time, so no syscall is
+ * made per line either way.
  * The directory is the crawl's alone: a stale one is removed at start, and
  * park_fini() removes it however the crawl ends. */
 #ifndef RF_PARK_H
@@ -37,6 +38,10 @@ struct park_host {
 	uint64_t rd_off;		/* file bytes read back so far */
 	char *rbuf;			/* a block read back; NULL while
 					 * lines == 0 */
+	struct io_op op_read;		/* the read of the next block */
+	bool read_busy;			/* op_read is in flight */
+	bool orphan;			/* park_fini() ran: op_read frees */
+	int read_err;			/* -errno of a failed read, or 0 */
 	size_t rpos, rlen;		/* rbuf[rpos..rlen) not yet taken */
 	uint64_t lines;			/* parked, not yet taken back */
 	uint64_t bytes;			/* their bytes in the file */
