@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "base/json.h"
 #include "submit_redis.h"
+#include "urlline.h"
 #include "version.h"	/* generated: RF_VERSION */
 
 #define DEFAULT_SOCKET "/run/ringfetch/ringfetch.sock"
@@ -425,13 +426,7 @@ struct submit {
 
 static void add_url(struct submit *s, const char *u, size_t n)
 {
-	while (n && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\r'))
-		n--;
-	while (n && (*u == ' ' || *u == '\t')) {
-		u++;
-		n--;
-	}
-	if (!n || *u == '#')
+	if (!url_line(&u, &n))
 		return;
 	buf_puts(&s->req, "{\"op\":\"submit\",\"url\":");
 	json_put_strn(&s->req, u, n);

@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "urlline.h"
 #include "base/buf.h"
 #include "base/fsutil.h"
 #include "base/hash.h"
@@ -255,13 +256,7 @@ static void add_url(struct rsub *s, const char *u, size_t n)
 	unsigned part;
 	int argc = 0;
 
-	while (n && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\r'))
-		n--;
-	while (n && (*u == ' ' || *u == '\t')) {
-		u++;
-		n--;
-	}
-	if (!n || *u == '#')
+	if (!url_line(&u, &n))
 		return;
 	if (url_parse(&parsed, u, n, err, sizeof(err)) != URL_OK) {
 		char *why = strdup(err);

@@ -289,21 +289,32 @@ static int parse_line(struct pctx *c, struct resp_reply *r)
 
 static int parse_value(struct pctx *c, struct resp_reply *r, unsigned depth);
 
-static int parse_bulk(struct pctx *c, struct resp_reply *r)
+/* The length line of a bulk string or an array: 1 with *len >= 0, or 1
+ * with r made RESP_NIL for -1 (*len then -1); 0 for more bytes, -errno. */
+static int parse_len(struct pctx *c, struct resp_reply *r, long long *len)
 {
-	long long len;
-	int rc = parse_int_line(c->p, c->n, &c->off, &len);
+	int rc = parse_int_line(c->p, c->n, &c->off, len);
 
 	if (rc != 1)
 		return rc;
-	if (len == -1) {
+	if (*len == -1) {
 		r->type = RESP_NIL;
 		return 1;
 	}
-	if (len < 0)
+	if (*len < 0)
 		return -EPROTO;
-	if ((unsigned long long)len > c->a->len_max)
+	if ((unsigned long long)*len > c->a->len_max)
 		return -E2BIG;
+	return 1;
+}
+
+static int parse_bulk(struct pctx *c, struct resp_reply *r)
+{
+	long long len;
+	int rc = parse_len(c, r, &len);
+
+	if (rc != 1 || len < 0)
+		return rc;
 	if (c->n - c->off < (size_t)len + 2)
 		return 0;
 	if (c->p[c->off + (size_t)len] != '\r' ||
@@ -318,18 +329,10 @@ static int parse_bulk(struct pctx *c, struct resp_reply *r)
 static int parse_array(struct pctx *c, struct resp_reply *r, unsigned depth)
 {
 	long long len;
-	int rc = parse_int_line(c->p, c->n, &c->off, &len);
+	int rc = parse_len(c, r, &len);
 
-	if (rc != 1)
+	if (rc != 1 || len < 0)
 		return rc;
-	if (len == -1) {
-		r->type = RESP_NIL;
-		return 1;
-	}
-	if (len < 0)
-		return -EPROTO;
-	if ((unsigned long long)len > c->a->len_max)
-		return -E2BIG;
 	if (depth > RESP_DEPTH_MAX)
 		return -E2BIG;
 	/* allocate only what the bytes at hand could fill, so a hostile
