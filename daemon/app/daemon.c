@@ -30,6 +30,7 @@
 #include "version.h"	/* generated: RF_VERSION */
 
 #define TICK_MS 1000		/* STATUS= and the results flush */
+#define SETTLE_MS 100		/* stopping: clients quiet this long */
 #define TRIM_MS 10000		/* free heap pages go back this often */
 
 static void stop_now(struct daemon *d);
@@ -288,8 +289,15 @@ static void on_grace(struct timer *t)
 	stop_now(d);
 }
 
+/* Only wakes the loop, so that daemon_hook looks again. */
+static void on_settle(struct timer *t)
+{
+	(void)t;
+}
+
 static void stop_now(struct daemon *d)
 {
+	loop_timer_cancel(&d->e.loop, &d->t_settle);
 	spill_sweep(d, true);
 	loop_timer_cancel(&d->e.loop, &d->t_grace);
 	d->state = DS_STOPPED;
@@ -328,8 +336,18 @@ static void daemon_hook(struct loop_hook *h)
 	if (d->state != DS_DRAINING)
 		return;
 	spill_sweep(d, false);
-	if (!sched_first(&d->e.sched))
+	if (sched_first(&d->e.sched))
+		return;
+	/* Nothing left to fetch: answer what clients already sent before
+	 * closing them (the grace timer bounds a client that never stops). */
+	if (!d->ctl_ok || control_settled(&d->ctl, SETTLE_MS)) {
 		stop_now(d);
+		return;
+	}
+	if (!timer_armed(&d->t_settle))
+		loop_timer_arm(&d->e.loop, &d->t_settle,
+			       loop_now_ms(&d->e.loop) + SETTLE_MS / 4,
+			       on_settle);
 }
 
 /* Keys whose value is used once at start (or by a module that copied it):

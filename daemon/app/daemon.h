@@ -45,6 +45,7 @@ struct daemon {
 	struct signalfd_siginfo si;
 	struct timer t_tick;		/* STATUS=, watchdog, drain check */
 	struct timer t_grace;		/* end of daemon.shutdown_grace */
+	struct timer t_settle;		/* stopping: look again at clients */
 	struct loop_hook hook;		/* flush records; drain check */
 	uint64_t tick_ms;
 	bool watchdog;			/* WATCHDOG_USEC set: ping each tick */

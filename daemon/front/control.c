@@ -471,6 +471,7 @@ static void on_recv(struct io_op *op, int res, unsigned flags)
 	if (res > 0) {
 		c->in.len += (size_t)res;
 		c->in.p[c->in.len] = '\0';
+		c->ctl->last_input_ms = loop_now_ms(c->ctl->loop);
 	}
 	process(c);
 	arm_recv(c);
@@ -710,6 +711,19 @@ size_t control_mem_bytes(const struct control *ctl)
 		n += sizeof(*c) + c->in.cap + c->out.cap + c->wire.cap;
 	}
 	return n;
+}
+
+bool control_settled(const struct control *ctl, uint64_t quiet_ms)
+{
+	const struct list_node *n;
+
+	list_for_each(n, &ctl->clients) {
+		const struct client *c = list_entry(n, struct client, node);
+
+		if (!c->dead && !c->watching && (c->out.len || c->wire.len))
+			return false;
+	}
+	return loop_now_ms(ctl->loop) - ctl->last_input_ms >= quiet_ms;
 }
 
 void control_close(struct control *ctl)

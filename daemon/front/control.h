@@ -110,6 +110,7 @@ struct control {
 	uint32_t n_paused;		/* in the blocked list */
 	uint32_t n_at_share;		/* in the at_share list */
 	bool refusing;			/* the last connection was refused */
+	uint64_t last_input_ms;		/* loop clock of the last bytes read */
 	struct buf rec;			/* scratch: one {"result":...} line */
 	struct buf resp;		/* scratch: one response line */
 	struct control_stats st;
@@ -134,6 +135,12 @@ void control_on_finish(struct control *ctl, const struct job *j);
 /* Bytes ctl holds allocated for its buffers and those of its clients
  * (capacity, not content), for the daemon's status. Walks the clients. */
 size_t control_mem_bytes(const struct control *ctl);
+
+/* Whether every client's answers have been sent (watchers aside) and no
+ * client has sent a byte for quiet_ms: what a stopping daemon waits for
+ * (within its grace) before closing them, so that requests already in
+ * their sockets are answered, shutting_down, rather than cut off. */
+bool control_settled(const struct control *ctl, uint64_t quiet_ms);
 
 /* Stop accepting and close every client, cancelling their SQEs; run loop
  * turns until control_idle() before control_fini(). */
