@@ -235,6 +235,10 @@ int metrics_render(struct metrics *m, struct buf *out)
 	gauge(&p, "ringfetch_backoff",
 	      "Of the queued jobs, those waiting to retry.",
 	      snap.retry_waiting);
+	counter(&p, "ringfetch_recv_pool_empty_total",
+		"Receives that found the ring's buffer pool empty and were "
+		"re-armed (0 on the per-connection fallback).",
+		m->loop->bufs_on ? m->loop->bufs.enobufs : 0);
 	gauge(&p, "ringfetch_connections_open", "Connections open now.",
 	      snap.conns.open);
 	gauge(&p, "ringfetch_connections_idle",
