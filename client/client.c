@@ -620,9 +620,9 @@ static int run_submit_redis(const struct opts *o)
 		}
 		ro.partitions = (unsigned)n;
 	}
-	if (!*ro.stream || strlen(ro.stream) > 900) {
+	if (!*ro.stream || strlen(ro.stream) > CONFIG_RKEY_MAX) {
 		fprintf(stderr, "ringfetch: --stream: the prefix must have 1 "
-			"to 900 bytes\n");
+			"to %d bytes\n", CONFIG_RKEY_MAX);
 		config_fini(&c);
 		return EX_USAGE;
 	}

@@ -132,6 +132,10 @@ struct config {
 	} log;
 };
 
+/* Longest source.redis.stream, .group, output.redis.stream: a key is
+ * built from one with a suffix on the stack. */
+#define CONFIG_RKEY_MAX 200
+
 /* Fill c with SPEC's defaults. Never fails (aborts on out of memory). */
 void config_init(struct config *c);
 

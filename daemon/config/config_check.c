@@ -153,6 +153,8 @@ bool config_check_str(enum ck_check chk, const char *s, char *why, size_t n)
 	case CHK_RKEY:
 		if (!*s)
 			problem = "must not be empty";
+		else if (strlen(s) > CONFIG_RKEY_MAX)
+			problem = "must be at most 200 bytes";
 		for (; *s && !problem; s++)
 			if ((unsigned char)*s <= ' ' || *s == 0x7f)
 				problem = "must not contain spaces or "

@@ -75,7 +75,8 @@ enum ck_check {
 	CHK_PROXY,	/* "" or a proxy URL (base/addr.h) */
 	CHK_NOPROXY,	/* a host name, .suffix, or CIDR */
 	CHK_REDIS,	/* "" or a Redis URL (base/addr.h) */
-	CHK_RKEY,	/* a Redis key part: printable, no spaces */
+	CHK_RKEY,	/* a Redis key part: printable, no spaces, at most
+			 * CONFIG_RKEY_MAX bytes */
 };
 
 struct config_key {

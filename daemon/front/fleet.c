@@ -4,6 +4,7 @@
 #include "front/fleet.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,21 +93,20 @@ static void set_error(struct fleet *f, const char *what,
 			 r ? "unexpected reply" : "connection lost");
 }
 
-static void put_key(struct fleet *f, const char *kind, uint32_t i)
+/* One key argument: PREFIX followed by what fmt makes (":3",
+ * ":lease:3", ":members"). */
+static void __attribute__((format(printf, 2, 3)))
+put_key(struct fleet *f, const char *fmt, ...)
 {
 	char k[512];
-	int n = kind ? snprintf(k, sizeof(k), "%s:%s:%u", f->prefix, kind, i)
-		     : snprintf(k, sizeof(k), "%s:%u", f->prefix, i);
+	va_list ap;
+	size_t n = strlen(f->prefix);	/* <= CONFIG_RKEY_MAX (config) */
 
-	resp_arg(&f->cmd, k, (size_t)n);
-}
-
-static void put_members(struct fleet *f)
-{
-	char k[512];
-	int n = snprintf(k, sizeof(k), "%s:members", f->prefix);
-
-	resp_arg(&f->cmd, k, (size_t)n);
+	memcpy(k, f->prefix, n);
+	va_start(ap, fmt);
+	n += (size_t)vsnprintf(k + n, sizeof(k) - n, fmt, ap);
+	va_end(ap);
+	resp_arg(&f->cmd, k, n);
 }
 
 static int rsend(struct fleet *f, redis_reply_fn fn, void *arg)
@@ -254,7 +254,7 @@ static void send_batch(struct fleet *f, struct ack_batch *b)
 
 	resp_begin(&f->cmd, 3 + b->n);
 	resp_arg_str(&f->cmd, "XACK");
-	put_key(f, NULL, b->part);
+	put_key(f, ":%u", b->part);
 	resp_arg_str(&f->cmd, f->group);
 	for (uint32_t i = 0; i < b->n; i++, id += strlen(id) + 1)
 		resp_arg_str(&f->cmd, id);
@@ -421,8 +421,9 @@ static void take_entry(struct fleet *f, uint32_t idx,
 	kv = e->elem[1].type == RESP_ARRAY ? &e->elem[1] : NULL;
 	snprintf(eid, sizeof(eid), "%.*s", (int)id->len, id->str);
 	if (!kv) {
-		p->unacked++;
-		push_ack(f, 0, idx, eid);
+		/* record number 0: acknowledged with the next batch */
+		if (push_ack(f, 0, idx, eid) == 0)
+			p->unacked++;
 		return;
 	}
 	snprintf(source, sizeof(source), "%s:%u/%s", f->prefix, idx, eid);
@@ -495,7 +496,7 @@ static void claim_next(struct fleet *f, uint32_t room)
 			 room < CLAIM_COUNT_MAX ? room : CLAIM_COUNT_MAX);
 		resp_begin(&f->cmd, 8);
 		resp_arg_str(&f->cmd, "XAUTOCLAIM");
-		put_key(f, NULL, i);
+		put_key(f, ":%u", i);
 		resp_arg_str(&f->cmd, f->group);
 		resp_arg_str(&f->cmd, f->consumer);
 		resp_arg_str(&f->cmd, "0");
@@ -535,7 +536,7 @@ static void read_streams(struct fleet *f, uint32_t room)
 	resp_arg_str(&f->cmd, cnt);
 	resp_arg_str(&f->cmd, "STREAMS");
 	for (uint32_t i = 0; i < k; i++)
-		put_key(f, NULL, idx[i]);
+		put_key(f, ":%u", idx[i]);
 	for (uint32_t i = 0; i < k; i++)
 		resp_arg_str(&f->cmd, ">");
 	if (rsend(f, on_read, f) == 0)
@@ -703,7 +704,7 @@ static void renew(struct fleet *f, uint32_t idx)
 	resp_arg_str(&f->cmd, "EVAL");
 	resp_arg_str(&f->cmd, renew_lua);
 	resp_arg_str(&f->cmd, "1");
-	put_key(f, "lease", idx);
+	put_key(f, ":lease:%u", idx);
 	resp_arg_str(&f->cmd, p->token);
 	resp_arg_u64(&f->cmd, f->claim_idle_ms);
 	if (rsend(f, on_renewed, p) < 0)
@@ -749,7 +750,7 @@ static void acquire(struct fleet *f, uint32_t idx)
 		 (unsigned long long)++f->token_seq);
 	resp_begin(&f->cmd, 6);
 	resp_arg_str(&f->cmd, "SET");
-	put_key(f, "lease", idx);
+	put_key(f, ":lease:%u", idx);
 	resp_arg_str(&f->cmd, p->token);
 	resp_arg_str(&f->cmd, "NX");
 	resp_arg_str(&f->cmd, "PX");
@@ -778,7 +779,7 @@ static void release(struct fleet *f, uint32_t idx)
 	resp_arg_str(&f->cmd, "EVAL");
 	resp_arg_str(&f->cmd, release_lua);
 	resp_arg_str(&f->cmd, "1");
-	put_key(f, "lease", idx);
+	put_key(f, ":lease:%u", idx);
 	resp_arg_str(&f->cmd, p->token);
 	if (rsend(f, on_released, p) == 0)
 		p->state = P_RELEASING;
@@ -850,7 +851,7 @@ static void on_beat(void *arg, const struct resp_reply *r)
 	resp_begin(&f->cmd, 1 + f->n);
 	resp_arg_str(&f->cmd, "MGET");
 	for (uint32_t i = 0; i < f->n; i++)
-		put_key(f, "lease", i);
+		put_key(f, ":lease:%u", i);
 	rsend(f, on_leases, f);
 }
 
@@ -860,7 +861,7 @@ static void beat(struct fleet *f)
 	resp_arg_str(&f->cmd, "EVAL");
 	resp_arg_str(&f->cmd, beat_lua);
 	resp_arg_str(&f->cmd, "1");
-	put_members(f);
+	put_key(f, ":members");
 	resp_arg_str(&f->cmd, f->consumer);
 	resp_arg_u64(&f->cmd, f->claim_idle_ms);
 	if (rsend(f, on_beat, f) == 0)
@@ -897,7 +898,7 @@ static void make_groups(struct fleet *f)
 		resp_begin(&f->cmd, 6);
 		resp_arg_str(&f->cmd, "XGROUP");
 		resp_arg_str(&f->cmd, "CREATE");
-		put_key(f, NULL, i);
+		put_key(f, ":%u", i);
 		resp_arg_str(&f->cmd, f->group);
 		resp_arg_str(&f->cmd, "0");
 		resp_arg_str(&f->cmd, "MKSTREAM");
@@ -1059,7 +1060,7 @@ void fleet_release_all(struct fleet *f)
 	}
 	resp_begin(&f->cmd, 3);
 	resp_arg_str(&f->cmd, "ZREM");
-	put_members(f);
+	put_key(f, ":members");
 	resp_arg_str(&f->cmd, f->consumer);
 	rsend(f, NULL, NULL);
 }

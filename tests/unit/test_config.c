@@ -634,6 +634,38 @@ static int test_print_error(void)
 	return ok;
 }
 
+/* source.redis and output.redis: nested sections, by file and --set;
+ * a bad URL or an over-long stream prefix names its key. */
+static int test_redis_keys(void)
+{
+	static const char yaml[] =
+		"source:\n  redis:\n    url: redis://127.0.0.1:7000/1\n"
+		"    partitions: 4\noutput:\n  redis:\n    maxlen: 10\n";
+	char err[512], long_stream[CONFIG_RKEY_MAX + 2];
+	struct config c;
+	int ok = 1;
+
+	config_init(&c);
+	ok &= TAP_CHECK(config_load_buffer(&c, "t.yaml", yaml, strlen(yaml),
+					   err, sizeof(err)) == 0);
+	ok &= TAP_CHECK(STREQ(c.source.redis.url, "redis://127.0.0.1:7000/1"));
+	ok &= TAP_CHECK(c.source.redis.partitions == 4);
+	ok &= TAP_CHECK(c.output.redis.maxlen == 10);
+	ok &= TAP_CHECK(config_set(&c, "output.redis.stream", "r", err,
+				   sizeof(err)) == 0);
+	ok &= TAP_CHECK(STREQ(c.output.redis.stream, "r"));
+	ok &= TAP_CHECK(config_set(&c, "source.redis.url", "http://x", err,
+				   sizeof(err)) < 0);
+	ok &= TAP_CHECK(strstr(err, "source.redis.url") != NULL);
+	memset(long_stream, 'a', sizeof(long_stream) - 1);
+	long_stream[sizeof(long_stream) - 1] = '\0';
+	ok &= TAP_CHECK(config_set(&c, "source.redis.stream", long_stream,
+				   err, sizeof(err)) < 0);
+	ok &= TAP_CHECK(strstr(err, "at most 200 bytes") != NULL);
+	config_fini(&c);
+	return ok;
+}
+
 int main(void)
 {
 	TAP_RUN(test_defaults);
@@ -649,5 +681,6 @@ int main(void)
 	TAP_RUN(test_validate);
 	TAP_RUN(test_roundtrip);
 	TAP_RUN(test_print_error);
+	TAP_RUN(test_redis_keys);
 	return tap_done();
 }
