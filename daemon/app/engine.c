@@ -193,17 +193,16 @@ int engine_fini(struct engine *e)
 {
 	int rc = 0;
 
+	engine_stop(e);		/* metrics (which read rout) go first */
 	if (e->rout) {
 		/* what was written is published before the connection goes;
 		 * Redis being away costs this wait at most */
 		engine_drain(e, published, e->rout, 3000);
 		sched_unobserve(&e->sched, &e->pub);
-		engine_stop(e);
 		redis_out_free(e->rout);
 		e->rout = NULL;
 		engine_drain(e, redis_gone, NULL, 1000);
 	}
-	engine_stop(e);
 	if (e->up & UP_RESULTS) {
 		/* a sync in flight completes into e->results: wait for it
 		 * (and for nothing else: open conns are not its business) */
