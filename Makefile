@@ -49,7 +49,7 @@ $(shell mkdir -p build && printf '#define RF_VERSION "%s"\n#define RF_COMMIT "%s
 	'$(VERSION)' '$(COMMIT)' > build/version.h.tmp && { cmp -s build/version.h.tmp build/version.h \
 	|| mv build/version.h.tmp build/version.h; }; rm -f build/version.h.tmp)
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS += $(PKG_LIBS) -lm
+LDLIBS += $(PKG_LIBS) -lm -pthread
 
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 

@@ -27,6 +27,7 @@
 #include "net/redis.h"
 #include "front/metrics.h"
 #include "net/tls.h"
+#include "net/workers.h"
 #include "version.h"	/* generated: RF_VERSION */
 
 #define TICK_MS 1000		/* STATUS= and the results flush */
@@ -186,6 +187,10 @@ static int status(void *arg, struct buf *b)
 	put_num(b, "bytes", st->bytes);
 	put_num(b, "connections_open", snap.conns.open);
 	put_num(b, "connections_idle", snap.conns.idle);
+	put_num(b, "workers", workers_count(d->e.workers));
+	put_num(b, "recv_pool_empty", d->e.workers ?
+		workers_enobufs(d->e.workers) :
+		d->e.loop.bufs_on ? d->e.loop.bufs.enobufs : 0);
 	put_num(b, "hosts_active", snap.hosts);
 	put_num(b, "adaptive_cuts", snap.adaptive_cuts);
 	put_num(b, "robots_fetches", snap.robots_fetches);
@@ -451,6 +456,7 @@ static void reload(struct daemon *d)
 {
 	struct config nc, old;
 	char err[512], *dir;
+	bool ok;
 
 	if (sdnotify_on(&d->sdn))
 		sdnotify_send(&d->sdn, "RELOADING=1");
@@ -460,20 +466,28 @@ static void reload(struct daemon *d)
 	 * not load refuses the whole reload, and one that does is in use
 	 * from the next connection on (the file read anew, so an updated
 	 * bundle counts even under the same name). */
-	if ((d->config_path &&
-	     config_load_file(&nc, d->config_path, err, sizeof(err)) < 0) ||
-	    apply_overrides(d, &nc, err, sizeof(err)) < 0 ||
-	    tls_global_reload(&nc, err, sizeof(err)) < 0) {
+	ok = (!d->config_path ||
+	      config_load_file(&nc, d->config_path, err, sizeof(err)) == 0) &&
+	     apply_overrides(d, &nc, err, sizeof(err)) == 0;
+	if (ok) {
+		/* worker rings read the TLS context and the config */
+		engine_pause(&d->e);
+		ok = tls_global_reload(&nc, err, sizeof(err)) == 0;
+		if (ok) {
+			keep_fixed(d->cfg, &nc);
+			old = *d->cfg;
+			*d->cfg = nc;
+			config_fini(&old);
+			log_threshold = d->cfg->log.level;
+			sched_apply_config(&d->e.sched);
+		}
+		engine_resume(&d->e);
+	}
+	if (!ok) {
 		log_error("reload refused, the running configuration stays: %s",
 			  err);
 		config_fini(&nc);
 	} else {
-		keep_fixed(d->cfg, &nc);
-		old = *d->cfg;
-		*d->cfg = nc;
-		config_fini(&old);
-		log_threshold = d->cfg->log.level;
-		sched_apply_config(&d->e.sched);
 		log_info("reload: %s applied, then %zu command-line "
 			 "settings", d->config_path ? d->config_path :
 			 "built-in defaults", d->n_ov);
@@ -714,6 +728,8 @@ static int start(struct daemon *d)
 		return EXIT_FATAL;
 	}
 	d->engine_ok = true;
+	log_info("fetching on %u worker ring%s (limits.workers)",
+		 workers_count(d->e.workers), d->e.workers ? "s" : "");
 	d->obs.finished = on_finish;
 	sched_observe(&d->e.sched, &d->obs);
 	fd = open_socket(d);

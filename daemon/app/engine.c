@@ -14,6 +14,7 @@
 #include "front/redis_out.h"
 #include "net/conn.h"
 #include "net/redis.h"
+#include "net/workers.h"
 #include "output/bodies.h"
 #include "output/jobnum.h"
 
@@ -83,6 +84,7 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 		char *err, size_t errlen)
 {
 	uint64_t last_job;
+	unsigned n_workers;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -99,8 +101,11 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 		goto out_fail;
 	e->up |= UP_LOOP;
 	/* First, while nothing is in flight: its probe waits on the ring.
-	 * Without the pool conns receive into buffers of their own. */
-	loop_bufs_init(&e->loop, CONN_RBUF, CONN_POOL_BYTES);
+	 * Without the pool conns receive into buffers of their own. Worker
+	 * rings have pools of their own, and this loop receives no body. */
+	n_workers = workers_wanted(cfg->limits.workers);
+	if (n_workers == 1)
+		loop_bufs_init(&e->loop, CONN_RBUF, CONN_POOL_BYTES);
 	rc = results_open(&e->results, &e->loop, cfg, e->out_dir, err, errlen);
 	if (rc < 0)
 		goto out_fail;
@@ -109,6 +114,14 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 	if (rc < 0)
 		goto out_fail;
 	e->up |= UP_SCHED;
+	if (n_workers > 1) {
+		rc = workers_start(&e->workers, n_workers, &e->sched.env, err,
+				   errlen);
+		if (rc < 0)
+			goto out_fail;
+		log_debug("fetching on %u worker rings (limits.workers)",
+			  n_workers);
+	}
 	/* SPEC: job numbers never repeat within an output directory */
 	e->sched.next_job_num = last_job + 1;
 	if (last_job)
@@ -149,6 +162,18 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 out_fail:
 	engine_fini(e);
 	return rc;
+}
+
+void engine_pause(struct engine *e)
+{
+	if (e->workers)
+		workers_pause(e->workers);
+}
+
+void engine_resume(struct engine *e)
+{
+	if (e->workers)
+		workers_resume(e->workers);
 }
 
 void engine_stop(struct engine *e)
@@ -222,6 +247,8 @@ int engine_fini(struct engine *e)
 				 "records to number on", e->out_dir,
 				 strerror(-mrc));
 	}
+	/* every conn is closed by now: the workers have nothing left */
+	workers_stop(e->workers);
 	if (e->up & UP_SCHED)
 		sched_fini(&e->sched);
 	if (e->up & UP_LOOP)
@@ -229,6 +256,8 @@ int engine_fini(struct engine *e)
 	bodies_free(e->bodies);
 	if (e->up & UP_LOOP)
 		loop_fini(&e->loop);
+	workers_free(e->workers);
+	e->workers = NULL;
 	free(e->out_dir);
 	e->out_dir = NULL;
 	e->bodies = NULL;

@@ -18,6 +18,7 @@
 struct bodies;
 struct metrics;
 struct redis_out;
+struct workers;
 
 struct engine {
 	struct config *cfg;		/* borrowed; outlives the engine */
@@ -31,6 +32,8 @@ struct engine {
 					 * metrics.listen or .textfile is set */
 	struct sched_observer rec;	/* first observer: writes the record */
 	struct sched_observer met;	/* then: metrics histograms */
+	struct workers *workers;	/* limits.workers > 1: the worker
+					 * rings the conns run on; else NULL */
 	struct redis_out *rout;		/* output.redis, or NULL */
 	struct sched_observer pub;	/* then: the record to output.redis */
 	unsigned up;			/* what engine_init() got done */
@@ -52,6 +55,13 @@ void engine_stop(struct engine *e);
  * held in time. */
 bool engine_drain(struct engine *e, bool (*done)(void *arg), void *arg,
 		  uint64_t max_ms);
+
+/* Around a change to what the worker rings read (the configuration, the
+ * TLS context): they wait between two completions meanwhile. Nothing that
+ * waits for a worker (an abort, a detach) may run in between. No-ops
+ * without worker rings. */
+void engine_pause(struct engine *e);
+void engine_resume(struct engine *e);
 
 /* Close what engine_init() opened, in reverse: engine_stop(), the result
  * file (a last flush), the scheduler (every job must be finished or

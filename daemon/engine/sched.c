@@ -17,6 +17,7 @@
 #include "http/backoff.h"
 #include "http/http.h"
 #include "net/conn.h"
+#include "net/workers.h"
 #include "net/dns.h"
 #include "net/tls.h"
 #include "engine/dedupe.h"
@@ -563,9 +564,20 @@ static const struct sched_conn_ops real_conn = {
 	.close_idle = conn_close_idle,
 };
 
+/* limits.workers > 1: the conns run on worker rings */
+static const struct sched_conn_ops remote_conn = {
+	.open = workers_open,
+	.reuse = workers_reuse,
+	.abort = workers_abort,
+	.detach = workers_detach,
+	.close_idle = workers_close_idle,
+};
+
 static const struct sched_conn_ops *conn_ops(const struct sched *s)
 {
-	return s->conn_ops ? s->conn_ops : &real_conn;
+	if (s->conn_ops)
+		return s->conn_ops;
+	return s->env.workers ? &remote_conn : &real_conn;
 }
 
 /* Full handshakes cost both sides far more than resumed ones: the first
@@ -744,7 +756,9 @@ static void pump(struct loop_hook *hook)
 	}
 	/* With many requests in flight, a quarter of them is a batch worth
 	 * waking for; with few, wake on each so latency stays low. */
-	s->loop->batch_nr = s->in_flight >= 16 ? s->in_flight / 4 : 1;
+	/* with worker rings this loop's completions are not the fetches' */
+	s->loop->batch_nr = s->in_flight >= 16 && !s->env.workers ?
+			    s->in_flight / 4 : 1;
 	if (s->loop->batch_nr > 32)
 		s->loop->batch_nr = 32;
 }

@@ -191,6 +191,22 @@ void loop_add_hook(struct loop *l, struct loop_hook *h)
 	l->hooks = h;
 }
 
+void loop_add_flusher(struct loop *l, struct loop_hook *h)
+{
+	h->next = l->flushers;
+	l->flushers = h;
+}
+
+void loop_remove_flusher(struct loop *l, struct loop_hook *h)
+{
+	for (struct loop_hook **pp = &l->flushers; *pp; pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			return;
+		}
+	}
+}
+
 static unsigned reap(struct loop *l)
 {
 	struct io_uring_cqe *cqe;
@@ -220,6 +236,8 @@ int loop_run_once(struct loop *l)
 	 * and timers, so work they start is submitted in the same enter. */
 	l->busy = false;
 	for (struct loop_hook *h = l->hooks; h; h = h->next)
+		h->fn(h);
+	for (struct loop_hook *h = l->flushers; h; h = h->next)
 		h->fn(h);
 	next = timer_next_ms(&l->timers);
 	if (next != UINT64_MAX) {

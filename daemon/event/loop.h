@@ -42,6 +42,7 @@ struct loop {
 	uint64_t now_ms;		/* cached CLOCK_MONOTONIC, updated per turn */
 	uint64_t turns, cqes;		/* counters for status */
 	struct loop_hook *hooks;
+	struct loop_hook *flushers;	/* run after every hook */
 	unsigned batch_nr;		/* >1: completions worth waking for, set
 					 * by the scheduler from its load */
 	bool stop;			/* loop_run() returns when set */
@@ -99,6 +100,11 @@ void loop_add_hook(struct loop *l, struct loop_hook *h);
 /* Take h off the turn's list (its owner is going away); harmless when it
  * is not on it. */
 void loop_remove_hook(struct loop *l, struct loop_hook *h);
+
+/* As loop_add_hook(), for a hook that runs after all the others: one that
+ * hands on what they produced (worker rings send a turn's messages). */
+void loop_add_flusher(struct loop *l, struct loop_hook *h);
+void loop_remove_flusher(struct loop *l, struct loop_hook *h);
 
 /* Hand the SQEs prepared so far to the kernel now rather than at the end
  * of the turn: for output that cost real CPU to make (a TLS handshake

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "net/dns.h"
 #include "net/listener.h"
+#include "net/workers.h"
 #include "base/addr.h"
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -186,10 +187,16 @@ static void render_phases(struct page *p, const struct metrics *m)
 	}
 }
 
-static void render_dns(struct page *p, const struct dns *d)
+static void render_dns(struct page *p, const struct sched *s)
 {
 	static const struct dns_stats none;
-	const struct dns_stats *ds = d ? dns_stats(d) : &none;
+	struct dns_stats sum;
+	const struct dns_stats *ds = s->dns ? dns_stats(s->dns) : &none;
+
+	if (s->env.workers) {
+		workers_dns_stats(s->env.workers, &sum);
+		ds = &sum;
+	}
 
 	counter(p, "ringfetch_dns_lookups_total",
 		"Name lookups asked of the resolver.", ds->lookups);
@@ -238,7 +245,12 @@ int metrics_render(struct metrics *m, struct buf *out)
 	counter(&p, "ringfetch_recv_pool_empty_total",
 		"Receives that found the ring's buffer pool empty and were "
 		"re-armed (0 on the per-connection fallback).",
+		m->sched->env.workers ? workers_enobufs(m->sched->env.workers) :
 		m->loop->bufs_on ? m->loop->bufs.enobufs : 0);
+	gauge(&p, "ringfetch_workers",
+	      "Worker rings (threads with an io_uring ring each) running "
+	      "the connections (limits.workers); 1: the main thread's.",
+	      workers_count(m->sched->env.workers));
 	gauge(&p, "ringfetch_connections_open", "Connections open now.",
 	      snap.conns.open);
 	gauge(&p, "ringfetch_connections_idle",
@@ -259,7 +271,7 @@ int metrics_render(struct metrics *m, struct buf *out)
 	counter(&p, "ringfetch_tls_resumptions_total",
 		"Finished jobs whose final attempt resumed a TLS session.",
 		m->tls_resumptions);
-	render_dns(&p, m->sched->dns);
+	render_dns(&p, m->sched);
 	render_phases(&p, m);
 	head(&p, "ringfetch_uptime_seconds", "gauge",
 	     "Seconds since the metrics started.");

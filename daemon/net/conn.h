@@ -140,6 +140,9 @@ struct conn_env {
 	 * request bytes at req of owner. NULL: bodies are not kept. */
 	void (*sink_start)(struct conn_env *env, void *owner, const char *req,
 			   size_t len, struct conn_sink *out);
+	/* Set by workers_start(): conns run on worker threads, through
+	 * net/workers.h's stand-ins for this file's calls. */
+	struct workers *workers;
 	/* private to conn.c; zero at first: freed conns kept for reuse */
 	struct conn *spare;		/* linked through spare_next */
 	uint32_t n_spare;		/* <= limits.concurrency */
