@@ -6,6 +6,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "net/tls.h"
 
@@ -595,4 +596,12 @@ const char *tls_cipher(const struct tls *t)
 bool tls_resumed(const struct tls *t)
 {
 	return wolfSSL_session_reused(t->ssl) == 1;
+}
+
+void tls_thread_exit(void)
+{
+	/* wolfSSL keeps a per-thread cache of ECC fixed points (FP_ECC,
+	 * thread-local in Debian's build): a thread that did handshakes
+	 * frees its own before it ends, or it leaks */
+	wc_ecc_fp_free();
 }

@@ -129,4 +129,8 @@ int tls_ipv6_expand(const char *ip, char *out, size_t outlen);
 enum rf_err tls_map_error(int code, const char *host, char *detail,
 			  size_t len);
 
+/* A thread other than the one that called tls_global_init() (a worker
+ * ring) is ending: free what wolfSSL keeps per thread. */
+void tls_thread_exit(void);
+
 #endif

@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "event/loop.h"
 #include "net/dns.h"
+#include "net/tls.h"
 #include "net/workers.h"
 
 #define WORKER_RING_ENTRIES 4096
@@ -514,6 +515,7 @@ static void *w_main(void *arg)
 	for (int i = 0; i < 4; i++)
 		loop_run_once(&w->loop);
 	loop_fini(&w->loop);
+	tls_thread_exit();
 	return NULL;
 fail:
 	w->init_rc = rc;
