@@ -373,6 +373,8 @@ def sigterm_restart(w, journal=True):
                  "running jobs finished within the grace")
         check(not any(i.startswith("slow") for i in ids1),
               "jobs cut off at the grace get no record yet: %r" % ids1)
+        check(not any(i.startswith("q") for i in ids1),
+              "queued jobs do not start after SIGTERM: %r" % ids1)
         check(not [r for r in first if r["error"] == "cancelled"],
               "nothing cancelled in daemon mode: %r" % first)
         diag("first run: %d records (%s)" % (len(first), " ".join(
