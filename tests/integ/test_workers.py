@@ -161,6 +161,11 @@ def every_job_once(mode, w):
                      "requests at " + key)
         res = sorted(f for f in os.listdir(c.out) if f.startswith("results"))
         check_eq(res, ["results.jsonl"], "one result log")
+        # the counters of every ring add up in the metrics
+        check_eq(c.metrics.get('ringfetch_requests_total{result="ok"}'), n,
+                 "ringfetch_requests_total ok")
+        check_eq(c.metrics.get("ringfetch_bytes_total"),
+                 sum(r["bytes"] for r in c.records), "ringfetch_bytes_total")
 
 
 register("every job ends in exactly one record: 2,000 jobs over 20 hosts",
@@ -219,8 +224,11 @@ def keepalive_reuse(mode, w):
         reused = c.metrics.get("ringfetch_connections_reused_total")
         check(reused is not None, "ringfetch_connections_reused_total "
               "in the textfile")
-        check(reused >= n - conns, "reused %r >= requests %d - connections "
-              "%d" % (reused, n, conns))
+        opened = c.metrics.get("ringfetch_connections_opened_total")
+        check_eq(opened, conns, "ringfetch_connections_opened_total: the "
+                 "server's count")
+        check_eq(reused + opened, n, "reused %r + opened %r: every request "
+                 "once" % (reused, opened))
 
 
 register("keep-alive: pooled connections are reused, connections << "
