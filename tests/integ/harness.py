@@ -46,6 +46,20 @@ API
   check(cond, what), check_eq(actual, expected, what), check_in(x, coll, what)
   wait_until(pred, timeout=10, interval=0.05, what="condition")
   make_cert(dirpath, cn="localhost") -> (cert, key)    # needs openssl(1)
+  yaml_of(cfg) -> YAML text of {"section": {"key": value}} (values: str,
+      int, float, bool, list, dict; lists and dicts as JSON flow style)
+  prom_samples(text) -> {"name{labels}": float} of Prometheus text
+  Control(sock_path, timeout=20): a control-socket client; .send(obj|str)
+      .line() .response() (next line that is no {"result":..}) .ask(req)
+      .close()
+  RfDaemon(cfg=None, args=(), env=None): ringfetchd in daemon mode on a
+      scratch socket, state dir and output dir (cfg as for yaml_of; its
+      daemon: and output: sections merge with those); .start() .status()
+      .ask(req) .conn() .submit_many(reqs, clients=1) .write_config(cfg)
+      .send_signal(sig) .stop(sig=SIGTERM) -> exit status (raises on a
+      timeout or a sanitizer report) .log() .records() .sock .state .out
+      .pid
+      (a context manager: leaving it stops the daemon)
 
 Environment: RF_BUILD (default "build/asan", relative to the repo root)
 selects the binaries; RF_KEEP=1 keeps the scratch directories (printed as
@@ -77,6 +91,7 @@ __all__ = [
     "diag", "check", "check_eq", "check_in", "wait_until", "make_cert",
     "peak_rss_kib", "start_rf", "Running",
     "Skip", "TestTimeout", "PY", "SERVER",
+    "yaml_of", "prom_samples", "Control", "RfDaemon",
 ]
 
 PY = "/usr/bin/python3"
@@ -689,6 +704,255 @@ def make_cert(dirpath, cn="localhost"):
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         timeout=60)
     return cert, key
+
+
+# ---------------------------------------------------------------- config
+
+def _yaml_scalar(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)    # JSON is YAML flow style
+    v = str(v)
+    if v and all(c.isalnum() or c in "_./:-+@" for c in v) and \
+            v.lower() not in ("true", "false", "yes", "no", "on", "off",
+                              "null", "~"):
+        return v
+    return json.dumps(v)
+
+
+def yaml_of(cfg):
+    """YAML text of a two-level mapping: {"limits": {"workers": 2}}."""
+    out = []
+    for sec, keys in cfg.items():
+        out.append("%s:" % sec)
+        for k, v in keys.items():
+            out.append("  %s: %s" % (k, _yaml_scalar(v)))
+    return "\n".join(out) + "\n"
+
+
+def prom_samples(text):
+    """Prometheus text format -> {"name{labels}": value}; raises
+    AssertionError on a sample line that does not parse."""
+    import re
+    vals = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? '
+                     r'([0-9.e+-]+|NaN|[+-]Inf)$', line)
+        if not m:
+            raise AssertionError("malformed sample line: %r" % line)
+        vals[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return vals
+
+
+# ---------------------------------------------------------------- daemon
+
+class Control:
+    """A control-socket client: one JSON line per request, bounded waits."""
+
+    def __init__(self, path, timeout=20):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, dict):
+            data = json.dumps(data)
+        if isinstance(data, str):
+            data = data.encode()
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        self.s.sendall(data)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise AssertionError("connection closed; have %r" %
+                                     self.buf[:200])
+            self.buf += chunk
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(ln)
+
+    def response(self):
+        """The next line that is not a {"result":..}."""
+        while True:
+            o = self.line()
+            if "result" not in o:
+                return o
+
+    def ask(self, req):
+        self.send(req)
+        return self.response()
+
+    def close(self):
+        self.s.close()
+
+
+class RfDaemon:
+    """ringfetchd in daemon mode on scratch paths (socket, state, output).
+
+    cfg: {"section": {"key": value}} (see yaml_of); the daemon: section
+    gets socket, state_dir and shutdown_grace 2s unless cfg sets them, and
+    output.dir is the scratch output directory unless cfg sets it."""
+
+    def __init__(self, cfg=None, args=(), env=None):
+        self.dir = scratch_dir("daemon")
+        self.sock = os.path.join(self.dir, "run", "rf.sock")
+        self.state = os.path.join(self.dir, "state")
+        self.out = os.path.join(self.dir, "out")
+        self.cfgpath = os.path.join(self.dir, "ringfetch.yaml")
+        self.args = [str(a) for a in args]
+        self.env = env
+        self.proc = None
+        self.errpath = None
+        self.write_config(cfg or {})
+
+    def write_config(self, cfg):
+        full = {"daemon": {"socket": self.sock, "state_dir": self.state,
+                           "shutdown_grace": "2s"},
+                "output": {"dir": self.out}}
+        for sec, keys in cfg.items():
+            full.setdefault(sec, {}).update(keys)
+        with open(self.cfgpath, "w") as f:
+            f.write(yaml_of(full))
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, timeout=15):
+        e = os.environ.copy()
+        if self.env:
+            e.update(self.env)
+        self.errpath = os.path.join(self.dir, "stderr.%d" % time.time_ns())
+        cmd = [rf_bin(), "-c", self.cfgpath] + self.args
+        with open(self.errpath, "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=err, env=e, preexec_fn=_pdeathsig)
+        wait_until(self._listening, timeout, what="daemon socket")
+        return self
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("daemon exited %s:\n%s" % (
+                self.proc.returncode, self.log()[-3000:]))
+        if "listening on" not in self.log():  # not a dead one's socket
+            return False
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.sock)
+            s.close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        if not self.errpath:
+            return ""
+        try:
+            with open(self.errpath, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def conn(self, timeout=20):
+        return Control(self.sock, timeout)
+
+    def ask(self, req):
+        c = self.conn()
+        try:
+            return c.ask(req)
+        finally:
+            c.close()
+
+    def status(self):
+        r = self.ask({"op": "status"})
+        if not r.get("ok"):
+            raise AssertionError("status refused: %r" % r)
+        return r["status"]
+
+    def submit_many(self, reqs, clients=1, timeout=60):
+        """Submit reqs (dicts or bare URL lines) over `clients`
+        connections at once, each sending its share pipelined; returns
+        the acknowledgements in the order of reqs (raises on a refusal)."""
+        acks = [None] * len(reqs)
+        errs = []
+
+        def one(k):
+            try:
+                c = self.conn(timeout)
+                mine = list(range(k, len(reqs), clients))
+                data = "".join((json.dumps(reqs[i]) if isinstance(
+                    reqs[i], dict) else reqs[i]) + "\n" for i in mine)
+                t = threading.Thread(target=c.s.sendall,
+                                     args=(data.encode(),), daemon=True)
+                t.start()
+                for i in mine:
+                    acks[i] = c.response()
+                t.join(timeout)
+                c.close()
+            except Exception as e:  # noqa: reported below
+                errs.append(e)
+        ts = [threading.Thread(target=one, args=(k,)) for k in range(clients)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(timeout + 5)
+        if errs:
+            raise AssertionError("submitting: %r" % errs[:3])
+        bad = [a for a in acks if not (a and a.get("ok"))]
+        if bad:
+            raise AssertionError("%d submits refused, first %r" % (
+                len(bad), bad[0]))
+        return acks
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        """Signal by PID and wait; returns the exit status.  Raises when
+        it does not stop in time (then killed) or on a sanitizer report."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _stop_proc(self.proc, 1)
+            self.proc = None
+            raise AssertionError("daemon did not stop in %ss:\n%s" % (
+                timeout, self.log()[-3000:]))
+        self.proc = None
+        bad = sanitizer_errors(self.log())
+        if bad:
+            raise AssertionError("sanitizer report:\n" + self.log()[-6000:])
+        return rc
+
+    def records(self):
+        recs, problems = read_records(self.out)
+        if problems:
+            raise AssertionError("results: %s" % problems[:5])
+        return recs
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            try:
+                self.stop(timeout=15)
+            except AssertionError:
+                if exc[0] is None:
+                    raise
+        return False
 
 
 # ---------------------------------------------------------------- checks
