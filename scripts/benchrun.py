@@ -42,7 +42,8 @@ prints a --scale scenario: one row per ringfetchd limits.workers K (runs
 recorded with --workers K), medians of requests/s, MB/s, CPU ms per 1,000
 requests and peak RSS, the peak thread count, wrk's requests/s at the same
 nginx worker count (wrk runs recorded with the same --workers K), the
-ratio of the two and the speed-up over K = 1.
+ratio of the two, the speed-up over K = 1 and ringfetchd's runs that
+reached their count (wrk's SHORT runs are named after them).
 
     benchrun.py targets --results FILE
 
@@ -216,13 +217,20 @@ def cmd_run(a, cmds):
                 os.killpg(p.pid, signal.SIGKILL)
             except OSError:
                 pass
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     timer = threading.Timer(a.timeout, kill_all)
     timer.daemon = True
     timer.start()
     cpu = rss = 0.0
     rcs = []
     for i, (p, _, _) in enumerate(procs):
-        _, status, ru = os.wait4(p.pid, 0)
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        except BaseException:
+            # Ctrl-C or SIGTERM (bench.sh stopped): the clients run in
+            # sessions of their own, so they are stopped here
+            kill_all()
+            raise
         p.returncode = os.waitstatus_to_exitcode(status)
         rcs.append(p.returncode)
         # time's own share (~1 ms) is included: it is the same for all
@@ -432,17 +440,18 @@ def cmd_scale(a):
             base = rps
         nw = median_of(rf, "nginx_workers")
         thr = max(r.get("threads") or 0 for r in rf)
-        nok = sum(1 for r in rf + wrk if not r["short"])
+        nok = sum(1 for r in rf if not r["short"])
+        wbad = sum(1 for r in wrk if r["short"])
         print("| %d | %s | %s | %.0f | %.1f | %.1f | %s | %s | %s | %s "
-              "| %d/%d%s |" % (
+              "| %d/%d%s%s |" % (
                   k, "%d" % nw if nw is not None else "-", fmt_int(rps),
                   median_of(rf, "mbps"), median_of(rf, "cpu_ms_per_k"),
                   median_of(rf, "rss_mib"), thr or "-",
                   fmt_int(wrps) if wrps else "-",
                   "%.2f" % (rps / wrps) if wrps else "-",
                   "%.2f" % (rps / base) if base else "-",
-                  nok, len(rf + wrk),
-                  "" if nok == len(rf + wrk) else " SHORT"))
+                  nok, len(rf), "" if nok == len(rf) else " SHORT",
+                  " (wrk: %d SHORT)" % wbad if wbad else ""))
     print()
     print("Every run (requests/s, CPU ms / 1k req; ! = SHORT):")
     print()
