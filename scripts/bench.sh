@@ -51,7 +51,8 @@
 # speed-up over K = 1. Runs go round every K before the next run starts;
 # a run is not started when the time taken so far says it would end after
 # --budget minutes (default 10), so the tables may hold fewer runs than
-# --runs (they say so). About 4 minutes with 3 runs on 2 CPUs.
+# --runs (they say so). 178 s with 3 runs on 2 CPUs (a shared machine,
+# load average 2 to 5).
 #
 # BENCH_SHA256_PORTABLE=1 adds a ringfetchd row that hashes with the portable
 # C code (RINGFETCH_SHA256=portable), as on a CPU without SHA extensions.
