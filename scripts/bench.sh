@@ -10,8 +10,9 @@
 #   S5  HTTPS, 4 KiB, concurrency 64: keep-alive (20,000 requests) and
 #       Connection: close (5,000; a handshake per request)
 #
-#   scripts/bench.sh [--only S1,S3] [--runs N]
-#   scripts/bench.sh --scale [--runs N] [--nginx-workers W] [--only ...]
+#   scripts/bench.sh [--only S1,S3] [--runs N] [--timeout SECONDS]
+#   scripts/bench.sh --scale [--runs N] [--budget MINUTES] [--nginx-workers W]
+#                    [--only S1,S2,S5]
 #   scripts/bench.sh --fleet [--jobs N] [--runs N]
 #
 # Every client runs RUNS times (default 3), the order of the clients
@@ -21,7 +22,17 @@
 # and peak RSS of the client (wait4 rusage: user + system, ru_maxrss), the
 # server's CPU per 1,000 requests, ratios to curl and wrk. Success is
 # counted at the server (nginx's access log, rfserver's counters) for every
-# client; a run short of its count is marked SHORT.
+# client; a run short of its count is marked SHORT, and so is a client
+# killed after --timeout seconds (default 300: nothing can hang a run).
+#
+# ringfetchd's rows name the limits.workers they ran with ("auto=N" is
+# the default, as many workers as CPUs; BENCH_RF_SET may set it). S2 has
+# three more ringfetchd rows for issue 14's done-when: limits.workers=1
+# and limits.workers=2 with SHA-256 (the second is the target row; the
+# first, one thread, is this run's own baseline) and output.hash=none
+# (compared with wrk's MB/s). The run ends with the done-when checks
+# against its medians. Each ringfetchd run's peak thread count is printed
+# with its figures ("threads N").
 #
 # --fleet runs only the fleet scenario (SPEC "Fleet", issue 15): three
 # ringfetchd daemons fed through one redis-server on loopback, N jobs
@@ -30,26 +41,42 @@
 # record) and the Redis CPU per 1,000 jobs (scripts/fleetbench.py; needs
 # redis-server and python3-redis, not curl or wrk).
 #
-# --scale runs S1, S2 and S5 with nginx given W workers (default half the
-# CPUs, at least 1) and ringfetchd with limits.workers K = 1, 2, 4, ... up
-# to the number of CPUs; wrk and h2load get the CPUs nginx leaves.
+# --scale runs S1, S2 and S5 (keep-alive and Connection: close) for each
+# K = 1, 2, 4, ... up to the number of CPUs (nproc, always included):
+# nginx restarted with W = K worker processes (--nginx-workers W pins W),
+# then ringfetchd with limits.workers K and wrk with K threads (at most
+# the connections) against it; one Markdown table per scenario, a row per
+# K: requests/s, MB/s, CPU ms per 1,000 requests, peak RSS, peak threads,
+# wrk's requests/s at the same nginx worker count, the ratio to it and the
+# speed-up over K = 1. Runs go round every K before the next run starts;
+# a run is not started when the time taken so far says it would end after
+# --budget minutes (default 10), so the tables may hold fewer runs than
+# --runs (they say so). 178 s with 3 runs on 2 CPUs (a shared machine,
+# load average 2 to 5).
 #
 # BENCH_SHA256_PORTABLE=1 adds a ringfetchd row that hashes with the portable
 # C code (RINGFETCH_SHA256=portable), as on a CPU without SHA extensions.
 #
-# Needs nginx-light, curl, wrk, openssl, wget2 and h2load (nghttp2-client)
-# (scripts/install-deps.sh installs them; wget2 or h2load missing: their rows
-# are left out) and a release build (make). Work files go to /dev/shm
-# (BENCH_TMPDIR overrides). Only 127.0.0.0/8 is contacted.
+# Needs nginx-light, curl, wrk, openssl, python3 and GNU time (peak RSS),
+# plus wget2 and h2load (nghttp2-client) for their rows (left out when
+# missing; --scale needs neither), and a release build (make; built here
+# when missing). Every missing tool is named with its Debian package before
+# anything runs; scripts/install-deps.sh (as root) installs them all. Work
+# files go to /dev/shm (BENCH_TMPDIR overrides). Only 127.0.0.0/8 is
+# contacted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# nginx lives in /usr/sbin, which a non-root PATH may lack
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 
-RUNS=3
+RUNS=""
 ONLY=""
 SCALE=0
 FLEET=0
 FLEET_JOBS=20000
 NGX_W=""
+BUDGET_MIN=10
+TIMEOUT=300
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -62,19 +89,38 @@ while [ $# -gt 0 ]; do
 	--jobs) FLEET_JOBS=$2; shift 2 ;;
 	--jobs=*) FLEET_JOBS=${1#*=}; shift ;;
 	--nginx-workers) NGX_W=$2; shift 2 ;;
+	--nginx-workers=*) NGX_W=${1#*=}; shift ;;
+	--budget) BUDGET_MIN=$2; shift 2 ;;
+	--budget=*) BUDGET_MIN=${1#*=}; shift ;;
+	--timeout) TIMEOUT=$2; shift 2 ;;
+	--timeout=*) TIMEOUT=${1#*=}; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; usage 2 >&2 ;;
 	esac
 done
-case $RUNS in ''|*[!0-9]*|0) echo "bench.sh: --runs wants a positive number" >&2; exit 2 ;; esac
-case $FLEET_JOBS in ''|*[!0-9]*|0) echo "bench.sh: --jobs wants a positive number" >&2; exit 2 ;; esac
+posint() { case $2 in ''|*[!0-9]*|0) echo "bench.sh: $1 wants a positive number, not '$2'" >&2; exit 2 ;; esac; }
+RUNS=${RUNS:-3}
+posint --runs "$RUNS"
+posint --jobs "$FLEET_JOBS"
+posint --budget "$BUDGET_MIN"
+posint --timeout "$TIMEOUT"
+[ -z "$NGX_W" ] || posint --nginx-workers "$NGX_W"
+[ "$SCALE" = 1 ] && [ "$FLEET" = 1 ] && { echo "bench.sh: --scale and --fleet are separate runs" >&2; exit 2; }
 
 BIN=${RINGFETCHD:-build/rel/ringfetchd}
 WRK_SECONDS=${WRK_SECONDS:-3}
 NCPU=$(nproc)
 if [ "$SCALE" = 1 ]; then
-	NGINX_WORKERS=${NGX_W:-$((NCPU / 2 > 1 ? NCPU / 2 : 1))}
 	[ -n "$ONLY" ] || ONLY=S1,S2,S5
+	for s in ${ONLY//,/ }; do
+		case $s in S1|S2|S5) ;; *) echo "bench.sh: --scale runs S1, S2 and S5, not $s" >&2; exit 2 ;; esac
+	done
+	# K = 1, 2, 4, ... and the number of CPUs itself
+	SCALE_KS=""
+	k=1
+	while [ $k -lt "$NCPU" ]; do SCALE_KS="$SCALE_KS $k"; k=$((k * 2)); done
+	SCALE_KS="$SCALE_KS $NCPU"
+	NGINX_WORKERS=${NGX_W:-1}
 else
 	NGINX_WORKERS=${NGX_W:-1}
 	[ -n "$ONLY" ] || ONLY=S1,S2,S3,S4,S5
@@ -84,22 +130,43 @@ export NGINX_WORKERS
 LT=$((NCPU - NGINX_WORKERS > 1 ? NCPU - NGINX_WORKERS : 1))
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 
+# ---- what this run needs: every missing tool named, with its package --------
+# tool:package pairs
 if [ "$FLEET" = 1 ]; then
-	NEED="nginx curl"
-	[ -x /usr/bin/redis-server ] || { echo "bench.sh: --fleet needs redis-server (apt-get install redis-server)" >&2; exit 1; }
-	/usr/bin/python3 -c 'import redis' 2>/dev/null || { echo "bench.sh: --fleet needs python3-redis" >&2; exit 1; }
+	NEED="nginx:nginx-light curl:curl /usr/bin/python3:python3 /usr/bin/redis-server:redis-server"
+elif [ "$SCALE" = 1 ]; then
+	NEED="nginx:nginx-light curl:curl wrk:wrk /usr/bin/python3:python3"
+	want S5 && NEED="$NEED openssl:openssl"
 else
-	NEED="nginx curl wrk openssl"
+	NEED="nginx:nginx-light curl:curl wrk:wrk openssl:openssl /usr/bin/python3:python3"
 fi
-for t in $NEED; do
-	command -v "$t" >/dev/null || { echo "bench.sh: $t is missing (scripts/install-deps.sh)" >&2; exit 1; }
+missing="" pkgs=""
+for tp in $NEED; do
+	command -v "${tp%%:*}" >/dev/null 2>&1 ||
+		{ missing="$missing ${tp%%:*}"; pkgs="$pkgs ${tp#*:}"; }
 done
-HAVE_WGET2=1; HAVE_H2LOAD=1
-if [ "$FLEET" = 0 ]; then
-	command -v wget2 >/dev/null || { HAVE_WGET2=0; echo "bench.sh: wget2 missing: its rows are left out" >&2; }
-	command -v h2load >/dev/null || { HAVE_H2LOAD=0; echo "bench.sh: h2load missing: its rows are left out" >&2; }
+if [ "$FLEET" = 1 ] && [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import redis' 2>/dev/null; then
+	missing="$missing python3-redis(module)"; pkgs="$pkgs python3-redis"
 fi
-[ -x "$BIN" ] || make -s build/rel/ringfetchd
+if [ -n "$missing" ]; then
+	echo "bench.sh: cannot run: missing$missing" >&2
+	echo "bench.sh: install with: apt-get install$pkgs   (or, as root: scripts/install-deps.sh, every package the project uses)" >&2
+	exit 1
+fi
+[ -x /usr/bin/time ] || echo "bench.sh: GNU time (package time) missing: peak RSS is wait4's figure, with Python's ~15 MiB as its floor" >&2
+HAVE_WGET2=1; HAVE_H2LOAD=1
+if [ "$FLEET" = 0 ] && [ "$SCALE" = 0 ]; then
+	command -v wget2 >/dev/null || { HAVE_WGET2=0; echo "bench.sh: wget2 missing (package wget2): its rows are left out" >&2; }
+	command -v h2load >/dev/null || { HAVE_H2LOAD=0; echo "bench.sh: h2load missing (package nghttp2-client): its rows are left out" >&2; }
+fi
+if [ ! -x "$BIN" ]; then
+	if [ -n "${RINGFETCHD:-}" ]; then
+		echo "bench.sh: RINGFETCHD=$BIN is not an executable" >&2
+		exit 1
+	fi
+	echo "bench.sh: $BIN not built: running make" >&2
+	make -s build/rel/ringfetchd || { echo "bench.sh: the build failed; run make (after scripts/install-deps.sh) and try again" >&2; exit 1; }
+fi
 
 [ -n "${BENCH_TMPDIR:-}" ] || { [ -d /dev/shm ] && [ -w /dev/shm ] && BENCH_TMPDIR=/dev/shm || BENCH_TMPDIR=/tmp; }
 export BENCH_TMPDIR
@@ -108,29 +175,42 @@ bench_workdir rfbench
 RES=$W/results.jsonl
 : > "$RES"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+T_START=$(date +%s)
 
 # ringfetchd variants: the defaults, and output.hash: none when this build
-# knows the key (another change adds it).
+# knows the key.
 HASH_NONE=0
 "$BIN" --check-config --set output.hash=none >/dev/null 2>&1 && HASH_NONE=1
 RF_COMMON=()
 "$BIN" --check-config --set limits.per_host_rate=0 >/dev/null 2>&1 &&
 	RF_COMMON+=(--set limits.per_host_rate=0)
 # BENCH_RF_SET="k=v k2=v2": more --set for every ringfetchd row (A/B runs)
-for kv in ${BENCH_RF_SET:-}; do RF_COMMON+=(--set "$kv"); done
+RF_WORKERS="auto=$NCPU" # what the rows without their own limits.workers run with
+for kv in ${BENCH_RF_SET:-}; do
+	RF_COMMON+=(--set "$kv")
+	case $kv in limits.workers=auto) ;; limits.workers=0) ;; limits.workers=*) RF_WORKERS=${kv#*=} ;; esac
+done
+WORKERS_OK=1
+"$BIN" --check-config --set limits.workers=2 >/dev/null 2>&1 || WORKERS_OK=0
 
-echo "## ringfetch benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "## ringfetch benchmark$( [ "$SCALE" = 1 ] && echo ' (--scale)'), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "machine: $NCPU CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
+echo "machine: $NCPU CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ringfetchd: $BIN ($("$BIN" --version 2>&1 | head -1)); runs $RUNS, medians"
-[ "$FLEET" = 1 ] || echo "peers: $(curl --version | head -1 | cut -d' ' -f1-2), $( [ $HAVE_WGET2 = 1 ] && wget2 --version | head -1 | cut -d' ' -f1-3 || echo 'no wget2'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $( [ $HAVE_H2LOAD = 1 ] && h2load --version || echo 'no h2load'), $(nginx -v 2>&1 | cut -d' ' -f3) with $NGINX_WORKERS worker(s)"
-if [ $HASH_NONE = 1 ]; then
-	echo "output.hash=none: accepted by this ringfetchd, so it gets a row of its own"
-else
-	echo "output.hash=none: not accepted by this ringfetchd (ringfetchd --check-config --set output.hash=none fails), so every ringfetchd row hashes (SHA-256)"
-fi
 if [ "$SCALE" = 1 ]; then
-	echo "scale: limits.workers may not change anything yet: worker rings are another change (issue 14 item 1)"
+	echo "peers: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $(nginx -v 2>&1 | cut -d' ' -f3) with $( [ -n "$NGX_W" ] && echo "$NGX_W worker(s)" || echo 'K workers (as many as ringfetchd'"'"'s limits.workers)'); K =$SCALE_KS; budget $BUDGET_MIN min"
+elif [ "$FLEET" = 0 ]; then
+	echo "peers: $(curl --version | head -1 | cut -d' ' -f1-2), $( [ $HAVE_WGET2 = 1 ] && wget2 --version | head -1 | cut -d' ' -f1-3 || echo 'no wget2'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $( [ $HAVE_H2LOAD = 1 ] && h2load --version || echo 'no h2load'), $(nginx -v 2>&1 | cut -d' ' -f3) with $NGINX_WORKERS worker(s)"
+	echo "ringfetchd rows: limits.workers $RF_WORKERS unless the row names its own"
+	if [ $HASH_NONE = 1 ]; then
+		echo "output.hash=none: accepted by this ringfetchd, so it gets a row of its own"
+	else
+		echo "output.hash=none: not accepted by this ringfetchd (ringfetchd --check-config --set output.hash=none fails), so every ringfetchd row hashes (SHA-256)"
+	fi
+fi
+[ $WORKERS_OK = 1 ] || { echo "bench.sh: this ringfetchd does not take --set limits.workers=2" >&2; exit 1; }
+if [ "$FLEET" = 0 ]; then
+	echo "threads: each ringfetchd run prints its peak thread count; a build without worker rings runs one ring whatever limits.workers says"
 fi
 echo "work files: $W"
 
@@ -138,31 +218,6 @@ echo "work files: $W"
 mkdir -p "$W/www"
 head -c 4096 /dev/urandom > "$W/www/4k.bin"
 head -c 1048576 /dev/urandom > "$W/www/1m.bin"
-PORT=$(free_port)
-LISTEN=""
-for i in $(seq 1 21); do LISTEN="$LISTEN		listen 127.0.0.$i:$PORT;
-"; done
-# The access log ('$status $body_bytes_sent', one line a request) is how
-# success is counted at the server, for every client alike.
-nginx_start "$W/http" "	log_format bench '\$status \$body_bytes_sent';
-	keepalive_timeout 60s;
-	sendfile on;
-	tcp_nopush on;
-	server {
-$LISTEN		root $W/www;
-		access_log $W/http/access.log bench;
-	}"
-NGX_HTTP=${NGINX_PIDS##* }
-wait_url "http://127.0.0.1:$PORT/4k.bin" && wait_url "http://127.0.0.21:$PORT/4k.bin" ||
-	{ echo "bench.sh: nginx did not start" >&2; cat "$W/http/logs/error.log" >&2; exit 1; }
-
-# ---- the fleet scenario (--fleet): its own driver, then done ---------------
-if [ "$FLEET" = 1 ]; then
-	echo "fleet: 3 daemons, one redis-server ($(/usr/bin/redis-server --version | cut -d' ' -f3)), $FLEET_JOBS jobs"
-	$PY scripts/fleetbench.py --bin "$BIN" --port "$PORT" --work "$W" \
-		--jobs "$FLEET_JOBS" --runs "$RUNS"
-	exit $?
-fi
 
 # gen_urls FILE N BASE...: N distinct URLs (a query string each: no client
 # may deduplicate them away; wget2 would) over the BASEs in turn.
@@ -179,21 +234,103 @@ with open(path + ".curl", "w") as f:
 PYEOF
 }
 
+# http_start: nginx on 127.0.0.1-21:PORT with $NGINX_WORKERS workers, its
+# master's PID in NGX_HTTP. The access log ('$status $body_bytes_sent', one
+# line a request) is how success is counted at the server, for every
+# client alike.
+http_start() {
+	local listen="" i
+	PORT=$(free_port)
+	for i in $(seq 1 21); do listen="$listen		listen 127.0.0.$i:$PORT;
+"; done
+	rm -rf "$W/http"
+	nginx_start "$W/http" "	log_format bench '\$status \$body_bytes_sent';
+	keepalive_timeout 60s;
+	sendfile on;
+	tcp_nopush on;
+	server {
+$listen		root $W/www;
+		access_log $W/http/access.log bench;
+	}"
+	NGX_HTTP=${NGINX_PIDS##* }
+	wait_url "http://127.0.0.1:$PORT/4k.bin" && wait_url "http://127.0.0.21:$PORT/4k.bin" ||
+		{ echo "bench.sh: nginx did not start" >&2; cat "$W/http/logs/error.log" >&2; exit 1; }
+}
+
+# tls_start: a CA and a server certificate (once), nginx over TLS with
+# $NGINX_WORKERS workers on KPORT (keep-alive) and CPORT (keepalive_timeout
+# 0), its master's PID in NGX_TLS. Returns 1 when it does not answer.
+tls_start() {
+	if [ ! -s "$W/srv.pem" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$W/ca.key" -out "$W/ca.pem" -days 2 -subj /CN=rfbench-ca \
+			-addext basicConstraints=critical,CA:TRUE 2>/dev/null
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$W/srv.key" -out "$W/srv.csr" -subj /CN=localhost 2>/dev/null
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$W/srv.ext"
+		openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" \
+			-CAcreateserial -days 2 -extfile "$W/srv.ext" -out "$W/srv.pem" 2>/dev/null
+	fi
+	KPORT=$(free_port)
+	CPORT=$(free_port)
+	rm -rf "$W/tls"
+	nginx_start "$W/tls" "	log_format bench '\$status \$body_bytes_sent';
+	sendfile on;
+	ssl_certificate $W/srv.pem;
+	ssl_certificate_key $W/srv.key;
+	ssl_protocols TLSv1.2 TLSv1.3;
+	ssl_session_cache shared:rfbench:10m;
+	server {
+		listen 127.0.0.1:$KPORT ssl;
+		keepalive_timeout 60s;
+		root $W/www;
+		access_log $W/tls/access.log bench;
+	}
+	server {
+		listen 127.0.0.1:$CPORT ssl;
+		keepalive_timeout 0;
+		root $W/www;
+		access_log $W/tls/access.log bench;
+	}"
+	NGX_TLS=${NGINX_PIDS##* }
+	wait_url "https://127.0.0.1:$KPORT/4k.bin" --cacert "$W/ca.pem"
+}
+
+# nginx_stop PID: stop one of our nginx masters (by PID) and wait for it
+nginx_stop() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	NGINX_PIDS=" $(echo "$NGINX_PIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')"
+}
+
+# ---- the fleet scenario (--fleet): its own driver, then done ---------------
+if [ "$FLEET" = 1 ]; then
+	http_start
+	echo "fleet: 3 daemons, one redis-server ($(/usr/bin/redis-server --version | cut -d' ' -f3)), $FLEET_JOBS jobs"
+	$PY scripts/fleetbench.py --bin "$BIN" --port "$PORT" --work "$W" \
+		--jobs "$FLEET_JOBS" --runs "$RUNS"
+	exit $?
+fi
+
 # ---- clients ---------------------------------------------------------------
 # A scenario sets: SC (name), N, C (concurrency), PH (per host), SIZE (body
 # bytes), URLS (file; URLS.curl is curl's config), URL (for wrk/h2load),
 # CHECK (nginx:LOG or rfserver:URL), SRV (server PID), TLS (0/1), CLIENTS.
+# --scale sets SCALE_K (ringfetchd's limits.workers, wrk's threads) and
+# records it with nginx's worker count.
+SCALE_K=""
 one() {
-	local client=$1 run=$2
+	local client=$1 run=$2 tag=()
 	shift 2
+	[ -n "$SCALE_K" ] && tag=(--workers "$SCALE_K" --nginx-workers "$NGINX_WORKERS")
 	$PY scripts/benchrun.py run --results "$RES" --scenario "$SC" \
 		--client "$client" --run "$run" --expect "$N" --size "$SIZE" \
-		--check "$CHECK" --srv-pid "$SRV" "$@"
+		--check "$CHECK" --srv-pid "$SRV" --timeout "$TIMEOUT" "${tag[@]}" "$@"
 }
 RF_ENV=() # a command prefix for ringfetchd rows, e.g. (env K=V)
 tls_args_rf() { [ "$TLS" = 1 ] && echo "--set tls.ca_file=$W/ca.pem" || true; }
-c_rf() { # c_rf RUN [LABEL_SUFFIX [--set k=v ...]]
-	local run=$1 label=ringfetchd
+c_rf() { # c_rf RUN [LABEL [--set k=v ...]]: LABEL names the row's variant
+	local run=$1 label="ringfetchd (limits.workers $RF_WORKERS)"
 	shift
 	if [ $# -gt 0 ]; then label="ringfetchd $1"; shift; fi
 	rm -rf "$W/out" "$W/summary.json"
@@ -205,12 +342,19 @@ c_rf() { # c_rf RUN [LABEL_SUFFIX [--set k=v ...]]
 		echo "        (tls.resumed true in $(grep -c '"resumed":true' "$W/out/results.jsonl" || true) of $N records)"
 	fi
 }
-c_rf_nohash() { c_rf "$1" "output.hash=none" --set output.hash=none; }
+c_rf_nohash() { c_rf "$1" "output.hash=none (limits.workers $RF_WORKERS)" --set output.hash=none; }
+# S2's done-when rows: SHA-256 on one worker and on two
+HASH_SHA=()
+[ $HASH_NONE = 1 ] && HASH_SHA=(--set output.hash=sha256) # over any BENCH_RF_SET
+c_rf_w1() { c_rf "$1" "limits.workers=1, SHA-256" --set limits.workers=1 "${HASH_SHA[@]}"; }
+c_rf_w2() { c_rf "$1" "limits.workers=2, SHA-256" --set limits.workers=2 "${HASH_SHA[@]}"; }
+# --scale: limits.workers K
+c_rf_k() { c_rf "$1" "limits.workers=$SCALE_K" --set "limits.workers=$SCALE_K"; }
 # BENCH_SHA256_PORTABLE=1: a row hashing with the portable C code, as a CPU
 # without the SHA extensions would (sha256.c's RINGFETCH_SHA256 switch)
 c_rf_portable() {
 	RF_ENV=(env RINGFETCH_SHA256=portable)
-	c_rf "$1" "RINGFETCH_SHA256=portable"
+	c_rf "$1" "RINGFETCH_SHA256=portable (limits.workers $RF_WORKERS)"
 	RF_ENV=()
 }
 c_curl() {
@@ -241,19 +385,23 @@ c_h2load() {
 	fi
 }
 
+# run_clients RUN: every client of CLIENTS once, the order rotated by RUN
+run_clients() {
+	local run=$1 i k n=${#CLIENTS[@]}
+	for ((i = 0; i < n; i++)); do
+		k=$(((i + run - 1) % n))
+		# shellcheck disable=SC2086
+		${CLIENTS[$k]} "$run" || echo "  warning: ${CLIENTS[$k]} failed" >&2
+		sleep 0.2
+	done
+}
+
 # run_scenario TITLE: every client RUNS times, rotating the order.
 run_scenario() {
-	local title=$1 run i k n=${#CLIENTS[@]}
+	local title=$1 run
 	echo
 	echo "### $SC: $title"
-	for run in $(seq "$RUNS"); do
-		for ((i = 0; i < n; i++)); do
-			k=$(((i + run - 1) % n))
-			# shellcheck disable=SC2086
-			${CLIENTS[$k]} "$run" || echo "  warning: ${CLIENTS[$k]} failed" >&2
-			sleep 0.2
-		done
-	done
+	for run in $(seq "$RUNS"); do run_clients "$run"; done
 	TITLES+=("$SC|$title")
 }
 
@@ -262,17 +410,6 @@ default_clients() {
 	CLIENTS=(c_rf)
 	[ $HASH_NONE = 1 ] && CLIENTS+=(c_rf_nohash)
 	[ "${BENCH_SHA256_PORTABLE:-0}" = 1 ] && CLIENTS+=(c_rf_portable)
-	if [ "$SCALE" = 1 ]; then
-		local k=1
-		CLIENTS=()
-		while [ $k -lt "$NCPU" ]; do
-			eval "c_rf_w$k() { c_rf \"\$1\" limits.workers=$k --set limits.workers=$k; }"
-			CLIENTS+=("c_rf_w$k")
-			k=$((k * 2))
-		done
-		eval "c_rf_w$NCPU() { c_rf \"\$1\" limits.workers=$NCPU --set limits.workers=$NCPU; }"
-		CLIENTS+=("c_rf_w$NCPU")
-	fi
 	CLIENTS+=(c_curl)
 	[ $HAVE_WGET2 = 1 ] && CLIENTS+=(c_wget2)
 	CLIENTS+=(c_wrk)
@@ -283,29 +420,111 @@ default_clients() {
 	H2_MULTI=""
 }
 
-TITLES=()
-TLS=0
-SRV=$NGX_HTTP
-CHECK="nginx:$W/http/access.log"
-
-if want S1; then
+# The scenarios' parameters (and their URL files, for the servers' ports).
+setup_S1() {
 	SC=S1 N=${S1_N:-20000} C=64 PH=64 SIZE=4096 URL="http://127.0.0.1:$PORT/4k.bin"
+	TLS=0 SRV=$NGX_HTTP CHECK="nginx:$W/http/access.log"
 	URLS=$W/s1.txt
 	gen_urls "$URLS" "$N" "$URL"
+	TITLE="small files, $N x 4 KiB, concurrency $C, keep-alive, nginx $NGINX_WORKERS worker(s)"
+}
+setup_S2() {
+	SC=S2 N=${S2_N:-2000} C=16 PH=16 SIZE=1048576 URL="http://127.0.0.1:$PORT/1m.bin"
+	TLS=0 SRV=$NGX_HTTP CHECK="nginx:$W/http/access.log"
+	URLS=$W/s2.txt
+	gen_urls "$URLS" "$N" "$URL"
+	TITLE="large files, $N x 1 MiB, concurrency $C, keep-alive, nginx $NGINX_WORKERS worker(s)"
+}
+setup_S5ka() {
+	SC=S5ka N=${S5_N:-20000} C=64 PH=64 SIZE=4096 URL="https://127.0.0.1:$KPORT/4k.bin"
+	TLS=1 SRV=$NGX_TLS CHECK="nginx:$W/tls/access.log"
+	URLS=$W/s5ka.txt
+	gen_urls "$URLS" "$N" "$URL"
+	TITLE="HTTPS keep-alive, $N x 4 KiB, concurrency $C, nginx $NGINX_WORKERS worker(s), EC P-256 certificate"
+}
+setup_S5close() {
+	SC=S5close N=${S5_CLOSE_N:-5000} C=64 PH=64 SIZE=4096 URL="https://127.0.0.1:$CPORT/4k.bin"
+	TLS=1 SRV=$NGX_TLS CHECK="nginx:$W/tls/access.log"
+	URLS=$W/s5close.txt
+	gen_urls "$URLS" "$N" "$URL"
+	TITLE="HTTPS Connection: close (keepalive_timeout 0: a handshake per request), $N x 4 KiB, concurrency $C, nginx $NGINX_WORKERS worker(s)"
+}
+
+TITLES=()
+TLS=0
+
+# ---- --scale: every K, nginx restarted with its worker count -------------------
+if [ "$SCALE" = 1 ]; then
+	SCS=()
+	want S1 && SCS+=(S1)
+	want S2 && SCS+=(S2)
+	want S5 && SCS+=(S5ka S5close)
+	done_runs=0
+	for run in $(seq "$RUNS"); do
+		if [ "$done_runs" -gt 0 ]; then
+			el=$(($(date +%s) - T_START))
+			if [ $((el + el / done_runs)) -gt $((BUDGET_MIN * 60)) ]; then
+				echo
+				echo "scale: run $run not started: $done_runs run(s) took ${el} s, another would pass --budget $BUDGET_MIN min"
+				break
+			fi
+		fi
+		for SCALE_K in $SCALE_KS; do
+			NGINX_WORKERS=${NGX_W:-$SCALE_K}
+			echo
+			echo "### run $run/$RUNS, limits.workers $SCALE_K, nginx $NGINX_WORKERS worker(s)"
+			http_start
+			tls_up=0
+			if want S5; then
+				if tls_start; then tls_up=1; else echo "warning: nginx over TLS did not start: S5 left out of this run" >&2; fi
+			fi
+			for sc in "${SCS[@]}"; do
+				case $sc in S5*) [ $tls_up = 1 ] || continue ;; esac
+				"setup_$sc"
+				eval "T_$sc=\$TITLE"
+				CLIENTS=(c_rf_k c_wrk)
+				WRK_EXTRA=()
+				WRK_T=$((SCALE_K < C ? SCALE_K : C))
+				WRK_C=$C
+				run_clients "$run"
+			done
+			nginx_stop "$NGX_HTTP"
+			[ $tls_up = 1 ] && nginx_stop "$NGX_TLS"
+		done
+		done_runs=$run
+	done
+	SCALE_K=""
+	echo
+	echo "## Scale tables (medians of $done_runs run(s); K = limits.workers, wrk -tK; $( [ -n "$NGX_W" ] && echo "nginx $NGX_W worker(s)" || echo "nginx K workers"); $(($(date +%s) - T_START)) s in all)"
+	for sc in "${SCS[@]}"; do
+		t=T_$sc
+		[ -n "${!t:-}" ] || continue
+		$PY scripts/benchrun.py scale --results "$RES" --scenario "$sc" \
+			--title "$sc (--scale): $(echo "${!t}" | sed 's/, nginx [0-9]* worker(s)//')"
+	done
+	exit 0
+fi
+
+# ---- the normal run: S1-S5, every peer ----------------------------------------
+http_start
+
+if want S1; then
+	setup_S1
 	default_clients
-	run_scenario "small files, $N x 4 KiB, concurrency $C, keep-alive, nginx $NGINX_WORKERS worker(s)"
+	run_scenario "$TITLE"
 fi
 
 if want S2; then
-	SC=S2 N=${S2_N:-2000} C=16 PH=16 SIZE=1048576 URL="http://127.0.0.1:$PORT/1m.bin"
-	URLS=$W/s2.txt
-	gen_urls "$URLS" "$N" "$URL"
+	setup_S2
 	default_clients
-	run_scenario "large files, $N x 1 MiB, concurrency $C, keep-alive, nginx $NGINX_WORKERS worker(s)"
+	# issue 14's done-when rows (after the default one, before the peers)
+	CLIENTS=("${CLIENTS[0]}" c_rf_w1 c_rf_w2 "${CLIENTS[@]:1}")
+	run_scenario "$TITLE"
 fi
 
-if want S3 && [ "$SCALE" = 0 ]; then
+if want S3; then
 	SC=S3 N=${S3_N:-20000} C=64 PH=4 SIZE=4096 URL="http://127.0.0.2:$PORT/4k.bin"
+	TLS=0 SRV=$NGX_HTTP CHECK="nginx:$W/http/access.log"
 	URLS=$W/s3.txt
 	bases=()
 	for i in $(seq 2 21); do bases+=("http://127.0.0.$i:$PORT/4k.bin"); done
@@ -329,7 +548,7 @@ LUA
 	run_scenario "20 hosts (127.0.0.2-21), $((N / 20)) URLs each (interleaved), per-host $PH, concurrency $C; curl and wget2 have no per-host cap; wrk and h2load: 4 connections per host (80)"
 fi
 
-if want S4 && [ "$SCALE" = 0 ]; then
+if want S4; then
 	mkdir -p "$W/rfs"
 	$PY tests/server/rfserver.py --port 0 --port-file "$W/rfs/port" > "$W/rfs/log" 2>&1 &
 	RFS_PID=$!
@@ -337,56 +556,22 @@ if want S4 && [ "$SCALE" = 0 ]; then
 	for _ in $(seq 50); do [ -s "$W/rfs/port" ] && break; sleep 0.1; done
 	RPORT=$(tr -d ' \n' < "$W/rfs/port")
 	SC=S4 N=${S4_N:-2000} C=200 PH=200 SIZE=2 URL="http://127.0.0.1:$RPORT/delay/100"
+	TLS=0
 	URLS=$W/s4.txt
 	gen_urls "$URLS" "$N" "$URL"
 	default_clients
 	CHECK="rfserver:http://127.0.0.1:$RPORT" SRV=$RFS_PID
 	run_scenario "a 100 ms server (tests/server/rfserver.py /delay/100, one Python thread), $N URLs, concurrency $C, ideal $((N / C / 10)) s = $((C * 10)) requests/s"
-	CHECK="nginx:$W/http/access.log" SRV=$NGX_HTTP
 fi
 
 if want S5; then
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$W/ca.key" -out "$W/ca.pem" -days 2 -subj /CN=rfbench-ca \
-		-addext basicConstraints=critical,CA:TRUE 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$W/srv.key" -out "$W/srv.csr" -subj /CN=localhost 2>/dev/null
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$W/srv.ext"
-	openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" \
-		-CAcreateserial -days 2 -extfile "$W/srv.ext" -out "$W/srv.pem" 2>/dev/null
-	KPORT=$(free_port)
-	CPORT=$(free_port)
-	nginx_start "$W/tls" "	log_format bench '\$status \$body_bytes_sent';
-	sendfile on;
-	ssl_certificate $W/srv.pem;
-	ssl_certificate_key $W/srv.key;
-	ssl_protocols TLSv1.2 TLSv1.3;
-	ssl_session_cache shared:rfbench:10m;
-	server {
-		listen 127.0.0.1:$KPORT ssl;
-		keepalive_timeout 60s;
-		root $W/www;
-		access_log $W/tls/access.log bench;
-	}
-	server {
-		listen 127.0.0.1:$CPORT ssl;
-		keepalive_timeout 0;
-		root $W/www;
-		access_log $W/tls/access.log bench;
-	}"
-	NGX_TLS=${NGINX_PIDS##* }
-	if wait_url "https://127.0.0.1:$KPORT/4k.bin" --cacert "$W/ca.pem"; then
-		TLS=1 SRV=$NGX_TLS CHECK="nginx:$W/tls/access.log"
-		SC=S5ka N=${S5_N:-20000} C=64 PH=64 SIZE=4096 URL="https://127.0.0.1:$KPORT/4k.bin"
-		URLS=$W/s5ka.txt
-		gen_urls "$URLS" "$N" "$URL"
+	if tls_start; then
+		setup_S5ka
 		default_clients
-		run_scenario "HTTPS keep-alive, $N x 4 KiB, concurrency $C, nginx $NGINX_WORKERS worker(s), EC P-256 certificate"
-		SC=S5close N=${S5_CLOSE_N:-5000} URL="https://127.0.0.1:$CPORT/4k.bin"
-		URLS=$W/s5close.txt
-		gen_urls "$URLS" "$N" "$URL"
+		run_scenario "$TITLE"
+		setup_S5close
 		default_clients
-		run_scenario "HTTPS Connection: close (keepalive_timeout 0: a handshake per request), $N x 4 KiB, concurrency $C"
+		run_scenario "$TITLE"
 		TLS=0
 	else
 		echo "warning: nginx over TLS did not start: S5 left out" >&2
@@ -394,8 +579,9 @@ if want S5; then
 fi
 
 echo
-echo "## Tables (medians of $RUNS runs)"
+echo "## Tables (medians of $RUNS runs; $(($(date +%s) - T_START)) s in all)"
 for t in "${TITLES[@]}"; do
 	$PY scripts/benchrun.py table --results "$RES" --scenario "${t%%|*}" \
 		--title "${t%%|*}: ${t#*|}"
 done
+$PY scripts/benchrun.py targets --results "$RES"
