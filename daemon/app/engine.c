@@ -119,9 +119,11 @@ int engine_init(struct engine *e, struct config *cfg, const char *out_dir,
 				   errlen);
 		if (rc < 0)
 			goto out_fail;
-		log_debug("fetching on %u worker rings (limits.workers)",
-			  n_workers);
 	}
+	/* the daemon says it at info level; a batch crawl's stderr is its
+	 * progress and summary */
+	log_debug("fetching on %u worker ring%s (limits.workers)", n_workers,
+		  n_workers > 1 ? "s" : "");
 	/* SPEC: job numbers never repeat within an output directory */
 	e->sched.next_job_num = last_job + 1;
 	if (last_job)

@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
+
+/* A fallback is named once per process, not once per worker ring. */
+static _Atomic bool said_setup, said_bufs;
 
 uint64_t loop_update_clock(struct loop *l)
 {
@@ -99,7 +103,8 @@ int loop_init(struct loop *l, unsigned sq_entries, char *err, size_t errlen)
 		return rc;
 	}
 	l->cancel_fd = !compat_forced() && probe_cancel_fd(l);
-	if (l->setup != flag_sets[0].name || !l->cancel_fd)
+	if ((l->setup != flag_sets[0].name || !l->cancel_fd) &&
+	    !atomic_exchange(&said_setup, true))
 		log_info("io_uring: %s, cancel %s%s", l->setup,
 			 l->cancel_fd ? "by fd" : "op by op",
 			 compat_forced() ? " (RINGFETCH_RING_COMPAT)" : "");
@@ -132,7 +137,7 @@ int loop_bufs_init(struct loop *l, unsigned buf_size, size_t pool_bytes)
 				  (unsigned)(pool_bytes / buf_size), buf_size,
 				  why, sizeof(why));
 	l->bufs_on = rc == 0;
-	if (rc < 0)
+	if (rc < 0 && !atomic_exchange(&said_bufs, true))
 		log_info("io_uring: single-shot recv into per-connection "
 			 "buffers, no provided buffer ring (%s)", why);
 	return rc;

@@ -690,8 +690,10 @@ def workers_count_daemon(setting):
 def workers_count_batch(setting):
     want = {setting} if isinstance(setting, int) else cpus()
     with Server() as srv:
+        # a batch crawl says it at debug level: at info its stderr is
+        # the progress and summary only (-q leaves it empty)
         c = crawl("batch", setting, [srv.url("/ok")],
-                  {"log": {"level": "info"}})
+                  {"log": {"level": "debug"}})
         c.check_rc()
     problems = []
     got = c.metrics.get("ringfetch_workers")
