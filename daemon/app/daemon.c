@@ -472,7 +472,7 @@ static void reload(struct daemon *d)
 		old = *d->cfg;
 		*d->cfg = nc;
 		config_fini(&old);
-		log_threshold = d->cfg->log.level;
+		log_set_threshold(d->cfg->log.level);
 		sched_apply_config(&d->e.sched);
 		log_info("reload: %s applied, then %zu command-line "
 			 "settings", d->config_path ? d->config_path :

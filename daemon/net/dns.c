@@ -31,6 +31,7 @@
 #include "base/addr.h"
 #include "base/hash.h"
 #include "base/list.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "event/loop.h"
 
@@ -754,7 +755,7 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err,
 	if (hosts && *hosts) {
 		if (setenv("CARES_HOSTS", hosts, 1) < 0) {
 			snprintf(err, errlen, "dns: setenv: %s",
-				 strerror(errno));
+				 rf_strerror(errno));
 			goto out_free;
 		}
 		d->ai_flags |= ARES_AI_ENVHOSTS;

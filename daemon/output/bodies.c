@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "engine/job.h"
 #include "engine/sched.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "event/loop.h"
 #include "base/sha256.h"
@@ -99,7 +100,7 @@ struct bodies *bodies_new(const struct config *cfg, const char *dir,
 	if ((rc = mkdir_ok(dir)) < 0 || (rc = mkdir_ok(top)) < 0 ||
 	    (rc = mkdir_ok(b->tmpdir)) < 0) {
 		snprintf(err, errlen, "%s: cannot create directory: %s", top,
-			 strerror(-rc));
+			 rf_strerror(-rc));
 		goto out_free;
 	}
 	clear_spool(b->tmpdir);
@@ -169,7 +170,7 @@ static void sink_fail(struct body_sink *s, const char *what, int err)
 	if (!s->b->warned && !s->fd_short)
 		log_warn("output.bodies: %s %s: %s; bodies that fail are not "
 			 "stored (body_path null)", what, s->tmp,
-			 strerror(err));
+			 rf_strerror(err));
 	s->b->warned |= !s->fd_short;
 	s->failed = true;
 	sink_close(s);
