@@ -33,6 +33,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "net/tls.h"
 
@@ -287,6 +288,16 @@ void tls_global_fini(void)
 	pthread_mutex_unlock(&setup_lock);
 }
 
+/* This build has FP_ECC with HAVE_THREAD_LS: each thread that does ECC
+ * (ECDHE on P-256, ECDSA verification) fills a fixed-point cache of its
+ * own, a few MB, that only that thread can free; wolfSSL_Cleanup() frees
+ * just the caller's. Same for the per-thread error queue. */
+void tls_thread_fini(void)
+{
+	wc_ecc_fp_free();
+	wolfSSL_ERR_remove_thread_state(NULL);
+}
+
 /* The slot of a host in the session cache. */
 static struct tls_slot *cache_slot(const char *key)
 {
@@ -343,7 +354,9 @@ bool tls_session_known(const char *host, uint16_t port)
 	struct tls_slot *slot;
 	bool known;
 
-	if (!g_cache)
+	/* g_cache is whole once g_ctx is seen: another thread may be
+	 * setting up right now */
+	if (!__atomic_load_n(&g_ctx, __ATOMIC_ACQUIRE) || !g_cache)
 		return true;
 	snprintf(key, sizeof(key), "%s:%u", host, port);
 	slot = cache_slot(key);

@@ -80,6 +80,13 @@ bool tls_session_known(const char *host, uint16_t port);
  * more (workers joined). Harmless when nothing was initialised. */
 void tls_global_fini(void);
 
+/* Free what wolfSSL keeps for the calling thread (ECC's fixed-point
+ * cache, the error queue). Every thread but the one that calls
+ * tls_global_fini() calls it before it exits, once its conns are freed,
+ * if it ran any TLS: else several MB leak per thread. Harmless when it
+ * ran none, and the thread may use TLS again afterwards. */
+void tls_thread_fini(void);
+
 /* A client for host (a DNS name, or an IP literal without []) on port:
  * SNI for names, ALPN http/1.1, verification per tls.verify against the
  * name or the IP SAN, and the host's cached session when resumption is on.
