@@ -6,6 +6,8 @@
 #                   (scripts/bench-conns.sh)
 #   make chaos      the fault tests at full size (20,000 jobs, 20 kill -9s)
 #   make fuzz       libFuzzer search on every fuzz target (needs clang)
+#   make tsan       build/tsan with ThreadSanitizer, then run the test of
+#                   conn.c on several threads at once under it
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1 for full command lines, WERROR=1 to fail on warnings.
 #
@@ -52,6 +54,12 @@ ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) -lm -pthread
 
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+TSAN := -fsanitize=thread -fno-omit-frame-pointer
+# TSan's exit status 66 on any report, and the first report stops the run
+# (what a test then shows).
+TSAN_ENV := TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1}"
+# The unit tests that start threads of ours, run under TSan.
+TSAN_TESTS := conn_threads
 
 ifeq ($(V),1)
 Q :=
@@ -103,6 +111,7 @@ endef
 
 $(eval $(call variant,build/rel,))
 $(eval $(call variant,build/asan,$(SAN)))
+$(eval $(call variant,build/tsan,$(TSAN)))
 
 UNIT_BINS_ASAN := $(patsubst tests/unit/test_%.c,build/asan/test_%,$(UNIT_SRC))
 FUZZ_BINS_ASAN := $(patsubst fuzz/fuzz_%.c,build/asan/fuzz_%,$(wildcard fuzz/fuzz_*.c))
@@ -112,6 +121,14 @@ all: build/rel/ringfetchd build/rel/ringfetch
 	@ln -sf build/rel/ringfetch ringfetch
 
 asan: build/asan/ringfetchd build/asan/ringfetch $(UNIT_BINS_ASAN) $(FUZZ_BINS_ASAN)
+
+# Worker rings share tls.c's context and session cache, the log, the
+# body store: a data race there is found here, not in production.
+tsan: $(patsubst %,build/tsan/test_%,$(TSAN_TESTS))
+	@for t in $(TSAN_TESTS); do \
+		echo "  TSAN    build/tsan/test_$$t"; \
+		$(TSAN_ENV) timeout 300 build/tsan/test_$$t || exit 1; \
+	done
 
 deps:
 	@$(INSTALL_DEPS)
@@ -188,6 +205,6 @@ install: all
 clean:
 	rm -rf build ringfetchd ringfetch
 
-.PHONY: all asan deps check check-only walls chaos demo bench fuzz install clean
+.PHONY: all asan tsan deps check check-only walls chaos demo bench fuzz install clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

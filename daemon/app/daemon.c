@@ -478,7 +478,7 @@ static void reload(struct daemon *d)
 			old = *d->cfg;
 			*d->cfg = nc;
 			config_fini(&old);
-			log_threshold = d->cfg->log.level;
+			log_set_threshold(d->cfg->log.level);
 			sched_apply_config(&d->e.sched);
 		}
 		engine_resume(&d->e);

@@ -218,7 +218,7 @@ static int load_config(struct config *c, struct opts *o, int argc, char **argv)
 		fprintf(stderr, "ringfetchd: %s\n", err);
 		return -1;
 	}
-	log_threshold = c->log.level;
+	log_set_threshold(c->log.level);
 	return 0;
 }
 

@@ -63,7 +63,14 @@ struct gcm {
 };
 
 enum level { LV_UNKNOWN, LV_NONE, LV_NI, LV_WIDE };
-static enum level g_level;	/* the best this CPU runs, or as limited */
+/* The best this CPU runs, or as limited by aesgcm_wide(). The module's
+ * only mutable state (every other byte lives in the caller's struct gcm on
+ * its stack), read by every thread that seals or opens: always through
+ * __atomic. Found on first use; threads racing there store the same
+ * answer. aesgcm_register() asks for it, so in the daemon it is fixed
+ * before any worker encrypts; only the tests' aesgcm_wide() changes it
+ * later, and any value is a correct one. */
+static enum level g_level;
 
 static inline NI __m128i bswap(__m128i v)
 {
@@ -389,7 +396,8 @@ static NI void gcm_crypt(struct gcm *g, const uint8_t *in, uint8_t *out,
 	const __m128i one = _mm_set_epi32(0, 0, 0, 1);
 	uint8_t buf[16];
 
-	if (g_level == LV_WIDE && len >= 16 * WIDE) {
+	if (__atomic_load_n(&g_level, __ATOMIC_RELAXED) == LV_WIDE &&
+	    len >= 16 * WIDE) {
 		size_t n = len / (16 * WIDE);
 
 		crypt_wide(g, &ctr, in, out, n, enc);
@@ -632,6 +640,10 @@ int aesgcm_cryptocb(int dev_id, struct wc_CryptoInfo *info, void *ctx)
 	return rc == 0 ? 0 : CRYPTOCB_UNAVAILABLE;
 }
 
+/* wolfCrypt's device table is a plain array: written here only, under
+ * tls.c's set-up lock before the context that names the device is
+ * published, and only read (wc_CryptoCb_FindDevice) by the threads that
+ * encrypt after that. The device keeps no state (ctx NULL). */
 int aesgcm_register(void)
 {
 	if (!aesgcm_available())

@@ -1,6 +1,8 @@
 /* Result error classes and which of them are retried. */
 #include "base/err.h"
 
+#include <string.h>
+
 static const char *const names[RF_ERR_COUNT] = {
 	[RF_OK] = "",
 	[RF_INVALID_URL] = "invalid_url",
@@ -43,4 +45,12 @@ bool rf_err_retryable(enum rf_err e)
 	default:
 		return false;
 	}
+}
+
+const char *rf_strerror(int e)
+{
+	/* glibc 2.32+: the untranslated table, no buffer, MT-Safe */
+	const char *s = strerrordesc_np(e);
+
+	return s ? s : "Unknown error";
 }

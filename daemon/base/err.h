@@ -33,4 +33,10 @@ const char *rf_err_name(enum rf_err e);
 /* Whether a failed attempt of class e is worth another attempt. */
 bool rf_err_retryable(enum rf_err e);
 
+/* strerror() for any thread: the C locale's text of errno value e (what
+ * strerror gives in the daemon, which never calls setlocale), or "Unknown
+ * error" for a value without one. Static storage, never overwritten:
+ * strerror itself is MT-Unsafe (race:strerror, man 3 strerror). */
+const char *rf_strerror(int e);
+
 #endif

@@ -10,6 +10,7 @@
  * whole blocks, and sha256_update() hands them the caller's buffer
  * directly; only a partial block at either end goes through s->buf.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,32 +282,42 @@ static const char *blocks_name(blocks_fn *fn)
 	return "portable";
 }
 
-/* NULL until first used. Every thread that races to fill it stores the
- * same pointer; the atomics only make that race well-defined. */
+/* NULL until first used, then the compression function for good (only
+ * the tests' sha256_force_portable() changes it). Worker threads hash
+ * bodies at once, so the pick runs exactly once, under pthread_once:
+ * the CPU probe and the debug line happen once a process, and a thread
+ * that finds NULL waits for the pick instead of probing too. */
 static blocks_fn *blocks;
+static pthread_once_t blocks_once = PTHREAD_ONCE_INIT;
 
-/* Kept out of line: the hashing hot path should carry only the test. */
-static __attribute__((noinline, cold)) blocks_fn *blocks_pick(void)
+static void blocks_pick(void)
 {
 	blocks_fn *fn = blocks_best();
 
-	/* once a process (only the thread that finds NULL logs): which code
-	 * hashes is the first thing to ask of a slow large-body run */
-	if (__atomic_exchange_n(&blocks, fn, __ATOMIC_RELAXED) != NULL)
-		return fn;
+	/* which code hashes is the first thing to ask of a slow large-body
+	 * run */
 	if (portable_forced())
 		log_debug("sha256: %s compression (RINGFETCH_SHA256=portable)",
 			  blocks_name(fn));
 	else
 		log_debug("sha256: %s compression", blocks_name(fn));
-	return fn;
+	/* a forced choice made before the first hash stays */
+	__atomic_compare_exchange_n(&blocks, &(blocks_fn *){ NULL }, fn, false,
+				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/* Kept out of line: the hashing hot path should carry only the test. */
+static __attribute__((noinline, cold)) blocks_fn *blocks_first(void)
+{
+	pthread_once(&blocks_once, blocks_pick);
+	return __atomic_load_n(&blocks, __ATOMIC_ACQUIRE);
 }
 
 static inline blocks_fn *blocks_get(void)
 {
 	blocks_fn *fn = __atomic_load_n(&blocks, __ATOMIC_RELAXED);
 
-	return __builtin_expect(fn == NULL, 0) ? blocks_pick() : fn;
+	return __builtin_expect(fn == NULL, 0) ? blocks_first() : fn;
 }
 
 const char *sha256_impl_name(void)

@@ -27,7 +27,11 @@ struct job;
 					 * so the jobs that waited for a fetch
 					 * can use its outcome */
 
-/* One robots.txt fetch: what an internal job carries in job.robots. */
+/* One robots.txt fetch: what an internal job carries in job.robots.
+ * body, len and cap belong to whichever thread runs the fetch's attempt
+ * (a worker ring, from robots_gate_sink() to the attempt's result) and
+ * to the main thread only after that result has crossed to it; the
+ * other fields are the main thread's, and the worker never touches them. */
 struct robots_fetch {
 	struct job *job;		/* the internal job carrying it */
 	struct host *origin;		/* whose robots.txt; one reference,
@@ -72,7 +76,12 @@ enum robots_verdict robots_gate_check(struct robots_gate *g, struct job *j,
 				      uint64_t now_ms, struct job **fetch);
 
 /* The response body of fetch job j starts: capture it into j->robots
- * (at most ROBOTS_MAX_BYTES; the rest is ignored, RFC 9309 2.5). */
+ * (at most ROBOTS_MAX_BYTES; the rest is ignored, RFC 9309 2.5). Runs,
+ * with the body callback it installs, on the thread running the attempt
+ * (a worker ring): it reads j->robots (set before the job was queued,
+ * freed only by robots_gate_done() after the fetch ended) and writes only
+ * that fetch's body, len and cap, which the main thread must not read
+ * until the attempt's result has reached it. No gate or cache state. */
 void robots_gate_sink(struct job *j, struct conn_sink *out);
 
 /* Fetch job j ended (j->err, j->status final; RF_CANCELLED when cut off):

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/err.h"
+
 #define BR_ALIGN 4096		/* the kernel maps the ring by pages */
 #define NBUFS_MAX 32768		/* the kernel's limit on ring entries */
 
@@ -69,7 +71,7 @@ static int probe_multishot(struct bufpool *p, char *why, size_t whylen)
 	}
 	close(sv[0]);
 	snprintf(why, whylen, "multishot recv not supported (%s)",
-		 rc < 0 ? strerror(-rc) : res < 0 ? strerror(-res) :
+		 rc < 0 ? rf_strerror(-rc) : res < 0 ? rf_strerror(-res) :
 		 "no IORING_CQE_F_MORE");
 	return -ENOTSUP;
 }
@@ -110,7 +112,7 @@ int bufpool_init(struct bufpool *p, struct io_uring *ring, uint16_t bgid,
 	rc = io_uring_register_buf_ring(ring, &reg, 0);
 	if (rc < 0) {
 		snprintf(why, whylen, "cannot register a buffer ring (%s)",
-			 strerror(-rc));
+			 rf_strerror(-rc));
 		goto out_free;
 	}
 	for (unsigned i = 0; i < n; i++)

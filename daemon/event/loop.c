@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/err.h"
 #include "base/log.h"
 
 /* A fallback is named once per process, not once per worker ring. */
@@ -99,7 +100,7 @@ int loop_init(struct loop *l, unsigned sq_entries, char *err, size_t errlen)
 		return rc;
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "io_uring_setup: %s", strerror(-rc));
+		snprintf(err, errlen, "io_uring_setup: %s", rf_strerror(-rc));
 		return rc;
 	}
 	l->cancel_fd = !compat_forced() && probe_cancel_fd(l);

@@ -102,11 +102,14 @@ static void draw(struct progress *p)
 	if (len > cols)
 		len = cols;
 	line[0] = '\r';
-	/* Blank out what a longer previous line left behind. */
+	/* p->shown is also the log's (step_aside() on whichever thread
+	 * logs): both under the log's lock. */
+	log_lock();
 	while (len < p->shown && len + 1 < sizeof(line) - 1)
-		line[1 + len++] = ' ';
+		line[1 + len++] = ' ';	/* blank out a longer line's rest */
 	put(line, len + 1);
 	p->shown = len;
+	log_unlock();
 }
 
 static void on_tick(struct timer *t)
@@ -141,19 +144,23 @@ void progress_start(struct progress *p, struct loop *l, const struct sched *s,
 		       on_tick);
 }
 
+/* Also the log's before hook, run on the logging thread with the log's
+ * lock held (which is recursive): taking it here covers both callers. */
 void progress_clear(struct progress *p)
 {
 	char blank[512];
-	unsigned n =
-	    p->shown < sizeof(blank) - 2 ? p->shown : sizeof(blank) - 2;
+	unsigned n;
 
-	if (!p->on || !p->shown)
-		return;
-	blank[0] = '\r';
-	memset(blank + 1, ' ', n);
-	blank[n + 1] = '\r';
-	put(blank, n + 2);
-	p->shown = 0;
+	log_lock();
+	n = p->shown < sizeof(blank) - 2 ? p->shown : sizeof(blank) - 2;
+	if (p->on && p->shown) {
+		blank[0] = '\r';
+		memset(blank + 1, ' ', n);
+		blank[n + 1] = '\r';
+		put(blank, n + 2);
+		p->shown = 0;
+	}
+	log_unlock();
 }
 
 void progress_stop(struct progress *p)

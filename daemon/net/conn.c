@@ -541,7 +541,7 @@ static void try_connect(struct conn *c)
 		       0);
 	if (c->fd < 0) {
 		c->res.local_shortage = errno == EMFILE || errno == ENFILE;
-		fail(c, RF_CONNECT, "socket: %s", strerror(errno));
+		fail(c, RF_CONNECT, "socket: %s", rf_strerror(errno));
 		return;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -621,7 +621,7 @@ static void start_resolve(struct conn *c)
 	if (rc < 0) {
 		fail(c, c->dns_phase == DNS_PROXY ? RF_PROXY : RF_DNS,
 		     "cannot resolve %s'%s': %s", c->dns_phase == DNS_PROXY ?
-		     "the proxy " : "", host, strerror(-rc));
+		     "the proxy " : "", host, rf_strerror(-rc));
 		return;
 	}
 	resolved(c);
@@ -816,7 +816,7 @@ static void proxy_input(struct conn *c, const char *data, int res)
 
 	if (res <= 0) {
 		fail(c, RF_PROXY, "proxy %s %s during its handshake", c->ip,
-		     res ? strerror(-res) : "closed the connection");
+		     res ? rf_strerror(-res) : "closed the connection");
 		return;
 	}
 	if (c->env->loop->bufs_on) {
@@ -879,10 +879,10 @@ static void on_connect(struct io_op *op, int res, unsigned flags)
 		}
 		if (c->proxied)
 			fail(c, RF_PROXY, "cannot reach the proxy %s port %u: "
-			     "%s", c->ip, c->env->proxy->port, strerror(-res));
+			     "%s", c->ip, c->env->proxy->port, rf_strerror(-res));
 		else
 			fail(c, RF_CONNECT, "connect to %s port %u: %s", c->ip,
-			     c->req.url->port, strerror(-res));
+			     c->req.url->port, rf_strerror(-res));
 		return;
 	}
 	c->res.ms_connect = ms_since(c, c->t_start_ms);
@@ -911,7 +911,7 @@ static void on_send(struct io_op *op, int res, unsigned flags)
 			     c->state == CS_PROXY ? RF_PROXY : RF_RESET,
 			     "send failed%s: %s", c->state == CS_TLS ?
 			     " during the TLS handshake" : c->state == CS_PROXY ?
-			     " to the proxy" : "", strerror(-res));
+			     " to the proxy" : "", rf_strerror(-res));
 		return;
 	}
 	if (c->tls)
@@ -1125,12 +1125,12 @@ static void recv_input(struct conn *c, const char *data, int res,
 	if (c->state == CS_TLS && res <= 0) {
 		fail(c, RF_TLS_HANDSHAKE, "connection %s during the TLS handshake%s%s",
 		     res ? "failed" : "closed by the server",
-		     res ? ": " : "", res ? strerror(-res) : "");
+		     res ? ": " : "", res ? rf_strerror(-res) : "");
 		return;
 	}
 	if (res < 0) {
 		fail(c, RF_RESET, "receive failed: %s after %llu bytes",
-		     strerror(-res), (unsigned long long)c->resp.rx_bytes);
+		     rf_strerror(-res), (unsigned long long)c->resp.rx_bytes);
 		return;
 	}
 	if (res == 0) {

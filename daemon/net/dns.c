@@ -13,13 +13,21 @@
  *
  * Callbacks never run inside dns_lookup(): c-ares may answer from the hosts
  * file synchronously, so finished queries wait on d->done, which a timer
- * armed for "now" drains on the loop's next timer pass. */
+ * armed for "now" drains on the loop's next timer pass.
+ *
+ * Threads: each worker ring has its own struct dns (own channel, cache and
+ * loop); c-ares 1.18 keeps a channel's state in the channel, so channels
+ * on different threads share nothing. What the process shares is guarded
+ * by lib_lock: ares_library_init/cleanup (a plain counter in 1.18.1, not
+ * safe to race) and the CARES_HOSTS variable (setenv, while other
+ * channels' lookups call getenv). */
 #include "net/dns.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +39,7 @@
 #include "base/addr.h"
 #include "base/hash.h"
 #include "base/list.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "event/loop.h"
 
@@ -466,10 +475,14 @@ static void sock_free(struct dns_sock *s)
 	free(s);
 }
 
+static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void dns_destroy(struct dns *d)
 {
 	free(d);
+	pthread_mutex_lock(&lib_lock);
 	ares_library_cleanup();
+	pthread_mutex_unlock(&lib_lock);
 }
 
 static void on_sock_state(void *data, ares_socket_t fd, int readable,
@@ -688,7 +701,9 @@ static int servers_set(struct dns *d, const struct config_strv *sv,
 static int channel_open(struct dns *d, const struct config *cfg, char *err,
 			size_t errlen)
 {
-	static char lookups[] = "fb";	/* hosts file, then DNS */
+	/* hosts file, then DNS. Shared by every thread's channel, and only
+	 * read: ares_init_options() takes a copy (ares_strdup). */
+	static char lookups[] = "fb";
 	struct ares_options o;
 	int mask, rc;
 
@@ -734,7 +749,9 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err,
 	struct dns *d;
 	int rc;
 
+	pthread_mutex_lock(&lib_lock);
 	rc = ares_library_init(ARES_LIB_INIT_ALL);
+	pthread_mutex_unlock(&lib_lock);
 	if (rc != ARES_SUCCESS) {
 		snprintf(err, errlen, "dns: c-ares: %s", ares_strerror(rc));
 		return NULL;
@@ -750,11 +767,20 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err,
 	d->max_ttl_ms = cfg->dns.cache_max_ttl_ms;
 	if (d->max_ttl_ms < d->min_ttl_ms)
 		d->max_ttl_ms = d->min_ttl_ms;
-	/* c-ares reads CARES_HOSTS only with ARES_AI_ENVHOSTS (deps.md 5). */
+	/* c-ares reads CARES_HOSTS only with ARES_AI_ENVHOSTS (deps.md 5).
+	 * Set only when it differs: then the second resolver (another
+	 * worker's) writes nothing while the first one's lookups read it. */
 	if (hosts && *hosts) {
-		if (setenv("CARES_HOSTS", hosts, 1) < 0) {
+		const char *now;
+
+		pthread_mutex_lock(&lib_lock);
+		now = getenv("CARES_HOSTS");
+		rc = now && strcmp(now, hosts) == 0 ? 0 :
+		     setenv("CARES_HOSTS", hosts, 1) < 0 ? -errno : 0;
+		pthread_mutex_unlock(&lib_lock);
+		if (rc < 0) {
 			snprintf(err, errlen, "dns: setenv: %s",
-				 strerror(errno));
+				 rf_strerror(-rc));
 			goto out_free;
 		}
 		d->ai_flags |= ARES_AI_ENVHOSTS;
@@ -766,7 +792,9 @@ struct dns *dns_new(struct loop *l, const struct config *cfg, char *err,
 out_free:
 	free(d);
 out_cleanup:
+	pthread_mutex_lock(&lib_lock);
 	ares_library_cleanup();
+	pthread_mutex_unlock(&lib_lock);
 	return NULL;
 }
 

@@ -6,7 +6,15 @@
  *
  * Tests: when RINGFETCH_HOSTS_FILE=path is set in the environment at
  * dns_new() time, that file is read instead of /etc/hosts (the module sets
- * CARES_HOSTS and asks c-ares for ARES_AI_ENVHOSTS). */
+ * CARES_HOSTS and asks c-ares for ARES_AI_ENVHOSTS). It must name the same
+ * file for every resolver of the process: a second value would setenv()
+ * while other threads' lookups getenv(). With it set, make the first
+ * resolver before other threads run (its setenv() would race their
+ * getenv()s: c-ares', loop.c's, sha256.c's); later ones write nothing.
+ *
+ * Threads: one struct dns per thread (a worker ring's own, on its own
+ * loop); every call on it from that thread. dns_new()/dns_free() on
+ * different threads at once are safe. */
 #ifndef RF_DNS_H
 #define RF_DNS_H
 

@@ -1,7 +1,34 @@
 /* wolfSSL over memory buffers. wolfSSL's I/O callbacks read from the
  * ciphertext the ring received and append to an output area the ring
  * sends, so they never block and never touch a socket. One context per
- * process; sessions are cached per (host, port) for resumption. */
+ * process; sessions are cached per (host, port) for resumption.
+ *
+ * Threads. Worker rings each run their own conns, so tls_new() and every
+ * call on a struct tls run on many threads at once (one struct tls on one
+ * thread at a time), and tls_session_known() on the main thread. Debian
+ * 12's wolfSSL 5.5.4 is built thread-safe: options.h leaves
+ * SINGLE_THREADED unset (so WOLFSSL_PTHREADS: wolfSSL_Mutex is a
+ * pthread_mutex_t, and libwolfssl.so.35 imports pthread_mutex_*) and sets
+ * HAVE_THREAD_LS and ERROR_QUEUE_PER_THREAD (the error queue is per
+ * thread). wolfSSL's manual (ch. 9, "Thread Safety") keeps no global or
+ * static data in the TLS path and asks only that one WOLFSSL not be used
+ * by two threads at once, and that a WOLFSSL_CTX be fully set up before
+ * it is shared: then any thread may wolfSSL_new() from it (the context's
+ * reference count has its own mutex, its certificate store its own lock).
+ * So here:
+ * - g_ctx, g_verify, g_resume, g_dev_id, g_cache (the pointer) and g_gen
+ *   are written only under setup_lock, and g_ctx last, with a release
+ *   store: a thread that loads g_ctx (acquire) sees all of them whole.
+ *   tls_global_init() is idempotent and may race from several workers
+ *   (conn.c calls it lazily); wolfSSL_Init(), aesgcm_register() and
+ *   wolfSSL_Cleanup() are not safe to race and run only under the lock.
+ * - tls_global_reload() and tls_global_fini() replace or free what
+ *   workers read without a lock: the caller runs them only while every
+ *   worker is paused (reload) or gone (fini), on the main thread.
+ * - The session cache's slots are under cache_lock, held for a slot's
+ *   compare and swap and wolfSSL_set_session() (a copy), never across a
+ *   handshake or any I/O; sessions leaving the cache are freed outside
+ *   it (no other thread can reach them then). */
 #include <wolfssl/options.h>	/* first: the package's build options */
 #include <wolfssl/ssl.h>
 #include <wolfssl/error-ssl.h>
@@ -12,6 +39,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +92,15 @@ struct tls_slot {
 	WOLFSSL_SESSION *sess;		/* owned reference, or NULL */
 };
 
-static WOLFSSL_CTX *g_ctx;
+/* Set-up state: see the top for who may write what, and when. */
+static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
+static WOLFSSL_CTX *g_ctx;		/* published last (release) */
 static bool g_verify, g_resume, g_atexit;
 static int g_dev_id = -1;		/* aesgcm.c's device, once registered */
 static unsigned g_gen;			/* bumped by each reload */
-static struct tls_slot *g_cache;	/* CACHE_SLOTS, when resuming */
+static struct tls_slot *g_cache;	/* CACHE_SLOTS, when resuming; the
+					 * slots under cache_lock */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int cb_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess);
 
@@ -183,21 +215,22 @@ static int install(WOLFSSL_CTX *ctx, const struct config *cfg, char *err,
 	 * their own: it goes with the last of them. */
 	if (g_ctx)
 		wolfSSL_CTX_free(g_ctx);
-	g_ctx = ctx;
 	g_cache = cache;
 	g_verify = cfg->tls.verify;
 	g_resume = cfg->tls.session_resumption;
 	g_gen++;
+	__atomic_store_n(&g_ctx, ctx, __ATOMIC_RELEASE);
 	return 0;
 }
 
-int tls_global_init(const struct config *cfg, char *err, size_t errlen)
+static int global_init_locked(const struct config *cfg, char *err,
+			      size_t errlen)
 {
 	WOLFSSL_CTX *ctx;
 	int rc;
 
 	if (g_ctx)
-		return 0;
+		return 0;	/* another thread got here first */
 	if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
 		snprintf(err, errlen, "wolfSSL_Init failed");
 		return -ENOMEM;
@@ -214,26 +247,55 @@ int tls_global_init(const struct config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+int tls_global_init(const struct config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	/* every conn's start_tls() comes here: no lock once set up */
+	if (__atomic_load_n(&g_ctx, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&setup_lock);
+	rc = global_init_locked(cfg, err, errlen);
+	pthread_mutex_unlock(&setup_lock);
+	return rc;
+}
+
 int tls_global_reload(const struct config *cfg, char *err, size_t errlen)
 {
 	WOLFSSL_CTX *ctx;
+	int rc;
 
-	if (!g_ctx)
-		return tls_global_init(cfg, err, errlen);
-	ctx = ctx_new(cfg, err, errlen);
-	if (!ctx)
-		return -EINVAL;
-	return install(ctx, cfg, err, errlen);
+	pthread_mutex_lock(&setup_lock);
+	if (!g_ctx) {
+		rc = global_init_locked(cfg, err, errlen);
+	} else {
+		ctx = ctx_new(cfg, err, errlen);
+		rc = ctx ? install(ctx, cfg, err, errlen) : -EINVAL;
+	}
+	pthread_mutex_unlock(&setup_lock);
+	return rc;
 }
 
 void tls_global_fini(void)
 {
-	if (!g_ctx)
-		return;
-	cache_free();
-	wolfSSL_CTX_free(g_ctx);
-	g_ctx = NULL;
-	wolfSSL_Cleanup();
+	pthread_mutex_lock(&setup_lock);
+	if (g_ctx) {
+		cache_free();
+		wolfSSL_CTX_free(g_ctx);
+		__atomic_store_n(&g_ctx, NULL, __ATOMIC_RELEASE);
+		wolfSSL_Cleanup();
+	}
+	pthread_mutex_unlock(&setup_lock);
+}
+
+/* This build has FP_ECC with HAVE_THREAD_LS: each thread that does ECC
+ * (ECDHE on P-256, ECDSA verification) fills a fixed-point cache of its
+ * own, a few MB, that only that thread can free; wolfSSL_Cleanup() frees
+ * just the caller's. Same for the per-thread error queue. */
+void tls_thread_fini(void)
+{
+	wc_ecc_fp_free();
+	wolfSSL_ERR_remove_thread_state(NULL);
 }
 
 /* The slot of a host in the session cache. */
@@ -259,11 +321,12 @@ static int cb_new_session(WOLFSSL *ssl, WOLFSSL_SESSION *sess)
 /* Keep t's session for its host once the server gave a resumable one. */
 static void session_save(struct tls *t)
 {
-	WOLFSSL_SESSION *s;
+	WOLFSSL_SESSION *s, *old;
 	struct tls_slot *slot;
 
 	/* A session made under a context since reloaded may rest on trust
-	 * the new one withdrew: it is not kept. */
+	 * the new one withdrew: it is not kept. (g_gen and g_cache change
+	 * only while workers are paused: plain reads.) */
 	if (!g_cache || !t->session_new || t->gen != g_gen)
 		return;
 	t->session_new = false;
@@ -275,10 +338,13 @@ static void session_save(struct tls *t)
 		return;
 	}
 	slot = cache_slot(t->key);
-	if (slot->sess)
-		wolfSSL_SESSION_free(slot->sess);
+	pthread_mutex_lock(&cache_lock);
+	old = slot->sess;
 	snprintf(slot->key, sizeof(slot->key), "%s", t->key);
 	slot->sess = s;
+	pthread_mutex_unlock(&cache_lock);
+	if (old)
+		wolfSSL_SESSION_free(old);	/* unreachable now */
 	t->session_saved = true;
 }
 
@@ -286,14 +352,23 @@ bool tls_session_known(const char *host, uint16_t port)
 {
 	char key[URL_HOST_MAX + 8];
 	struct tls_slot *slot;
+	bool known;
 
-	if (!g_cache)
+	/* g_cache is whole once g_ctx is seen: another thread may be
+	 * setting up right now */
+	if (!__atomic_load_n(&g_ctx, __ATOMIC_ACQUIRE) || !g_cache)
 		return true;
 	snprintf(key, sizeof(key), "%s:%u", host, port);
 	slot = cache_slot(key);
-	return slot->sess && strcmp(slot->key, key) == 0;
+	pthread_mutex_lock(&cache_lock);
+	known = slot->sess && strcmp(slot->key, key) == 0;
+	pthread_mutex_unlock(&cache_lock);
+	return known;
 }
 
+/* wolfSSL_set_session() copies the session into t's WOLFSSL (no I/O):
+ * done under the lock, so a worker replacing the slot meanwhile cannot
+ * free it under the copy. */
 static void session_restore(struct tls *t)
 {
 	struct tls_slot *slot;
@@ -301,8 +376,10 @@ static void session_restore(struct tls *t)
 	if (!g_cache)
 		return;
 	slot = cache_slot(t->key);
+	pthread_mutex_lock(&cache_lock);
 	if (slot->sess && strcmp(slot->key, t->key) == 0)
 		wolfSSL_set_session(t->ssl, slot->sess);
+	pthread_mutex_unlock(&cache_lock);
 }
 
 int tls_ipv6_expand(const char *ip, char *out, size_t outlen)
@@ -325,6 +402,8 @@ int tls_ipv6_expand(const char *ip, char *out, size_t outlen)
 /* SNI for names only (RFC 6066 3), ALPN, and what to verify against. */
 static int tls_setup(struct tls *t, bool ip_literal, bool ipv6)
 {
+	/* Not const only for wolfSSL's prototype: shared by every thread,
+	 * and a one-name list has no separator to split in place. */
 	static char alpn[] = "http/1.1";
 	char ip6[48];
 	const char *name = t->host;
@@ -353,15 +432,16 @@ static int tls_setup(struct tls *t, bool ip_literal, bool ipv6)
 struct tls *tls_new(const char *host, uint16_t port, bool ip_literal,
 		    bool ipv6)
 {
+	WOLFSSL_CTX *ctx = __atomic_load_n(&g_ctx, __ATOMIC_ACQUIRE);
 	struct tls *t;
 
-	if (!g_ctx)
+	if (!ctx)
 		return NULL;
 	t = malloc(sizeof(*t));
 	if (!t)
 		return NULL;
 	memset(t, 0, sizeof(*t));
-	t->ssl = wolfSSL_new(g_ctx);
+	t->ssl = wolfSSL_new(ctx);
 	t->gen = g_gen;
 	if (!t->ssl) {
 		free(t);
@@ -596,12 +676,4 @@ const char *tls_cipher(const struct tls *t)
 bool tls_resumed(const struct tls *t)
 {
 	return wolfSSL_session_reused(t->ssl) == 1;
-}
-
-void tls_thread_exit(void)
-{
-	/* wolfSSL keeps a per-thread cache of ECC fixed points (FP_ECC,
-	 * thread-local in Debian's build): a thread that did handshakes
-	 * frees its own before it ends, or it leaks */
-	wc_ecc_fp_free();
 }

@@ -47,31 +47,51 @@ struct tls {
 	char detail[160];		/* its reason, one sentence */
 };
 
+/* Threads: the functions on a struct tls may run on any thread, one thread
+ * at a time per struct tls, many structs at once (worker rings). The
+ * context and the session cache are the process's; what each function
+ * below asks of its caller is said with it. */
+
 /* Create the process's wolfSSL context from cfg->tls (verification, CA file
  * or the system bundle, TLS 1.2 minimum, session cache). Idempotent: later
  * calls return 0 at once. Returns 0, or -EINVAL/-ENOMEM with a sentence in
- * err; a failed init may be retried. tls_global_fini() runs at exit. */
+ * err; a failed init may be retried. tls_global_fini() runs at exit. Any
+ * thread, several at once: one of them sets up, the others wait for it. */
 int tls_global_init(const struct config *cfg, char *err, size_t errlen);
 
 /* Build a new context from cfg->tls (the CA file read again) and make it
  * the process's, with an empty session cache: a session resumed from the
  * old trust would skip the new checks. Connections already open finish
  * under the context they began with. On failure the running context stays
- * and err says why (-EINVAL/-ENOMEM). */
+ * and err says why (-EINVAL/-ENOMEM). Only while no other thread is in
+ * this module: with worker rings, only while every worker is paused (the
+ * caller guarantees it); the old context and cache are freed here, with
+ * nothing but a pause between them and a worker's unlocked reads. */
 int tls_global_reload(const struct config *cfg, char *err, size_t errlen);
 
 /* Whether a new connection to host:port has nothing to wait for: a
- * session is cached for it, or resumption is off (or TLS not set up). */
+ * session is cached for it, or resumption is off (or TLS not set up).
+ * Any thread (the scheduler asks from the main thread while workers save
+ * sessions): takes the cache's lock briefly. */
 bool tls_session_known(const char *host, uint16_t port);
 
 /* Free the context, the session cache and wolfSSL's globals. Every struct
- * tls must be freed first. Harmless when nothing was initialised. */
+ * tls must be freed first, and no other thread may use this module any
+ * more (workers joined). Harmless when nothing was initialised. */
 void tls_global_fini(void);
+
+/* Free what wolfSSL keeps for the calling thread (ECC's fixed-point
+ * cache, the error queue). Every thread but the one that calls
+ * tls_global_fini() calls it before it exits, once its conns are freed,
+ * if it ran any TLS: else several MB leak per thread. Harmless when it
+ * ran none, and the thread may use TLS again afterwards. */
+void tls_thread_fini(void);
 
 /* A client for host (a DNS name, or an IP literal without []) on port:
  * SNI for names, ALPN http/1.1, verification per tls.verify against the
  * name or the IP SAN, and the host's cached session when resumption is on.
- * Returns NULL when out of memory or without tls_global_init(). */
+ * Returns NULL when out of memory or without tls_global_init() (on this
+ * thread, or on another before something this thread saw). Any thread. */
 struct tls *tls_new(const char *host, uint16_t port, bool ip_literal,
 		    bool ipv6);
 void tls_free(struct tls *t);
@@ -128,9 +148,5 @@ int tls_ipv6_expand(const char *ip, char *out, size_t outlen);
 /* Map a wolfSSL error code to a class and a reason for host. */
 enum rf_err tls_map_error(int code, const char *host, char *detail,
 			  size_t len);
-
-/* A thread other than the one that called tls_global_init() (a worker
- * ring) is ending: free what wolfSSL keeps per thread. */
-void tls_thread_exit(void);
 
 #endif

@@ -505,7 +505,7 @@ static void *w_main(void *arg)
 	rc = loop_run(&w->loop);
 	if (rc < 0)
 		log_error("worker %u: event loop failed: %s", w->id,
-			  strerror(-rc));
+			  rf_strerror(-rc));
 	w_flush(w);
 	conn_env_fini(&w->env);
 	dns_free(w->dns);
@@ -515,7 +515,7 @@ static void *w_main(void *arg)
 	for (int i = 0; i < 4; i++)
 		loop_run_once(&w->loop);
 	loop_fini(&w->loop);
-	tls_thread_exit();
+	tls_thread_fini();
 	return NULL;
 fail:
 	w->init_rc = rc;

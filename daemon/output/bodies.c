@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "engine/job.h"
 #include "engine/sched.h"
+#include "base/err.h"
 #include "base/log.h"
 #include "event/loop.h"
 #include "base/sha256.h"
@@ -34,7 +35,12 @@ struct bodies {
 	char *dir;			/* owned: the output directory */
 	char *tmpdir;			/* owned: where spool files go */
 	struct warc *warc;		/* owned, WARC mode only */
-	unsigned n_open;		/* spool fds held, <= BODIES_MAX_OPEN */
+	/* The three below are touched by sinks on worker threads while the
+	 * main thread commits others: only through __atomic. The rest of
+	 * the store is read-only once bodies_new() returns. */
+	unsigned n_open;		/* spool fds held, about BODIES_MAX_OPEN
+					 * at most (several threads may each
+					 * be one over for a moment) */
 	uint64_t seq;			/* next spool file number */
 	bool warned;			/* a storage failure was logged */
 };
@@ -99,7 +105,7 @@ struct bodies *bodies_new(const struct config *cfg, const char *dir,
 	if ((rc = mkdir_ok(dir)) < 0 || (rc = mkdir_ok(top)) < 0 ||
 	    (rc = mkdir_ok(b->tmpdir)) < 0) {
 		snprintf(err, errlen, "%s: cannot create directory: %s", top,
-			 strerror(-rc));
+			 rf_strerror(-rc));
 		goto out_free;
 	}
 	clear_spool(b->tmpdir);
@@ -139,7 +145,9 @@ struct body_sink *bodies_start(struct bodies *b, const char *req,
 		return NULL;
 	memset(s, 0, sizeof(*s));
 	if (asprintf(&s->tmp, "%s/%d-%llu.part", b->tmpdir, (int)getpid(),
-		     (unsigned long long)b->seq++) < 0) {
+		     (unsigned long long)__atomic_fetch_add(&b->seq, 1,
+							     __ATOMIC_RELAXED))
+	    < 0) {
 		free(s);
 		return NULL;
 	}
@@ -158,7 +166,7 @@ static void sink_close(struct body_sink *s)
 		return;
 	close(s->fd);
 	s->fd = -1;
-	s->b->n_open--;
+	__atomic_fetch_sub(&s->b->n_open, 1, __ATOMIC_RELAXED);
 }
 
 static void sink_fail(struct body_sink *s, const char *what, int err)
@@ -166,11 +174,11 @@ static void sink_fail(struct body_sink *s, const char *what, int err)
 	/* EMFILE/ENFILE: ours, not the body's; the job is fetched again
 	 * (bodies_commit() says so) and sched logs the shortage */
 	s->fd_short = err == EMFILE || err == ENFILE;
-	if (!s->b->warned && !s->fd_short)
+	if (!s->fd_short && !__atomic_exchange_n(&s->b->warned, true,
+						 __ATOMIC_RELAXED))
 		log_warn("output.bodies: %s %s: %s; bodies that fail are not "
 			 "stored (body_path null)", what, s->tmp,
-			 strerror(err));
-	s->b->warned |= !s->fd_short;
+			 rf_strerror(err));
 	s->failed = true;
 	sink_close(s);
 	if (s->created)
@@ -193,7 +201,7 @@ static void spool(struct body_sink *s, const char *p, size_t n)
 			return;
 		}
 		s->created = true;
-		s->b->n_open++;
+		__atomic_fetch_add(&s->b->n_open, 1, __ATOMIC_RELAXED);
 	}
 	rc = fs_write_all(s->fd, p, n, &done);
 	s->len += done;
@@ -201,7 +209,7 @@ static void spool(struct body_sink *s, const char *p, size_t n)
 		sink_fail(s, "cannot write", -rc);
 		return;
 	}
-	if (s->b->n_open > BODIES_MAX_OPEN)
+	if (__atomic_load_n(&s->b->n_open, __ATOMIC_RELAXED) > BODIES_MAX_OPEN)
 		sink_close(s);
 }
 
@@ -363,7 +371,7 @@ static void commit_warc(struct body_sink *s, struct job *j)
 	if (!j->sha256[0])
 		x.payload_sha256 = NULL;	/* output.hash: none */
 	if (s->fd < 0 && (s->fd = open(s->tmp, O_RDONLY | O_CLOEXEC)) >= 0)
-		s->b->n_open++;
+		__atomic_fetch_add(&s->b->n_open, 1, __ATOMIC_RELAXED);
 	if (s->fd < 0) {
 		sink_fail(s, "cannot reopen", errno);
 		return;

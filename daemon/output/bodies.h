@@ -11,7 +11,14 @@
  * Writes are plain write() calls on the loop thread, not ring SQEs: the
  * pieces live in the connection's receive buffer, which the next receive
  * overwrites, so a queued write would need a copy and its own lifetime, and
- * buffered file writes go to io_uring's worker threads anyway. */
+ * buffered file writes go to io_uring's worker threads anyway.
+ *
+ * Threads (worker rings): a sink is used by one thread at a time: started,
+ * fed and perhaps aborted on the worker running its fetch, committed or
+ * aborted on the main thread once the result has crossed to it. The store
+ * is shared: its counters are atomic and the rest is read-only after
+ * bodies_new(), except what bodies_commit() does (WARC writer, renames),
+ * which runs on one thread at a time (the main thread). */
 #ifndef RF_BODIES_H
 #define RF_BODIES_H
 
@@ -33,7 +40,9 @@ void bodies_free(struct bodies *b);
 
 /* A sink for the response to the request req (len bytes, copied for WARC).
  * Returns owned sink, to end with bodies_commit() or bodies_abort(); NULL
- * when out of memory (the body is then not stored). Opens no file yet. */
+ * when out of memory (the body is then not stored). Opens no file yet.
+ * Contract: worker threads call it under a mutex the caller holds (the
+ * spool number is atomic besides, so the names never collide). */
 struct body_sink *bodies_start(struct bodies *b, const char *req,
 			       size_t len);
 
@@ -44,7 +53,8 @@ bool bodies_wants_raw(const struct bodies *b);
 
 /* Append a piece of the decoded body; arg is the struct body_sink. A write
  * error marks the sink failed (logged once per store): it then stores
- * nothing. */
+ * nothing. On the sink's worker, while other sinks commit on the main
+ * thread: it touches only s and the store's atomic counters. */
 void bodies_body(void *arg, const char *p, size_t n);
 
 /* Append raw response bytes, as bodies_body(). */
