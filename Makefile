@@ -59,7 +59,7 @@ TSAN := -fsanitize=thread -fno-omit-frame-pointer
 # (what a test then shows).
 TSAN_ENV := TSAN_OPTIONS="$${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1}"
 # The unit tests that start threads of ours, run under TSan.
-TSAN_TESTS := conn_threads
+TSAN_TESTS := conn_threads conn
 
 ifeq ($(V),1)
 Q :=
@@ -124,7 +124,9 @@ asan: build/asan/ringfetchd build/asan/ringfetch $(UNIT_BINS_ASAN) $(FUZZ_BINS_A
 
 # Worker rings share tls.c's context and session cache, the log, the
 # body store: a data race there is found here, not in production.
-tsan: $(patsubst %,build/tsan/test_%,$(TSAN_TESTS))
+tsan-bins: $(patsubst %,build/tsan/test_%,$(TSAN_TESTS))
+
+tsan: tsan-bins
 	@for t in $(TSAN_TESTS); do \
 		echo "  TSAN    build/tsan/test_$$t"; \
 		$(TSAN_ENV) timeout 300 build/tsan/test_$$t || exit 1; \
@@ -137,10 +139,10 @@ deps:
 # packages were there (see the top).
 check: walls
 	@$(INSTALL_DEPS)
-	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory asan tsan-bins
 	@sh tests/run.sh build/asan
 
-check-only: walls asan
+check-only: walls asan tsan-bins
 	@sh tests/run.sh build/asan
 
 # No include crosses a layer wall (scripts/walls.sh names the layers).
@@ -205,6 +207,6 @@ install: all
 clean:
 	rm -rf build ringfetchd ringfetch
 
-.PHONY: all asan tsan deps check check-only walls chaos demo bench fuzz install clean
+.PHONY: all asan tsan tsan-bins deps check check-only walls chaos demo bench fuzz install clean
 .SECONDARY:
 -include $(shell find build -name '*.d' 2>/dev/null)

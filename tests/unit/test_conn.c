@@ -43,6 +43,7 @@ static struct {
 
 #define BUMP(x) __atomic_fetch_add(&(x), 1, __ATOMIC_SEQ_CST)
 #define READ(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
 
 /* Read one request head from fd. Returns false when the peer closed. */
 static bool read_request(int fd)
@@ -237,8 +238,9 @@ static void fake_sink_start(struct conn_env *e, void *owner, const char *req,
 static void reset_rec(void)
 {
 	memset(&rec, 0, sizeof(rec));
-	srv.mode = ANSWER;
-	srv.accepted = srv.requests = 0;
+	SET(srv.mode, ANSWER);
+	SET(srv.accepted, 0);
+	SET(srv.requests, 0);
 }
 
 static void tick(struct timer *t)
@@ -355,7 +357,7 @@ static int test_first_byte_timeout(void)
 	int ok = 1;
 
 	reset_rec();
-	srv.mode = SILENT;
+	SET(srv.mode, SILENT);
 	cfg.timeouts.first_byte_ms = 150;
 	ok &= TAP_CHECK(ops.open(&env, &rq, take_slot(), &home, &c) == 0);
 	ok &= TAP_CHECK(run_until(&rec.done, 3000));
@@ -414,7 +416,7 @@ static int test_peer_closes_idle(void)
 
 	reset_rec();
 	rec.pool = true;
-	srv.mode = ANSWER_CLOSE;
+	SET(srv.mode, ANSWER_CLOSE);
 	ok &= TAP_CHECK(ops.open(&env, &rq, take_slot(), &home, &c) == 0);
 	ok &= TAP_CHECK(run_until(&rec.done, 2000));
 	/* Content-Length framed, no Connection: close: it is pooled, then
@@ -440,7 +442,7 @@ static int test_reuse_crosses_close(void)
 
 	reset_rec();
 	rec.pool = true;
-	srv.mode = ANSWER_CLOSE;
+	SET(srv.mode, ANSWER_CLOSE);
 	ok &= TAP_CHECK(ops.open(&env, &rq, take_slot(), &home, &c) == 0);
 	ok &= TAP_CHECK(run_until(&rec.done, 2000));
 	ok &= TAP_CHECK(rec.err == RF_OK);
@@ -466,7 +468,7 @@ static int test_abort_keeps_slot(void)
 	int ok = 1;
 
 	reset_rec();
-	srv.mode = SILENT;
+	SET(srv.mode, SILENT);
 	ok &= TAP_CHECK(ops.open(&env, &rq, take_slot(), &home, &c) == 0);
 	ok &= TAP_CHECK(run_until(&srv.requests, 2000));
 	ops.abort(c, RF_CANCELLED, "stopping");
@@ -491,7 +493,7 @@ static int test_detach(void)
 	int ok = 1;
 
 	reset_rec();
-	srv.mode = SILENT;
+	SET(srv.mode, SILENT);
 	ok &= TAP_CHECK(ops.open(&env, &rq, take_slot(), &home, &c) == 0);
 	ok &= TAP_CHECK(run_until(&srv.requests, 2000));
 	ops.detach(c, &sl, &sink);
