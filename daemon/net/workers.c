@@ -554,6 +554,10 @@ static void o_hook(struct loop_hook *h)
 
 	for (unsigned i = 0; i < ws->n; i++)
 		o_flush_one(ws, &ws->w[i], false);
+	/* an abort or detach took results out of turn: what it left in
+	 * the backlog is handled on the next turn's bell */
+	if (ws->backlog)
+		ring_later(ws->loop, ws->efd);
 }
 
 /* Call k on wc's worker (or every one's, for a pause: w given) and wait
@@ -587,6 +591,26 @@ static void o_free(struct wconn *wc)
 	free(wc);
 }
 
+/* Hand wc's close, which came while a reply of ours was due, back to the
+ * backlog: it is handled after what runs now, as conn.c's own closes
+ * come after the call that caused them (the owner may free what c's
+ * home is once it hears of the close). */
+static void o_closed_later(struct workers *ws, struct wconn *wc)
+{
+	struct wmsg *m = &wc->m_closed;
+
+	wc->closed_seen = false;
+	wc->close_sent = false;
+	m->kind = WM_CLOSED;
+	m->after_close = true;
+	m->next = NULL;
+	if (ws->backlog_last)
+		ws->backlog_last->next = m;
+	else
+		ws->backlog = m;
+	ws->backlog_last = m;
+}
+
 static void o_done(struct workers *ws, struct wconn *wc)
 {
 	struct conn_env *env = ws->owner;
@@ -607,7 +631,7 @@ static void o_done(struct workers *ws, struct wconn *wc)
 	free(wc->res.location);
 	wc->res.location = NULL;
 	if (wc->closed_seen) {
-		o_free(wc);
+		o_closed_later(ws, wc);
 		return;
 	}
 	if (!r->reusable)
@@ -821,7 +845,7 @@ void workers_detach(struct conn *c, struct slot *slot, void **sink)
 	free(wc->res.location);
 	wc->res.location = NULL;
 	if (wc->closed_seen) {
-		o_free(wc);
+		o_closed_later(ws, wc);
 		return;
 	}
 	if (wc->res.r.reusable) {
