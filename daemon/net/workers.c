@@ -146,7 +146,12 @@ static const uint64_t one = 1;
 
 unsigned workers_wanted(unsigned configured)
 {
+	const char *forced = getenv("RINGFETCH_WORKERS");
 	long n = configured;
+
+	/* tests run each path on any machine: one ring, or several */
+	if (forced && *forced)
+		n = strtol(forced, NULL, 10);
 
 	if (n == 0)
 		n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -26,7 +26,9 @@
 struct workers;
 
 /* The number of workers limits.workers asks for: itself, or the CPUs
- * online when 0 (auto); never more than WORKERS_MAX. */
+ * online when 0 (auto); never more than WORKERS_MAX. RINGFETCH_WORKERS=N
+ * in the environment wins (tests force one ring, or several, on any
+ * machine). */
 #define WORKERS_MAX 256
 unsigned workers_wanted(unsigned configured);
 

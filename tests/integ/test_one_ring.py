@@ -1,0 +1,57 @@
+"""limits.workers: 1 runs every connection on the main thread's ring, as a
+one-CPU machine does by default; everywhere else the default (one worker
+ring per CPU) is what the rest of the suite runs. RINGFETCH_WORKERS=1
+forces the one ring whatever the machine, so the whole engine suite
+(timeouts, resets, pooled connections torn down mid-flight) and the TLS
+suite pass on both paths here; test_workers.py covers 1, 2 and 4 rings
+row by row."""
+import os
+import subprocess
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import *  # noqa: E402,F401,F403
+
+ONE = {"RINGFETCH_WORKERS": "1"}
+
+
+def whole(name, least):
+    env = dict(os.environ)
+    env.update(ONE)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run([sys.executable, os.path.join(here, name)],
+                       env=env, capture_output=True, text=True, timeout=280)
+    bad = [ln for ln in p.stdout.splitlines() if ln.startswith("not ok")]
+    good = [ln for ln in p.stdout.splitlines() if ln.startswith("ok ")]
+    check(not bad, "failures: %r\n%s" % (bad, p.stdout[-2000:]))
+    check(len(good) >= least, "ran: %d ok" % len(good))
+    check_eq(p.returncode, 0, "exit status")
+
+
+@test("RINGFETCH_WORKERS=1: one ring, said at debug level")
+def _():
+    with Server() as srv:
+        r = run_batch([srv.url("/ok")], ["--set", "log.level=debug"],
+                      env=ONE)
+        check(r.records[0]["ok"], "ok")
+        check_in("fetching on 1 worker ring (limits.workers)", r.stderr,
+                 "logged")
+        r = run_batch([srv.url("/ok")], ["--set", "log.level=debug",
+                                         "--set", "limits.workers=1"],
+                      env={"RINGFETCH_WORKERS": "3"})
+        check_in("fetching on 3 worker rings (limits.workers)", r.stderr,
+                 "the environment wins")
+
+
+@test("test_engine.py passes whole on one ring", timeout=290)
+def _():
+    whole("test_engine.py", 20)
+
+
+@test("test_tls.py passes whole on one ring", timeout=290)
+def _():
+    whole("test_tls.py", 10)
+
+
+main()
