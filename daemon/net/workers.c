@@ -194,12 +194,10 @@ static struct wmsg *take_all(_Atomic(struct wmsg *) *q)
 	return fifo;
 }
 
-/* Ring efd through loop l's ring: it leaves with the turn's submit. */
-static void ring_later(struct loop *l, int efd)
-{
-	io_uring_prep_write(loop_sqe_noop(l), efd, &one, sizeof(one), 0);
-}
-
+/* A plain write(2), not a write SQE: eventfd has no write_iter, so the
+ * ring hands such a write to an io-wq thread, a wakeup of its own; and
+ * with those, wakes were lost under load (a worker slept with messages
+ * waiting). The write is only needed when the queue was empty. */
 static void ring_now(int efd)
 {
 	ssize_t n;
@@ -228,7 +226,7 @@ static void w_flush(struct worker *w)
 		return;
 	w->out = w->out_last = NULL;
 	if (push_chain(&w->ws->inbox, first, last))
-		ring_later(&w->loop, w->ws->efd);
+		ring_now(w->ws->efd);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -538,19 +536,15 @@ static void o_send(struct worker *w, struct wmsg *m)
 		w->pend_last = m;
 }
 
-static void o_flush_one(struct workers *ws, struct worker *w, bool now)
+static void o_flush_one(struct worker *w)
 {
 	struct wmsg *first = w->pend, *last = w->pend_last;
 
 	if (!first)
 		return;
 	w->pend = w->pend_last = NULL;
-	if (!push_chain(&w->inbox, first, last))
-		return;
-	if (now)
+	if (push_chain(&w->inbox, first, last))
 		ring_now(w->efd);
-	else
-		ring_later(ws->loop, w->efd);
 }
 
 static void o_hook(struct loop_hook *h)
@@ -558,22 +552,21 @@ static void o_hook(struct loop_hook *h)
 	struct workers *ws = container_of(h, struct workers, hook);
 
 	for (unsigned i = 0; i < ws->n; i++)
-		o_flush_one(ws, &ws->w[i], false);
+		o_flush_one(&ws->w[i]);
 	/* an abort or detach took results out of turn: what it left in
 	 * the backlog is handled on the next turn's bell */
 	if (ws->backlog)
-		ring_later(ws->loop, ws->efd);
+		ring_now(ws->efd);
 }
 
-/* Call k on wc's worker (or every one's, for a pause: w given) and wait
- * for its answer. */
-static void o_call(struct workers *ws, struct worker *w, struct wcall *k)
+/* Call k on worker w and wait for its answer. */
+static void o_call(struct worker *w, struct wcall *k)
 {
 	sem_init(&k->done, 0, 0);
 	k->m.kind = WM_CALL;
 	k->m.wc = NULL;
 	o_send(w, &k->m);
-	o_flush_one(ws, w, true);
+	o_flush_one(w);
 	while (sem_wait(&k->done) < 0 && errno == EINTR)
 		;
 	sem_destroy(&k->done);
@@ -818,7 +811,7 @@ void workers_abort(struct conn *c, int err, const char *detail)
 
 	if (wc->state != WC_BUSY)
 		return;
-	o_call(ws, wc->w, &k);
+	o_call(wc->w, &k);
 	/* conn_abort() reports before it returns: so does this */
 	if (o_take_done(ws, wc))
 		o_done(ws, wc);
@@ -834,7 +827,7 @@ void workers_detach(struct conn *c, struct slot *slot, void **sink)
 	*sink = NULL;
 	if (wc->state != WC_BUSY)
 		return;
-	o_call(ws, wc->w, &k);
+	o_call(wc->w, &k);
 	*slot = wc->c.slot;
 	wc->c.slot.home = NULL;
 	wc->owner = NULL;
@@ -882,7 +875,7 @@ void workers_pause(struct workers *ws)
 	for (unsigned i = 0; i < ws->n; i++) {
 		struct wcall k = { .kind = CALL_PAUSE };
 
-		o_call(ws, &ws->w[i], &k);
+		o_call(&ws->w[i], &k);
 	}
 	pthread_mutex_lock(&ws->pause_lock);
 	while (ws->paused < ws->n)
@@ -1015,9 +1008,9 @@ void workers_stop(struct workers *ws)
 
 		if (!w->started)
 			continue;
-		o_flush_one(ws, w, true);
+		o_flush_one(w);
 		o_send(w, &stop);
-		o_flush_one(ws, w, true);
+		o_flush_one(w);
 		pthread_join(w->thread, NULL);
 		w->started = false;
 	}
