@@ -140,6 +140,9 @@ struct workers {
 	pthread_cond_t pause_cond;
 	unsigned paused;
 	bool pausing;
+	uint64_t pause_gen;		/* bumped by each resume: a worker
+					 * slow to wake from one pause is not
+					 * caught by the next */
 };
 
 static const uint64_t one = 1;
@@ -329,12 +332,14 @@ static void w_refuse(struct worker *w, struct wconn *wc, enum rf_err err,
 
 static void w_pause(struct workers *ws)
 {
+	uint64_t gen;
+
 	pthread_mutex_lock(&ws->pause_lock);
+	gen = ws->pause_gen;
 	ws->paused++;
 	pthread_cond_broadcast(&ws->pause_cond);
-	while (ws->pausing)
+	while (ws->pausing && ws->pause_gen == gen)
 		pthread_cond_wait(&ws->pause_cond, &ws->pause_lock);
-	ws->paused--;
 	pthread_mutex_unlock(&ws->pause_lock);
 }
 
@@ -887,6 +892,8 @@ void workers_resume(struct workers *ws)
 {
 	pthread_mutex_lock(&ws->pause_lock);
 	ws->pausing = false;
+	ws->paused = 0;
+	ws->pause_gen++;
 	pthread_cond_broadcast(&ws->pause_cond);
 	pthread_mutex_unlock(&ws->pause_lock);
 }

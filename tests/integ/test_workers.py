@@ -474,6 +474,46 @@ for _w in (1, 2):
          timeout=90)((lambda w=_w: sighup_reload(w)))
 
 
+def sighup_burst(w):
+    """Reloads back to back while the rings fetch: each one pauses the
+    rings between two completions, and a ring slow to wake from one
+    pause must not sleep through the next."""
+    nhosts, n = 2, 600
+    args, addrs = hosts_args(nhosts)
+    cfg = {"limits": {"workers": w, "per_host": 4, "concurrency": 8},
+           "retry": {"attempts": 1}}
+    with Server(args=args) as srv, RfDaemon(cfg) as d:
+        reqs = [{"op": "submit", "id": "b%d" % i,
+                 "url": srv.url("/delay/5?b=%d" % i, host=addrs[i % nhosts])}
+                for i in range(n)]
+        feeder = threading.Thread(target=d.submit_many, args=(reqs,))
+        feeder.start()
+        wait_until(lambda: d.status()["done"] >= 50, 20, what="50 done")
+        # signals of one kind pending at once merge: count what came
+        for _ in range(20):
+            d.send_signal(signal.SIGHUP)
+            time.sleep(0.002)
+        time.sleep(0.3)
+        before = d.status()["reloads"]
+        check(before >= 2, "reloads back to back: %d" % before)
+        d.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.status()["reloads"] == before + 1, 10,
+                   what="one more reload after the burst")
+        feeder.join(60)
+        wait_until(lambda: d.status()["done"] >= n, 60, interval=0.1,
+                   what="all done")
+        check_eq(d.stop(), 0, "exit status")
+        ids = sorted(r["id"] for r in d.records())
+        check_eq(ids, sorted(x["id"] for x in reqs),
+                 "every job one record, nothing lost")
+
+
+for _w in (2, 4):
+    test("20 SIGHUPs 2 ms apart while fetching: the rings pause and go on "
+         "each time, every job one record (daemon, workers %d)" % _w,
+         timeout=90)((lambda w=_w: sighup_burst(w)))
+
+
 def sighup_workers_fixed(w):
     other = 3 if w != 3 else 2
     cfg = {"limits": {"workers": w}, "retry": {"attempts": 1}}
