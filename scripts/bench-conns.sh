@@ -80,7 +80,8 @@ stats() { # KEY: a counter of the server's, all listeners
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 RF_ARGS=(--out "$W/out" -q --concurrency "$N" --per-host "$N"
-	--set limits.per_host_rate=0 --set "timeouts.first_byte=$((HOLD + 60000))ms"
+	--set limits.per_host_rate=0 --set limits.adaptive=false
+	--set "timeouts.first_byte=$((HOLD + 60000))ms"
 	--set "timeouts.total=$((HOLD + 120000))ms" --set http.keepalive_idle=1s)
 
 # the same daemon, one URL: what it costs before any connection

@@ -129,8 +129,8 @@ static void sink_start(struct conn *c, const char *req, size_t n)
 	if (c->env->sink_start)
 		c->env->sink_start(c->env, c->req.owner, req, n, &c->sink);
 	if (c->sink.arg && c->sink.body) {
-		c->resp.on_body = c->sink.body;
-		c->resp.body_arg = c->sink.arg;
+		c->resp->on_body = c->sink.body;
+		c->resp->body_arg = c->sink.arg;
 	}
 }
 
@@ -145,27 +145,27 @@ static bool report(struct conn *c, enum rf_err err, bool give_slot)
 	if (!owner)
 		return false;
 	r->err = err;
-	r->status = c->resp.status;
-	r->bytes = c->resp.body_bytes;
-	r->content_type = c->resp.content_type;
-	r->wire_bytes = c->resp.wire_bytes;
-	r->content_encoding = c->resp.content_encoding;
-	r->etag = c->resp.etag;
-	r->last_modified = c->resp.last_modified;
+	r->status = c->resp->status;
+	r->bytes = c->resp->body_bytes;
+	r->content_type = c->resp->content_type;
+	r->wire_bytes = c->resp->wire_bytes;
+	r->content_encoding = c->resp->content_encoding;
+	r->etag = c->resp->etag;
+	r->last_modified = c->resp->last_modified;
 	r->ip = c->ip;
 	r->ms_total = ms_since(c, c->t_attempt_ms);
 	report_tls(c, r);
-	if (c->resp.rx_bytes == 0)
+	if (c->resp->rx_bytes == 0)
 		r->ms_ttfb = 0;
-	r->location = c->resp.location;
-	r->retry_after = c->resp.retry_after;
+	r->location = c->resp->location;
+	r->retry_after = c->resp->retry_after;
 	/* A pooled conn that died before answering was closed by the peer
 	 * while idle: that try does not count as an attempt. */
-	r->retry_free = err == RF_RESET && c->reused && c->resp.rx_bytes == 0;
+	r->retry_free = err == RF_RESET && c->reused && c->resp->rx_bytes == 0;
 	r->sink = c->sink.arg;
 	memset(&c->sink, 0, sizeof(c->sink));
-	c->resp.on_body = NULL;
-	c->resp.body_arg = NULL;
+	c->resp->on_body = NULL;
+	c->resp->body_arg = NULL;
 	r->slot.home = NULL;
 	if (give_slot) {
 		r->slot = c->slot;
@@ -201,8 +201,8 @@ void conn_detach(struct conn *c, struct slot *slot, void **sink)
 	*sink = c->sink.arg;
 	c->slot.home = NULL;
 	memset(&c->sink, 0, sizeof(c->sink));
-	c->resp.on_body = NULL;
-	c->resp.body_arg = NULL;
+	c->resp->on_body = NULL;
+	c->resp->body_arg = NULL;
 	c->req.owner = NULL;
 	teardown(c);
 }
@@ -214,12 +214,14 @@ static struct conn *conn_new(struct conn_env *env, void *home)
 	if (c) {
 		env->spare = c->spare_next;
 		env->n_spare--;
-	} else if (!(c = malloc(sizeof(*c)))) {
+	} else if (!(c = malloc(sizeof(*c) + sizeof(struct http_resp)))) {
 		return NULL;
 	}
-	/* resp's kept header values need no clearing (8 KiB of them). */
-	memset(c, 0, offsetof(struct conn, resp));
-	http_resp_init(&c->resp, 0, false);
+	/* resp lives right after c and keeps header values that need no
+	 * clearing (8 KiB of them). */
+	memset(c, 0, sizeof(*c));
+	c->resp = (struct http_resp *)(c + 1);
+	http_resp_init(c->resp, 0, false);
 	c->fd = -1;
 	c->env = env;
 	c->home = home;
@@ -241,7 +243,7 @@ static void conn_free(struct conn *c)
 		io_uring_prep_close(loop_sqe_noop(env->loop), c->fd);
 	env->counters->open--;
 	env->closed(env, c);
-	http_resp_fini(&c->resp);
+	http_resp_fini(c->resp);
 	tls_free(c->tls);
 	free(c->wbuf);
 	free(c->rbuf);
@@ -250,7 +252,8 @@ static void conn_free(struct conn *c)
 	 * splits for other objects, and the next conn lands on pages never
 	 * touched before, so RSS creeps up for as long as the daemon runs
 	 * (docs/soak.csv). Kept conns are the same pages each time. */
-	if (env->n_spare < env->cfg->limits.concurrency) {
+	if (env->n_spare < (env->spare_cap ? env->spare_cap :
+			    env->cfg->limits.concurrency)) {
 		c->spare_next = env->spare;
 		env->spare = c;
 		env->n_spare++;
@@ -418,13 +421,13 @@ static void conn_on_timer(struct timer *t)
 		break;
 	case CS_SEND:
 	case CS_RECV:
-		if (c->resp.rx_bytes == 0)
+		if (c->resp->rx_bytes == 0)
 			fail(c, RF_TIMEOUT, "no response within timeouts.first_byte (%llu ms)",
 			     (unsigned long long)cfg->timeouts.first_byte_ms);
 		else
 			fail(c, RF_TIMEOUT, "no data for timeouts.idle (%llu ms) after %llu bytes",
 			     (unsigned long long)cfg->timeouts.idle_ms,
-			     (unsigned long long)c->resp.rx_bytes);
+			     (unsigned long long)c->resp->rx_bytes);
 		break;
 	default:
 		fail(c, RF_DEADLINE, "timed out in state %s", cs_name[c->state]);
@@ -519,9 +522,9 @@ static int start_request(struct conn *c)
 			return -1;
 		}
 	}
-	http_resp_init(&c->resp, cfg->http.max_body, false);
-	c->resp.decode = cfg->http.decode;
-	c->resp.no_hash = cfg->output.hash == HASH_NONE;
+	http_resp_init(c->resp, cfg->http.max_body, false);
+	c->resp->decode = cfg->http.decode;
+	c->resp->no_hash = cfg->output.hash == HASH_NONE;
 	sink_start(c, req, (size_t)n);
 	flush_out(c);
 	conn_enter(c, CS_SEND);
@@ -931,14 +934,14 @@ static void complete(struct conn *c, bool reusable)
 	uint8_t digest[32];
 	bool pooled;
 
-	if (c->resp.no_hash) {
+	if (c->resp->no_hash) {
 		c->res.sha256[0] = '\0';
 	} else {
-		sha256_final(&c->resp.sha, digest);
+		sha256_final(&c->resp->sha, digest);
 		sha256_hex(digest, c->res.sha256);
 	}
 	c->res.detail[0] = '\0';
-	c->res.reusable = reusable && c->resp.keep_alive &&
+	c->res.reusable = reusable && c->resp->keep_alive &&
 			  c->state == CS_RECV && !c->send_armed &&
 			  env->counters->idle < env->cfg->limits.concurrency;
 	pooled = report(c, RF_OK, true);
@@ -959,15 +962,15 @@ static void complete(struct conn *c, bool reusable)
 
 static void on_recv_eof(struct conn *c)
 {
-	if (http_resp_eof(&c->resp) == HTTP_DONE) {
+	if (http_resp_eof(c->resp) == HTTP_DONE) {
 		complete(c, false);
 		return;
 	}
-	if (c->resp.no_bytes)
+	if (c->resp->no_bytes)
 		fail(c, RF_RESET, "connection closed before any response byte");
 	else
-		fail(c, RF_RESET, "%s after %llu bytes", c->resp.detail,
-		     (unsigned long long)c->resp.rx_bytes);
+		fail(c, RF_RESET, "%s after %llu bytes", c->resp->detail,
+		     (unsigned long long)c->resp->rx_bytes);
 }
 
 /* n response bytes at p for the codec. Returns true when the request
@@ -978,10 +981,10 @@ static bool resp_feed(struct conn *c, const char *p, size_t n, bool more)
 	size_t used = 0;
 	int rc;
 
-	if (c->resp.rx_bytes == 0)
+	if (c->resp->rx_bytes == 0)
 		r->ms_ttfb = ms_since(c, c->t_attempt_ms) - r->ms_dns -
 			     r->ms_connect - r->ms_tls;
-	rc = http_resp_feed(&c->resp, p, n, &used);
+	rc = http_resp_feed(c->resp, p, n, &used);
 	if (rc != HTTP_ERROR && used && c->sink.raw)
 		c->sink.raw(c->sink.arg, p, used);
 	if (rc == HTTP_DONE) {
@@ -989,8 +992,8 @@ static bool resp_feed(struct conn *c, const char *p, size_t n, bool more)
 		return true;
 	}
 	if (rc == HTTP_ERROR) {
-		fail(c, c->resp.err == HTTP_E_TOO_LARGE ? RF_BODY_TOO_LARGE :
-		     RF_PROTOCOL, "%s", c->resp.detail);
+		fail(c, c->resp->err == HTTP_E_TOO_LARGE ? RF_BODY_TOO_LARGE :
+		     RF_PROTOCOL, "%s", c->resp->detail);
 		return true;
 	}
 	return false;
@@ -1130,7 +1133,7 @@ static void recv_input(struct conn *c, const char *data, int res,
 	}
 	if (res < 0) {
 		fail(c, RF_RESET, "receive failed: %s after %llu bytes",
-		     rf_strerror(-res), (unsigned long long)c->resp.rx_bytes);
+		     rf_strerror(-res), (unsigned long long)c->resp->rx_bytes);
 		return;
 	}
 	if (res == 0) {

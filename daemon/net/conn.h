@@ -143,6 +143,9 @@ struct conn_env {
 	/* Set by workers_start(): conns run on worker threads, through
 	 * net/workers.h's stand-ins for this file's calls. */
 	struct workers *workers;
+	/* Freed conns kept for reuse at most: 0 for limits.concurrency
+	 * (a worker ring keeps its share). */
+	uint32_t spare_cap;
 	/* private to conn.c; zero at first: freed conns kept for reuse */
 	struct conn *spare;		/* linked through spare_next */
 	uint32_t n_spare;		/* <= limits.concurrency */
@@ -192,7 +195,10 @@ struct conn {
 	size_t wlen, woff;		/* plain: unsent wbuf[woff..wlen) */
 	struct tls *tls;		/* owned, https only; else NULL */
 	struct conn_result res;		/* the attempt's, so far */
-	struct http_resp resp;		/* last: conn_new() clears the rest */
+	/* The response codec (8 KiB of kept header values), allocated right
+	 * after the conn by conn.c; a worker ring's stand-in conn has none,
+	 * so it costs its owner 2 KiB rather than 11. */
+	struct http_resp *resp;
 };
 
 /* Open a new connection for req to its url's host, holding slot, with home
@@ -223,7 +229,7 @@ void conn_detach(struct conn *c, struct slot *slot, void **sink);
 void conn_close_idle(struct conn *c);
 
 /* Free the conns env keeps for reuse (up to limits.concurrency of them,
- * so that conns, 43 KiB each, are not freed and carved anew from the heap
+ * so that conns, 11 KiB each, are not freed and carved anew from the heap
  * at every connection). Call when no conn of env is left. */
 void conn_env_fini(struct conn_env *env);
 

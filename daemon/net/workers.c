@@ -74,9 +74,7 @@ struct wconn {
 					 * closes or has no request to carry */
 	bool w_busy;			/* [W] a request runs on real */
 	bool w_close_got;		/* [W] our WM_CLOSE reached it */
-	/* Last, as in conn.c: the owner's view; its http_resp is never
-	 * touched, so those pages stay out of RSS. */
-	struct conn c;
+	struct conn c;			/* the owner's view: no resp */
 };
 
 /* A call that the owner waits for: an abort or a detach, or a pause. */
@@ -499,6 +497,8 @@ static void *w_main(void *arg)
 		.guard = ws->owner->guard,
 		.counters = &w->counters,
 		.proxy = ws->owner->proxy,
+		/* the conns kept for reuse, shared out */
+		.spare_cap = ws->owner->cfg->limits.concurrency / ws->n + 1,
 		.done = w_done,
 		.idle_closing = w_idle_closing,
 		.closed = w_closed,
@@ -761,12 +761,10 @@ int workers_open(struct conn_env *env, const struct conn_req *req,
 		 struct slot slot, void *home, struct conn **cp)
 {
 	struct workers *ws = env->workers;
-	struct wconn *wc = malloc(sizeof(*wc));
+	struct wconn *wc = calloc(1, sizeof(*wc));
 
 	if (!wc)
 		return -ENOMEM;
-	memset(wc, 0, offsetof(struct wconn, c) +
-		      offsetof(struct conn, resp));
 	wc->ws = ws;
 	wc->w = o_pick(ws);
 	wc->w->n_conns++;
