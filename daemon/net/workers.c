@@ -29,21 +29,12 @@ unsigned workers_wanted(unsigned configured)
 
 static void o_send(struct worker *w, struct wmsg *m)
 {
-	m->next = w->pend;
-	w->pend = m;
-	if (!w->pend_last)
-		w->pend_last = m;
+	wbatch_add(&w->pend, m);
 }
 
 static void o_flush_one(struct worker *w)
 {
-	struct wmsg *first = w->pend, *last = w->pend_last;
-
-	if (!first)
-		return;
-	w->pend = w->pend_last = NULL;
-	if (push_chain(&w->inbox, first, last))
-		ring_now(w->efd);
+	wbatch_send(&w->pend, &w->inbox, w->efd);
 }
 
 static void o_hook(struct loop_hook *h)

@@ -41,6 +41,12 @@ struct wmsg {
 	struct wconn *wc;		/* NULL for WM_CALL and WM_STOP */
 };
 
+/* One side's messages of a turn for one queue, newest first: they leave
+ * together at the turn's end (wbatch_send). */
+struct wbatch {
+	struct wmsg *first, *last;	/* last: the oldest */
+};
+
 /* A result crossing back: conn_result's borrowed strings copied. */
 struct wres {
 	struct conn_result r;
@@ -102,15 +108,13 @@ struct worker {
 	uint64_t bell;			/* the eventfd read's target */
 	struct io_op op_bell;
 	_Atomic(struct wmsg *) inbox;	/* newest first */
-	struct wmsg *out;		/* [W] this turn's results, newest
-					 * first, pushed at the turn's end */
-	struct wmsg *out_last;		/* [W] oldest of out */
+	struct wbatch out;		/* [W] this turn's results */
 	struct loop_hook hook;		/* [W] */
 	uint32_t busy;			/* [W] requests running */
 	_Atomic uint64_t enobufs;	/* copy of loop.bufs.enobufs */
 	_Atomic uint64_t dns_pub[6];	/* copy of dns_stats(dns), in order */
 	/* the owner's */
-	struct wmsg *pend, *pend_last;	/* to send at the turn's end */
+	struct wbatch pend;		/* this turn's requests */
 	uint32_t n_conns;		/* stand-ins placed here */
 	sem_t ready;
 	int init_rc;
@@ -186,6 +190,25 @@ static inline void ring_now(int efd)
 	do
 		n = write(efd, &(const uint64_t){ 1 }, sizeof(uint64_t));
 	while (n < 0 && errno == EINTR);
+}
+
+static inline void wbatch_add(struct wbatch *b, struct wmsg *m)
+{
+	m->next = b->first;
+	b->first = m;
+	if (!b->last)
+		b->last = m;
+}
+
+/* Push b onto q, ringing efd when q was empty. */
+static inline void wbatch_send(struct wbatch *b, _Atomic(struct wmsg *) *q,
+			       int efd)
+{
+	if (!b->first)
+		return;
+	if (push_chain(q, b->first, b->last))
+		ring_now(efd);
+	b->first = b->last = NULL;
 }
 
 /* workers_ring.c: a worker thread's body (pthread_create's start). */

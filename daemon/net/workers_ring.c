@@ -14,22 +14,13 @@
 
 static void w_send(struct worker *w, struct wmsg *m)
 {
-	m->next = w->out;
-	w->out = m;
-	if (!w->out_last)
-		w->out_last = m;
+	wbatch_add(&w->out, m);
 }
 
 /* Hand this turn's results to the owner. */
 static void w_flush(struct worker *w)
 {
-	struct wmsg *first = w->out, *last = w->out_last;
-
-	if (!first)
-		return;
-	w->out = w->out_last = NULL;
-	if (push_chain(&w->ws->inbox, first, last))
-		ring_now(w->ws->efd);
+	wbatch_send(&w->out, &w->ws->inbox, w->ws->efd);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)

@@ -91,7 +91,8 @@ __all__ = [
     "diag", "check", "check_eq", "check_in", "wait_until", "make_cert",
     "peak_rss_kib", "start_rf", "Running",
     "Skip", "TestTimeout", "PY", "SERVER",
-    "yaml_of", "prom_samples", "Control", "RfDaemon",
+    "yaml_of", "prom_samples", "Control", "Daemon", "RfDaemon",
+    "suite_passes_whole",
 ]
 
 PY = "/usr/bin/python3"
@@ -794,56 +795,53 @@ class Control:
         self.s.close()
 
 
-class RfDaemon:
-    """ringfetchd in daemon mode on scratch paths (socket, state, output).
+class Daemon:
+    """ringfetchd in daemon mode on a temporary socket and directories."""
 
-    cfg: {"section": {"key": value}} (see yaml_of); the daemon: section
-    gets socket, state_dir and shutdown_grace 2s unless cfg sets them, and
-    output.dir is the scratch output directory unless cfg sets it."""
-
-    def __init__(self, cfg=None, args=(), env=None):
-        self.dir = scratch_dir("daemon")
+    def __init__(self, extra="", workdir=None, env=None, wrap=None,
+                 args=()):
+        self.args = [str(a) for a in args]
+        self.dir = workdir or scratch_dir("daemon")
         self.sock = os.path.join(self.dir, "run", "rf.sock")
         self.state = os.path.join(self.dir, "state")
         self.out = os.path.join(self.dir, "out")
-        self.cfgpath = os.path.join(self.dir, "ringfetch.yaml")
-        self.args = [str(a) for a in args]
+        self.cfg = os.path.join(self.dir, "ringfetch.yaml")
         self.env = env
+        self.wrap = wrap
         self.proc = None
         self.errpath = None
-        self.write_config(cfg or {})
+        self.write_config(extra)
 
-    def write_config(self, cfg):
-        full = {"daemon": {"socket": self.sock, "state_dir": self.state,
-                           "shutdown_grace": "2s"},
-                "output": {"dir": self.out}}
-        for sec, keys in cfg.items():
-            full.setdefault(sec, {}).update(keys)
-        with open(self.cfgpath, "w") as f:
-            f.write(yaml_of(full))
+    def write_config(self, extra="", daemon=""):
+        """The test's paths, retry.attempts 1, then extra YAML (sections
+        other than daemon:, whose further keys go in daemon)."""
+        with open(self.cfg, "w") as f:
+            f.write("daemon:\n  socket: %s\n  state_dir: %s\n"
+                    "  shutdown_grace: 2s\n%soutput:\n  dir: %s\n" % (
+                        self.sock, self.state, daemon, self.out))
+            f.write("retry:\n  attempts: 1\n")
+            f.write(extra)
 
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def start(self, timeout=15):
+    def start(self, wait=True):
         e = os.environ.copy()
         if self.env:
             e.update(self.env)
         self.errpath = os.path.join(self.dir, "stderr.%d" % time.time_ns())
-        cmd = [rf_bin(), "-c", self.cfgpath] + self.args
+        cmd = (self.wrap or []) + [rf_bin(), "-c", self.cfg] + self.args
         with open(self.errpath, "wb") as err:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=err, env=e, preexec_fn=_pdeathsig)
-        wait_until(self._listening, timeout, what="daemon socket")
+        if wait:
+            wait_until(self.listening, 15, what="daemon socket")
         return self
 
-    def _listening(self):
+    def listening(self):
         if self.proc.poll() is not None:
             raise AssertionError("daemon exited %s:\n%s" % (
-                self.proc.returncode, self.log()[-3000:]))
-        if "listening on" not in self.log():  # not a dead one's socket
+                self.proc.returncode, self.log()))
+        log = self.log()
+        if "listening on" not in log:   # not the socket of a dead one
             return False
         try:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -874,9 +872,13 @@ class RfDaemon:
 
     def status(self):
         r = self.ask({"op": "status"})
-        if not r.get("ok"):
-            raise AssertionError("status refused: %r" % r)
+        check(r.get("ok"), "status ok: %r" % r)
         return r["status"]
+
+    def kill_sig(self, sig):
+        self.proc.send_signal(sig)
+
+    send_signal = kill_sig
 
     def submit_many(self, reqs, clients=1, timeout=60):
         """Submit reqs (dicts or bare URL lines) over `clients`
@@ -913,12 +915,9 @@ class RfDaemon:
                 len(bad), bad[0]))
         return acks
 
-    def send_signal(self, sig):
-        self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
-        """Signal by PID and wait; returns the exit status.  Raises when
-        it does not stop in time (then killed) or on a sanitizer report."""
+        """Signal by PID and wait; returns the exit status."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -926,33 +925,74 @@ class RfDaemon:
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            _stop_proc(self.proc, 1)
-            self.proc = None
+            rc = _stop_proc(self.proc, 1)
             raise AssertionError("daemon did not stop in %ss:\n%s" % (
                 timeout, self.log()[-3000:]))
-        self.proc = None
-        bad = sanitizer_errors(self.log())
+        finally:
+            bad = sanitizer_errors(self.log())
+            self.proc = None
         if bad:
             raise AssertionError("sanitizer report:\n" + self.log()[-6000:])
         return rc
 
+    def kill(self):
+        if self.proc is not None:
+            _stop_proc(self.proc, 1)
+            self.proc = None
+
     def records(self):
         recs, problems = read_records(self.out)
-        if problems:
-            raise AssertionError("results: %s" % problems[:5])
+        check(not problems, "results: %s" % problems[:5])
         return recs
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
             try:
                 self.stop(timeout=15)
             except AssertionError:
                 if exc[0] is None:
                     raise
         return False
+
+
+class RfDaemon(Daemon):
+    """Daemon configured from a dict, {"section": {"key": value}} (see
+    yaml_of): the daemon: section gets socket, state_dir and
+    shutdown_grace 2s and output.dir the scratch output directory unless
+    cfg sets them; nothing else is added (no retry default)."""
+
+    def __init__(self, cfg=None, args=(), env=None):
+        super().__init__(cfg or {}, args=args, env=env)
+
+    def write_config(self, cfg=None, daemon=""):
+        if not isinstance(cfg, dict):
+            return super().write_config(cfg or "", daemon)
+        full = {"daemon": {"socket": self.sock, "state_dir": self.state,
+                           "shutdown_grace": "2s"},
+                "output": {"dir": self.out}}
+        for sec, keys in cfg.items():
+            full.setdefault(sec, {}).update(keys)
+        with open(self.cfg, "w") as f:
+            f.write(yaml_of(full))
+
+
+def suite_passes_whole(name, env, least):
+    """Run tests/integ/NAME (another test file) under the extra
+    environment env and check that it passed whole: no "not ok", at least
+    `least` oks, exit 0 (a forced fallback runs a suite both ways)."""
+    e = dict(os.environ)
+    e.update(env)
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.run([sys.executable, os.path.join(here, name)],
+                       env=e, capture_output=True, text=True, timeout=280)
+    bad = [ln for ln in p.stdout.splitlines() if ln.startswith("not ok")]
+    good = [ln for ln in p.stdout.splitlines() if ln.startswith("ok ")]
+    check(not bad, "failures: %r\n%s" % (bad, p.stdout[-2000:]))
+    check(len(good) >= least, "ran: %d ok" % len(good))
+    check_eq(p.returncode, 0, "exit status")
 
 
 # ---------------------------------------------------------------- checks

@@ -6,7 +6,6 @@ forces the one ring whatever the machine, so the whole engine suite
 suite pass on both paths here; test_workers.py covers 1, 2 and 4 rings
 row by row."""
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True
@@ -14,19 +13,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import *  # noqa: E402,F401,F403
 
 ONE = {"RINGFETCH_WORKERS": "1"}
-
-
-def whole(name, least):
-    env = dict(os.environ)
-    env.update(ONE)
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = subprocess.run([sys.executable, os.path.join(here, name)],
-                       env=env, capture_output=True, text=True, timeout=280)
-    bad = [ln for ln in p.stdout.splitlines() if ln.startswith("not ok")]
-    good = [ln for ln in p.stdout.splitlines() if ln.startswith("ok ")]
-    check(not bad, "failures: %r\n%s" % (bad, p.stdout[-2000:]))
-    check(len(good) >= least, "ran: %d ok" % len(good))
-    check_eq(p.returncode, 0, "exit status")
 
 
 @test("RINGFETCH_WORKERS=1: one ring, said at debug level")
@@ -46,12 +32,12 @@ def _():
 
 @test("test_engine.py passes whole on one ring", timeout=290)
 def _():
-    whole("test_engine.py", 20)
+    suite_passes_whole("test_engine.py", ONE, 20)
 
 
 @test("test_tls.py passes whole on one ring", timeout=290)
 def _():
-    whole("test_tls.py", 10)
+    suite_passes_whole("test_tls.py", ONE, 10)
 
 
 main()

@@ -8,7 +8,6 @@ resets, pooled connections torn down mid-flight) and the TLS suite
 (test_tls.py: handshakes, resumption, tickets on idle connections) pass,
 and the log names the path in use."""
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True
@@ -37,30 +36,12 @@ def _():
 
 @test("test_engine.py passes whole on the fallback path", timeout=290)
 def _():
-    env = dict(os.environ)
-    env.update(COMPAT)
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = subprocess.run([sys.executable, os.path.join(here, "test_engine.py")],
-                       env=env, capture_output=True, text=True, timeout=280)
-    bad = [ln for ln in p.stdout.splitlines() if ln.startswith("not ok")]
-    good = [ln for ln in p.stdout.splitlines() if ln.startswith("ok ")]
-    check(not bad, "failures: %r\n%s" % (bad, p.stdout[-2000:]))
-    check(len(good) >= 20, "ran: %d ok" % len(good))
-    check_eq(p.returncode, 0, "exit status")
+    suite_passes_whole("test_engine.py", COMPAT, 20)
 
 
 @test("test_tls.py passes whole on the fallback path", timeout=290)
 def _():
-    env = dict(os.environ)
-    env.update(COMPAT)
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = subprocess.run([sys.executable, os.path.join(here, "test_tls.py")],
-                       env=env, capture_output=True, text=True, timeout=280)
-    bad = [ln for ln in p.stdout.splitlines() if ln.startswith("not ok")]
-    good = [ln for ln in p.stdout.splitlines() if ln.startswith("ok ")]
-    check(not bad, "failures: %r\n%s" % (bad, p.stdout[-2000:]))
-    check(len(good) >= 10, "ran: %d ok" % len(good))
-    check_eq(p.returncode, 0, "exit status")
+    suite_passes_whole("test_tls.py", COMPAT, 10)
 
 
 main()
